@@ -1,0 +1,1 @@
+"""FastAGI call flows: the IVR menu and the callback survey."""

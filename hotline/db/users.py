@@ -1,0 +1,44 @@
+"""Users of the API and their bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.config import ROLES
+from hotline.db.tables import User
+from hotline.errors import InvalidInput
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def add_user(session: AsyncSession, name: str, role: str) -> str:
+    """Create user `name` with `role` and return their new bearer token (shown once, never stored)."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", role=role)
+    if not name.strip():
+        raise InvalidInput("a user needs a name")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        User(name=name, role=role, token_hash=token_digest(token), created_at=datetime.now(timezone.utc))
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise InvalidInput(f"user {name!r} already exists", name=name) from None
+    return token
+
+
+async def user_for_token(session: AsyncSession, token: str) -> User | None:
+    """The active user holding `token`, or None."""
+    return await session.scalar(
+        select(User).where(User.token_hash == token_digest(token), User.disabled_at.is_(None))
+    )

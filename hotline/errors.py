@@ -1,0 +1,68 @@
+"""The one root of every error hotline raises on purpose.
+
+Each error carries what an API client needs (`status_code`, `error_id`, `details`) so the web
+layer renders any of them the same way, and the CLI prints them as one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HotlineError(Exception):
+    """Something went wrong in hotline."""
+
+    status_code = 500
+    error_id = "internal-error"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message or self.__doc__ or self.error_id)
+        self.details = details
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.error_id, "message": self.message, "details": self.details}
+
+
+class ConfigError(HotlineError):
+    """The configuration is invalid."""
+
+    error_id = "invalid-config"
+
+
+class InvalidInput(HotlineError):
+    """The request is invalid."""
+
+    status_code = 400
+    error_id = "invalid-input"
+
+
+class NotFound(HotlineError):
+    """No such resource."""
+
+    status_code = 404
+    error_id = "not-found"
+
+
+class Unauthorized(HotlineError):
+    """A valid bearer token is required."""
+
+    status_code = 401
+    error_id = "unauthorized"
+
+
+class Forbidden(HotlineError):
+    """Your role may not do this."""
+
+    status_code = 403
+    error_id = "forbidden"
+
+
+class AmiError(HotlineError):
+    """The Asterisk Manager Interface refused or failed an action."""
+
+    status_code = 502
+    error_id = "ami-error"

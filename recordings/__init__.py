@@ -1,0 +1,1 @@
+"""Call recordings: ingest into the archive, audio conversion, transcription and search."""

@@ -1,0 +1,1 @@
+"""Points-based scoring of service windows and window staff."""

@@ -1,0 +1,57 @@
+"""Shared fixtures: a fresh, migrated database per test, on SQLite or PostgreSQL.
+
+The suite runs against SQLite by default. With HOTLINE_TEST_DATABASE_URL set to a PostgreSQL
+server URL (CI: postgresql+asyncpg://postgres@127.0.0.1:5432/test), each test gets a database of
+its own on that server, created from nothing and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from hotline.db import create_engine, session_factory, upgrade
+
+SERVER_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
+
+
+def pytest_report_header(config) -> str:
+    return f"hotline database: {SERVER_URL or 'SQLite (set HOTLINE_TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+@pytest.fixture
+async def database_url(tmp_path) -> str:
+    """The URL of an empty database for this test alone."""
+    if not SERVER_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+        return
+    server = make_url(SERVER_URL)
+    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(
+        host=server.host, port=server.port, user=server.username,
+        password=server.password, database=server.database,
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield server.set(database=name).render_as_string(hide_password=False)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def engine(database_url):
+    """An async engine on a database migrated to the newest schema."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return session_factory(engine)
