@@ -55,3 +55,26 @@ async def engine(database_url):
 @pytest.fixture
 def sessions(engine):
     return session_factory(engine)
+
+
+@pytest.fixture
+async def api(sessions):
+    """A running web app on a free port and a way to act as a user of each role."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from hotline.config import Config
+    from hotline.db.users import add_user
+    from hotline.web.app import make_app
+    from hotline.web.live import CallHub, Telemetry
+
+    app = make_app(Config(database_url="unused"), sessions, CallHub(), Telemetry())
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    tokens = {}
+    async with sessions() as session:
+        for role in ("operator", "supervisor", "handler", "admin"):
+            tokens[role] = await add_user(session, f"{role}-1", role)
+    client.tokens = tokens
+    client.auth = lambda role: {"Authorization": f"Bearer {tokens[role]}"}
+    yield client
+    await client.close()

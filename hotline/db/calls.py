@@ -24,12 +24,12 @@ from hotline.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     from hotline import calls as tracking
 
-_CALL_FIELDS = (
+CALL_FIELDS = (
     "hotline", "caller_number", "caller_name", "status", "disposition", "started_at",
     "answered_at", "ended_at", "wait_seconds", "talk_seconds", "hangup_cause",
     "hangup_cause_text", "queue", "agent", "recording", "survey_case",
 )
-_LEG_FIELDS = ("channel", "state", "created_at", "answered_at", "ended_at", "cause", "cause_text")
+LEG_FIELDS = ("channel", "state", "created_at", "answered_at", "ended_at", "cause", "cause_text")
 
 
 def _insert(session: AsyncSession):
@@ -41,7 +41,7 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
     now = datetime.now(timezone.utc)
     rows = [
         {"pbx": c.pbx, "linkedid": c.linkedid, "updated_at": now}
-        | {name: getattr(c, name) for name in _CALL_FIELDS}
+        | {name: getattr(c, name) for name in CALL_FIELDS}
         for c in calls
     ]
     if not rows:
@@ -50,13 +50,13 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
     statement = insert(Call).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["pbx", "linkedid"],
-        set_={name: statement.excluded[name] for name in (*_CALL_FIELDS, "updated_at")},
+        set_={name: statement.excluded[name] for name in (*CALL_FIELDS, "updated_at")},
     ).returning(Call.id, Call.pbx, Call.linkedid)
     ids = {(pbx, linkedid): id_ for id_, pbx, linkedid in await session.execute(statement)}
 
     leg_rows = [
         {"call_id": ids[(c.pbx, c.linkedid)], "uniqueid": leg.uniqueid}
-        | {name: getattr(leg, name) for name in _LEG_FIELDS}
+        | {name: getattr(leg, name) for name in LEG_FIELDS}
         for c in calls
         for leg in c.legs.values()
     ]
@@ -65,7 +65,7 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["call_id", "uniqueid"],
-                set_={name: statement.excluded[name] for name in _LEG_FIELDS},
+                set_={name: statement.excluded[name] for name in LEG_FIELDS},
             )
         )
     return ids
@@ -141,10 +141,10 @@ async def get_call(session: AsyncSession, call_id: int) -> Call:
     return call
 
 
-def call_json(call: Call | tracking.Call, call_id: int) -> dict[str, Any]:
+def call_json(call: Call | tracking.Call, call_id: int | None) -> dict[str, Any]:
     """A call, stored or still tracked in memory, as the API and the WebSocket show it."""
     out: dict[str, Any] = {"id": call_id, "pbx": call.pbx, "linkedid": call.linkedid}
-    for name in _CALL_FIELDS:
+    for name in CALL_FIELDS:
         value = getattr(call, name)
         out[name] = value.isoformat() if isinstance(value, datetime) else value
     return out

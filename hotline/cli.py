@@ -1,0 +1,119 @@
+"""The `hotline` command: serve, demo, db upgrade, user add, and the commands of each package.
+
+A HotlineError (bad configuration, bad input) ends the command with one line on stderr and exit
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from hotline import __version__
+from hotline.config import ROLES, Config, load_config
+from hotline.errors import HotlineError
+
+log = logging.getLogger("hotline")
+
+# Each module adds its sub-commands with `add_commands(subparsers)`; every sub-command sets
+# `func(args, config) -> int`.
+COMMAND_MODULES = ("hotline.demo",)
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    from hotline import daemon
+
+    asyncio.run(daemon.run(config))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db import create_engine, upgrade
+
+    async def run() -> None:
+        engine = create_engine(config.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"database at {_safe_url(config.database_url)} is up to date")
+    return 0
+
+
+def _user_add(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db import create_engine, session_factory, upgrade
+    from hotline.db.users import add_user
+
+    async def run() -> str:
+        engine = create_engine(config.database_url)
+        try:
+            await upgrade(engine)
+            async with session_factory(engine)() as session:
+                return await add_user(session, args.name, args.role)
+        finally:
+            await engine.dispose()
+
+    token = asyncio.run(run())
+    print(f"user {args.name} ({args.role}) created; their bearer token (shown only now):")
+    print(token)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline", description="Telephone side of the 12345/12319 government service hotlines."
+    )
+    parser.add_argument("--version", action="version", version=f"hotline {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration (see hotline.example.toml)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the daemon: AMI links, call tracking, web API")
+    serve.set_defaults(func=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
+
+    user = commands.add_parser("user", help="API users")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
+    add = user_commands.add_parser("add", help="create a user and print their bearer token")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.set_defaults(func=_user_add)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+        return args.func(args, config)
+    except HotlineError as error:
+        print(f"hotline: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""`hotline serve`: one lifecycle for the AMI links, call tracking and the web server.
+
+After hypercorn's asyncio runner: one TaskGroup owns every long-running task; SIGTERM and
+Ctrl-C set the stop event; each task cleans up in `finally`. Shutdown order matters: the AMI
+links log off first, then call tracking drains what they queued and saves it, then the web
+server closes. A task that fails unexpectedly takes the daemon down with a non-zero exit
+instead of leaving it limping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from hotline.ami import AmiLink
+from hotline.calls import CallTracker
+from hotline.config import Config
+from hotline.db import create_engine, session_factory, upgrade
+from hotline.tracking import CallTracking, EndedCallHandler
+from hotline.web.app import AccessLog, make_app
+from hotline.web.live import CallHub, Telemetry
+
+log = logging.getLogger(__name__)
+
+
+async def run(
+    config: Config,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[str], Awaitable[None] | None] | None = None,
+    on_call_ended: tuple[EndedCallHandler, ...] = (),
+) -> None:
+    """Run the daemon until `stop` is set (or SIGTERM/SIGINT); `on_ready` gets the web URL."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    engine = create_engine(config.database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        hub, telemetry = CallHub(), Telemetry()
+        queue: asyncio.Queue = asyncio.Queue()
+        links = [AmiLink(pbx, queue) for pbx in config.pbxs]
+        telemetry.links = {link.pbx.name: link for link in links}
+        tracking = CallTracking(
+            {pbx.name: CallTracker(pbx.name, config.hotlines) for pbx in config.pbxs},
+            queue, sessions, hub, telemetry, on_call_ended,
+        )
+        await tracking.restore()
+
+        runner = web.AppRunner(make_app(config, sessions, hub, telemetry), access_log_class=AccessLog)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, config.web_host, config.web_port)
+            await site.start()
+            url = _url(site)
+            log.info("web UI and API at %s", url)
+            if on_ready is not None:
+                result = on_ready(url)
+                if asyncio.iscoroutine(result):
+                    await result
+            links_done = asyncio.Event()
+            async with asyncio.TaskGroup() as group:
+                link_tasks = [group.create_task(link.run(stop)) for link in links]
+                group.create_task(tracking.run(links_done))
+                await asyncio.gather(*link_tasks)
+                links_done.set()
+        finally:
+            await runner.cleanup()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+        await engine.dispose()
+    log.info("stopped cleanly")
+
+
+def _url(site: web.TCPSite) -> str:
+    """The address actually bound (port 0 picks a free one)."""
+    host, port = site._server.sockets[0].getsockname()[:2]  # aiohttp exposes no public accessor
+    return f"http://{host}:{port}"

@@ -1,0 +1,1 @@
+"""REST API, WebSocket and web UI for operators and supervisors (aiohttp)."""

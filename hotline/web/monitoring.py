@@ -1,0 +1,76 @@
+"""Health for load balancers and Prometheus metrics: both without a token."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from hotline import __version__
+from hotline.web.context import HUB, SESSIONS, TELEMETRY
+from hotline.web.live import CallHub, Telemetry
+
+routes = web.RouteTableDef()
+
+OPENAPI_PATHS = {
+    "/api/v1/health": {"get": {
+        "summary": "Liveness: 200 while the database answers, with each AMI link's state",
+        "security": [],
+        "responses": {"200": {"description": "Healthy or degraded"}, "503": {"description": "Database down"}},
+    }},
+    "/metrics": {"get": {
+        "summary": "Prometheus metrics", "security": [],
+        "responses": {"200": {"description": "Prometheus text format"}},
+    }},
+}
+
+
+@routes.get("/api/v1/health")
+async def health(request: web.Request) -> web.Response:
+    """200 while the database answers; AMI links are reported, not required (the API still works)."""
+    links = {name: link.up for name, link in request.app[TELEMETRY].links.items()}
+    try:
+        async with request.app[SESSIONS]() as session:
+            await session.execute(text("select 1"))
+        database = "ok"
+    except (SQLAlchemyError, OSError) as exc:
+        database = f"error: {type(exc).__name__}"
+    status = "ok" if database == "ok" and all(links.values()) else "degraded"
+    body = {"status": status, "version": __version__, "database": database, "ami": links}
+    return web.json_response(body, status=200 if database == "ok" else 503)
+
+
+class _Collector:
+    """Reads the daemon's counters at scrape time, so nothing is copied on the hot path."""
+
+    def __init__(self, telemetry: Telemetry, hub: CallHub) -> None:
+        self.telemetry = telemetry
+        self.hub = hub
+
+    def collect(self):
+        up = GaugeMetricFamily("hotline_ami_link_up", "1 while the AMI link is logged in", labels=["pbx"])
+        received = CounterMetricFamily("hotline_ami_events_received", "AMI events received", labels=["pbx"])
+        skipped = CounterMetricFamily(
+            "hotline_ami_frames_skipped", "Malformed AMI frames logged and skipped", labels=["pbx"]
+        )
+        for name, link in self.telemetry.links.items():
+            up.add_metric([name], 1 if link.up else 0)
+            received.add_metric([name], link.events_received)
+            skipped.add_metric([name], link.frames_skipped)
+        yield up
+        yield received
+        yield skipped
+        yield CounterMetricFamily(
+            "hotline_events_processed", "AMI events applied by the call tracker",
+            value=self.telemetry.events_processed,
+        )
+        yield GaugeMetricFamily("hotline_active_calls", "Calls in progress", value=len(self.hub.active))
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    registry = CollectorRegistry()
+    registry.register(_Collector(request.app[TELEMETRY], request.app[HUB]))
+    return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
