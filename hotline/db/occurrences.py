@@ -1,0 +1,138 @@
+"""Scored subjects (windows, staff) and the occurrence ledger the scoring engine reads.
+
+The ledger is append-only: a correction inserts a reversal that points at the entry it cancels
+(unique, so an entry is reversed at most once), and nothing is ever updated or deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.db.tables import Base
+from hotline.errors import InvalidInput, NotFound
+from scoring.occurrences import Occurrence, Subject, reversal
+
+
+class ScoredSubject(Base):
+    """A window (kind "window") or a member of window staff (kind "staff")."""
+
+    __tablename__ = "scored_subjects"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    since: Mapped[date | None]
+    window_id: Mapped[str | None] = mapped_column(ForeignKey("scored_subjects.id"))
+
+
+class OccurrenceEntry(Base):
+    """One ledger entry; `reverses_id` set makes it the correction of an earlier entry."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (Index("ix_occurrences_rubric_day", "rubric", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rubric: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(ForeignKey("scored_subjects.id"))
+    item: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date]
+    count: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    source: Mapped[str] = mapped_column(String(16))
+    evidence: Mapped[str] = mapped_column(String(200))
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime]
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id"), unique=True)
+    note: Mapped[str] = mapped_column(Text)
+
+
+def _occurrence(row: OccurrenceEntry) -> Occurrence:
+    return Occurrence(
+        id=str(row.id),
+        subject=row.subject_id,
+        item=row.item,
+        date=row.day,
+        count=Fraction(row.count),
+        source=row.source,
+        evidence=row.evidence,
+        entered_by=row.entered_by,
+        entered_at=row.entered_at,
+        reverses=str(row.reverses_id) if row.reverses_id is not None else None,
+        note=row.note,
+    )
+
+
+async def save_subject(session: AsyncSession, subject: Subject, kind: str, window_id: str | None = None) -> None:
+    """Add or rename a subject (its id never changes: the ledger points at it)."""
+    row = await session.get(ScoredSubject, subject.id)
+    if row is None:
+        session.add(ScoredSubject(id=subject.id, kind=kind, name=subject.name, since=subject.since, window_id=window_id))
+    elif row.kind != kind:
+        raise InvalidInput(f"subject {subject.id!r} is a {row.kind}, not a {kind}", subject=subject.id)
+    else:
+        row.name, row.since, row.window_id = subject.name, subject.since, window_id
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise InvalidInput(f"subject {subject.id!r}: unknown window {window_id!r}", window=window_id) from None
+
+
+async def subjects_of_kind(session: AsyncSession, kind: str) -> list[Subject]:
+    rows = await session.scalars(select(ScoredSubject).where(ScoredSubject.kind == kind).order_by(ScoredSubject.id))
+    return [Subject(row.id, row.name, row.since) for row in rows]
+
+
+async def record_occurrence(session: AsyncSession, rubric: str, entry: Occurrence) -> Occurrence:
+    """Append `entry` (its id is ignored; the database numbers entries) and return it as stored."""
+    if await session.get(ScoredSubject, entry.subject) is None:
+        raise NotFound(f"no subject {entry.subject!r}; add it first", subject=entry.subject)
+    if entry.entered_at is None or not entry.entered_by:
+        raise InvalidInput("an occurrence needs who entered it and when")
+    row = OccurrenceEntry(
+        rubric=rubric,
+        subject_id=entry.subject,
+        item=entry.item,
+        day=entry.date,
+        count=Decimal(entry.count.numerator) / Decimal(entry.count.denominator),
+        source=entry.source,
+        evidence=entry.evidence,
+        entered_by=entry.entered_by,
+        entered_at=entry.entered_at,
+        reverses_id=int(entry.reverses) if entry.reverses is not None else None,
+        note=entry.note,
+    )
+    session.add(row)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise InvalidInput(f"occurrence {entry.reverses} is already reversed", occurrence=entry.reverses) from None
+    return _occurrence(row)
+
+
+async def reverse_occurrence(
+    session: AsyncSession, entry_id: int, *, entered_by: str, entered_at: datetime, note: str
+) -> Occurrence:
+    """Append the reversal of entry `entry_id` (the correction of a wrong entry)."""
+    row = await session.get(OccurrenceEntry, entry_id)
+    if row is None:
+        raise NotFound(f"no occurrence {entry_id}", occurrence=entry_id)
+    cancel = reversal(_occurrence(row), id="", entered_by=entered_by, entered_at=entered_at, note=note)
+    return await record_occurrence(session, row.rubric, cancel)
+
+
+async def ledger_between(session: AsyncSession, rubric: str, start: date, end: date) -> list[Occurrence]:
+    """Every entry of `rubric` dated `start`..`end`, reversals included (scoring honours them)."""
+    rows = await session.scalars(
+        select(OccurrenceEntry)
+        .where(OccurrenceEntry.rubric == rubric, OccurrenceEntry.day >= start, OccurrenceEntry.day <= end)
+        .order_by(OccurrenceEntry.id)
+    )
+    return [_occurrence(row) for row in rows]
+
