@@ -2,6 +2,7 @@
 
 from hotline.db import tables  # noqa: F401
 from hotline.db import occurrences  # noqa: F401
+from hotline.db import recordings  # noqa: F401
 from hotline.db.tables import Base
 
 metadata = Base.metadata
