@@ -88,6 +88,15 @@ class Award:
 
 
 @dataclass(frozen=True)
+class ClockItems:
+    """The items fingerprint-clock findings become: one per late/early, `half_day` per half day absent."""
+
+    late_or_early: str
+    absence: str
+    half_day: Fraction
+
+
+@dataclass(frozen=True)
 class Rubric:
     id: str
     version: int
@@ -102,6 +111,7 @@ class Rubric:
     awards: Mapping[str, Award] = field(default_factory=dict)
     eligibility: Mapping[str, int] = field(default_factory=dict)
     monthly_weight: Fraction | None = None
+    attendance: ClockItems | None = None
     path: Path | None = None
 
     def categories_in(self, scope: str) -> tuple[Category, ...]:
@@ -214,7 +224,7 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
         dict(data),
         (
             "id", "version", "title", "subjects", "base", "source", "categories", "extras",
-            "caps", "disqualifications", "awards", "eligibility", "annual",
+            "caps", "disqualifications", "awards", "eligibility", "annual", "attendance",
         ),
     )
     rubric_id = top.text("id")
@@ -289,6 +299,15 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
     eligibility_table = _Reader(path, "eligibility", data.get("eligibility", {}), PERIOD_KINDS)
     eligibility = {kind: eligibility_table.whole(kind) for kind in eligibility_table.table}
 
+    attendance = None
+    if "attendance" in data:
+        reader = _Reader(path, "attendance", data["attendance"], ("late_or_early", "absence", "half_day"))
+        category_items = {item.id for c in categories for item in c.items}
+        for key in ("late_or_early", "absence"):
+            if reader.text(key) not in category_items:
+                reader.fail(reader.key(key), f"unknown category item {reader.text(key)!r}")
+        attendance = ClockItems(reader.text("late_or_early"), reader.text("absence"), reader.points("half_day"))
+
     version = top.required("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         top.fail("version", f"expected a whole number of at least 1, got {version!r}")
@@ -306,6 +325,7 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
         awards=awards,
         eligibility=eligibility,
         monthly_weight=monthly_weight,
+        attendance=attendance,
         path=path,
     )
 

@@ -144,7 +144,7 @@ class Scorecard:
 class Tie:
     """Subjects sharing the score at the award cut, with fewer places left than subjects."""
 
-    total: Decimal
+    total: Fraction
     rank: int
     subjects: tuple[str, ...]
     places: int
@@ -304,7 +304,7 @@ def _rank_and_award(cards: list[Scorecard], award: Award | None) -> tuple[list[S
             if not award.at_most:
                 winners |= {card.subject.id for card in at_cut}
             ties = (
-                Tie(cut, at_cut[0].rank, tuple(c.subject.id for c in at_cut), award.top - len(above), not award.at_most),
+                Tie(at_cut[0].total, at_cut[0].rank, tuple(c.subject.id for c in at_cut), award.top - len(above), not award.at_most),
             )
     return [replace(card, awarded=card.subject.id in winners) for card in ranked], ties
 

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hotline.db.tables import Base
 from hotline.errors import InvalidInput, NotFound
 from scoring.occurrences import Occurrence, Subject, reversal
+from scoring.rubrics import Rubric
+from scoring.scorecards import Period
 
 
 class ScoredSubject(Base):
@@ -136,3 +138,10 @@ async def ledger_between(session: AsyncSession, rubric: str, start: date, end: d
     )
     return [_occurrence(row) for row in rows]
 
+
+
+async def ledger_for_period(session: AsyncSession, rubric: Rubric, period: Period) -> tuple[list[Subject], list[Occurrence]]:
+    """The subjects and entries scoring `period` needs: from 1 January, for year-long rules."""
+    subjects = await subjects_of_kind(session, rubric.subjects)
+    entries = await ledger_between(session, rubric.id, date(period.year, 1, 1), period.end)
+    return subjects, entries

@@ -1,0 +1,333 @@
+"""`hotline score ...`: rubrics, monthly/quarterly/annual scores, the meeting report, the ledger.
+
+Scores come from the database, or with `--input FILE` from a JSON document of subjects and
+occurrences (docs/scoring.md), which needs no database at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping, TypeVar
+
+from hotline.config import Config
+from hotline.errors import InvalidInput
+from scoring.attendance import (
+    Schedule, attendance_occurrences, clock_findings, clock_items, load_schedule, read_punches,
+)
+from scoring.occurrences import SOURCES, Occurrence, Satisfaction, read_ledger
+from scoring.reports import (
+    FORMATS, meeting_report_html, scoreboard_csv, scoreboard_json, scoreboard_table, scoreboard_workbook,
+)
+from scoring.rubrics import Rubric, find_rubric, load_rubric, rubric_files
+from scoring.scorecards import Period, Scoreboard, parse_period, score_period, shown
+
+T = TypeVar("T")
+
+
+def _in_database(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
+    from hotline.db import create_engine, session_factory, upgrade
+
+    async def run() -> T:
+        engine = create_engine(config.database_url)
+        try:
+            await upgrade(engine)
+            async with session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"input file {path}: not found", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"input file {path}: line {exc.lineno}: {exc.msg}", file=path) from None
+
+
+def _rubric(args: argparse.Namespace) -> Rubric:
+    return find_rubric(args.rubric, [Path(d) for d in args.rubric_dir])
+
+
+def _scoreboard(args: argparse.Namespace, config: Config, period: Period) -> tuple[Scoreboard, Mapping[str, Satisfaction]]:
+    rubric = _rubric(args)
+    if args.input:
+        ledger = read_ledger(_read_json(args.input))
+        subjects, entries, satisfaction = list(ledger.subjects), list(ledger.entries), ledger.satisfaction
+    else:
+        from hotline.db.occurrences import ledger_for_period
+
+        subjects, entries = _in_database(config, lambda session: ledger_for_period(session, rubric, period))
+        # Survey results are kept by the callback surveys (callflows); without --input the
+        # report shows "no surveys".
+        satisfaction = {}
+    return score_period(rubric, subjects, entries, period), satisfaction
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _score(kind: str) -> Callable[[argparse.Namespace, Config], int]:
+    def run(args: argparse.Namespace, config: Config) -> int:
+        board, satisfaction = _scoreboard(args, config, parse_period(kind, getattr(args, kind)))
+        if args.format == "xlsx":
+            if not args.output:
+                raise InvalidInput("--format xlsx needs --output FILE.xlsx")
+            scoreboard_workbook(board, satisfaction).save(args.output)
+        elif args.format == "json":
+            _emit(json.dumps(scoreboard_json(board), ensure_ascii=False, indent=2) + "\n", args.output)
+        elif args.format == "csv":
+            _emit(scoreboard_csv(board), args.output)
+        else:
+            _emit(scoreboard_table(board, args.explain), args.output)
+        return 0
+
+    return run
+
+
+def _report(args: argparse.Namespace, config: Config) -> int:
+    board, satisfaction = _scoreboard(args, config, parse_period("month", args.month))
+    directory = Path(args.output_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = directory / f"{board.rubric.id}-{board.period.label}"
+    Path(f"{stem}.html").write_text(meeting_report_html(board, satisfaction), encoding="utf-8")
+    scoreboard_workbook(board, satisfaction).save(f"{stem}.xlsx")
+    print(f"wrote {stem}.html and {stem}.xlsx")
+    return 0
+
+
+def rubric_json(rubric: Rubric) -> dict[str, Any]:
+    """A rubric as data, points as strings of decimals (0.5, never 0.49999)."""
+    def item(entry: Any) -> dict[str, Any]:
+        found = {"id": entry.id, "name": entry.name, "points": shown(entry.points)}
+        if entry.cap is not None:
+            found["cap"] = shown(entry.cap)
+        return found
+
+    return {
+        "id": rubric.id, "version": rubric.version, "title": rubric.title, "subjects": rubric.subjects,
+        "base": shown(rubric.base), "source": rubric.source,
+        "categories": [
+            {"id": c.id, "name": c.name, "points": shown(c.points), "scope": c.scope, "items": [item(i) for i in c.items]}
+            for c in rubric.categories
+        ],
+        "extras": [item(i) for i in rubric.extras],
+        "caps": [{"id": c.id, "name": c.name, "items": sorted(c.items), "max": shown(c.max)} for c in rubric.caps],
+        "disqualifications": [
+            {"items": sorted(d.items), "at_least": shown(d.at_least), "within": d.within, "reason": d.reason}
+            for d in rubric.disqualifications
+        ],
+        "awards": {kind: {"name": a.name, "top": a.top, "at_most": a.at_most} for kind, a in rubric.awards.items()},
+        "eligibility": dict(rubric.eligibility),
+        "monthly_weight": shown(rubric.monthly_weight) if rubric.monthly_weight is not None else None,
+    }
+
+
+def _rubric_list(args: argparse.Namespace, config: Config) -> int:
+    for rubric_id, path in rubric_files([Path(d) for d in args.rubric_dir]).items():
+        rubric = load_rubric(path)
+        print(f"{rubric_id:<20} v{rubric.version:<3} {rubric.subjects:<7} {rubric.title}  ({path})")
+    return 0
+
+
+def _rubric_show(args: argparse.Namespace, config: Config) -> int:
+    rubric = _rubric(args)
+    if args.format == "json":
+        print(json.dumps(rubric_json(rubric), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{rubric.id} v{rubric.version}: {rubric.title} ({rubric.subjects}, base {shown(rubric.base)})")
+    print(f"source: {rubric.source}")
+    for category in rubric.categories:
+        scope = "" if category.scope == "month" else f", {category.scope}ly"
+        print(f"\n{category.id} {category.name} ({shown(category.points)}{scope})")
+        for entry in category.items:
+            cap = f" (at most {shown(entry.cap)})" if entry.cap is not None else ""
+            print(f"  {entry.id:<22} {shown(entry.points):>6}{cap}  {entry.name}")
+    if rubric.extras:
+        print("\nextras (outside the categories)")
+        for entry in rubric.extras:
+            sign = "+" if entry.points > 0 else ""
+            print(f"  {entry.id:<22} {sign + shown(entry.points):>6}  {entry.name}")
+    for cap in rubric.caps:
+        print(f"cap {cap.id}: {' + '.join(sorted(cap.items))} at most +{shown(cap.max)} a period ({cap.name})")
+    for rule in rubric.disqualifications:
+        print(f"disqualified: {shown(rule.at_least)}x {'/'.join(sorted(rule.items))} within the {rule.within}: {rule.reason}")
+    for kind, award in rubric.awards.items():
+        print(f"{kind}: {'at most ' if award.at_most else 'top '}{award.top} -> {award.name}")
+    return 0
+
+
+def _attendance(args: argparse.Namespace, config: Config) -> int:
+    rubric = _rubric(args)
+    items = clock_items(rubric)
+    period = parse_period("month", args.month)
+    schedule = load_schedule(Path(args.schedule)) if args.schedule else Schedule()
+    try:
+        punches, bad = read_punches(Path(args.punches).read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InvalidInput(f"punch file {args.punches}: not found") from None
+    for row in bad:
+        print(f"{args.punches}:{row.line}: skipped: {row.problem}: {row.text}", file=sys.stderr)
+    windows = _staff_windows(args.windows) if args.windows else None
+    findings = clock_findings(punches, schedule, period.start, period.end, windows or ())
+    entries = attendance_occurrences(
+        findings, items, subject_of=windows, entered_by=args.by, entered_at=datetime.now(timezone.utc)
+    )
+    if args.record:
+        from hotline.db.occurrences import record_occurrence
+
+        async def record(session: Any) -> None:
+            for entry in entries:
+                await record_occurrence(session, rubric.id, entry)
+
+        _in_database(config, record)
+        print(f"recorded {len(entries)} occurrences from {len(punches)} punches ({len(bad)} rows skipped)")
+    else:
+        _emit(json.dumps({"occurrences": [_entry_json(e) for e in entries]}, ensure_ascii=False, indent=2) + "\n", args.output)
+    return 0
+
+
+def _staff_windows(path: str) -> dict[str, str]:
+    """`staff id, window id` rows: which window a staff member's clock findings count against."""
+    try:
+        rows = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise InvalidInput(f"staff-window file {path}: not found") from None
+    found = {}
+    for line, row in enumerate(rows, start=1):
+        fields = [f.strip() for f in row.split(",")]
+        if len(fields) != 2 or not all(fields):
+            raise InvalidInput(f"{path}:{line}: expected `staff id, window id`")
+        found[fields[0]] = fields[1]
+    return found
+
+
+def _entry_json(entry: Occurrence) -> dict[str, Any]:
+    return {
+        "id": entry.id, "subject": entry.subject, "item": entry.item, "date": entry.date.isoformat(),
+        "count": shown(entry.count), "source": entry.source, "evidence": entry.evidence,
+        "entered_by": entry.entered_by,
+        "entered_at": entry.entered_at.isoformat() if entry.entered_at else None,
+        "reverses": entry.reverses, "note": entry.note,
+    }
+
+
+def _subject_add(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db.occurrences import save_subject
+
+    fields = {"id": args.id, "name": args.name} | ({"since": args.since} if args.since else {})
+    subject = read_ledger({"subjects": [fields]}).subjects[0]
+    _in_database(config, lambda session: save_subject(session, subject, args.kind, args.window))
+    print(f"{args.kind} {args.id} saved")
+    return 0
+
+
+def _record(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db.occurrences import record_occurrence
+
+    rubric = _rubric(args)
+    draft = read_ledger({"occurrences": [{
+        "subject": args.subject, "item": args.item, "date": args.date, "count": args.count,
+        "source": args.source, "evidence": args.evidence, "entered_by": args.by, "note": args.note,
+        "entered_at": datetime.now(timezone.utc).isoformat(),
+    }]}).entries[0]
+    if draft.item not in rubric.items:
+        raise InvalidInput(f"rubric {rubric.id} has no item {draft.item!r}")
+    entry = _in_database(config, lambda session: record_occurrence(session, rubric.id, draft))
+    print(f"recorded occurrence {entry.id}")
+    return 0
+
+
+def _reverse(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db.occurrences import reverse_occurrence
+
+    entry = _in_database(config, lambda session: reverse_occurrence(
+        session, args.entry, entered_by=args.by, entered_at=datetime.now(timezone.utc), note=args.note
+    ))
+    print(f"occurrence {args.entry} reversed by {entry.id}")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `hotline score` and its sub-commands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--rubric-dir", action="append", default=[], metavar="DIR",
+                        help="a folder of the centre's own rubric files (repeatable)")
+    score = subparsers.add_parser("score", help="window and staff scoring")
+    commands = score.add_subparsers(dest="score_command", required=True, metavar="COMMAND")
+
+    rubric = commands.add_parser("rubric", help="the rubrics")
+    rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True, metavar="COMMAND")
+    rubric_commands.add_parser("list", parents=[common], help="every known rubric").set_defaults(func=_rubric_list)
+    show = rubric_commands.add_parser("show", parents=[common], help="one rubric's categories and items")
+    show.add_argument("rubric", metavar="ID", help="rubric id, or a path to a rubric .toml file")
+    show.add_argument("--format", choices=("json", "table"), default="table")
+    show.set_defaults(func=_rubric_show)
+
+    for kind, example in (("month", "2026-10"), ("quarter", "2026-Q3"), ("year", "2026")):
+        period = commands.add_parser(kind, parents=[common], help=f"score every subject for one {kind}")
+        period.add_argument("--rubric", required=True, metavar="ID")
+        period.add_argument(f"--{kind}", required=True, metavar=example)
+        period.add_argument("--input", metavar="FILE", help="subjects and occurrences as JSON instead of the database")
+        period.add_argument("--format", choices=FORMATS, default="table")
+        period.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+        period.add_argument("--explain", metavar="SUBJECT", help="(table) list every point of one subject")
+        period.set_defaults(func=_score(kind))
+
+    report = commands.add_parser("report", parents=[common], help="the monthly meeting report (HTML and XLSX)")
+    report.add_argument("--month", required=True, metavar="2026-10")
+    report.add_argument("--rubric", default="yihuang-window", metavar="ID")
+    report.add_argument("--input", metavar="FILE")
+    report.add_argument("--output-dir", default=".", metavar="DIR")
+    report.set_defaults(func=_report)
+
+    clock = commands.add_parser("attendance", parents=[common], help="fingerprint-clock punches into occurrences")
+    clock.add_argument("punches", metavar="PUNCHES.csv", help="rows of staff id, timestamp")
+    clock.add_argument("--rubric", required=True, metavar="ID")
+    clock.add_argument("--month", required=True, metavar="2026-10")
+    clock.add_argument("--schedule", metavar="FILE", help="working hours and holidays (TOML)")
+    clock.add_argument("--windows", metavar="FILE", help="staff id, window id rows: score the windows")
+    clock.add_argument("--by", required=True, metavar="NAME", help="who enters these occurrences")
+    clock.add_argument("--record", action="store_true", help="append to the database ledger")
+    clock.add_argument("--output", metavar="FILE", help="write the occurrences JSON here")
+    clock.set_defaults(func=_attendance)
+
+    subject = commands.add_parser("subject", help="windows and staff in the database")
+    subject_commands = subject.add_subparsers(dest="subject_command", required=True, metavar="COMMAND")
+    add = subject_commands.add_parser("add", help="add or rename a window or staff member")
+    add.add_argument("id")
+    add.add_argument("name")
+    add.add_argument("--kind", choices=("window", "staff"), default="window")
+    add.add_argument("--since", metavar="YYYY-MM-DD", help="joined the centre")
+    add.add_argument("--window", metavar="ID", help="(staff) their window")
+    add.set_defaults(func=_subject_add)
+
+    record = commands.add_parser("record", parents=[common], help="append one occurrence to the ledger")
+    record.add_argument("--rubric", required=True, metavar="ID")
+    record.add_argument("--subject", required=True)
+    record.add_argument("--item", required=True)
+    record.add_argument("--date", required=True, metavar="YYYY-MM-DD")
+    record.add_argument("--count", default="1")
+    record.add_argument("--source", choices=SOURCES, default="manual")
+    record.add_argument("--evidence", default="", metavar="REF", help="e.g. case:42, call:..., survey:...")
+    record.add_argument("--by", required=True, metavar="NAME")
+    record.add_argument("--note", default="")
+    record.set_defaults(func=_record)
+
+    reverse = commands.add_parser("reverse", help="cancel a wrong ledger entry with a reversing entry")
+    reverse.add_argument("entry", type=int, metavar="ENTRY")
+    reverse.add_argument("--by", required=True, metavar="NAME")
+    reverse.add_argument("--note", required=True, help="why (kept in the ledger)")
+    reverse.set_defaults(func=_reverse)
