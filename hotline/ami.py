@@ -229,11 +229,13 @@ class _LinkDown(Exception):
 class AmiLink:
     """One supervised AMI connection to one PBX, feeding `sink` (see the module docstring).
 
-    The sink should be unbounded: a full sink means events were lost, so the link drops the
-    connection and reconciles again rather than carry on with a wrong picture.
+    The sink must be unbounded: the link never waits on its consumer (Asterisk would buffer,
+    then drop us) and never loses an event.
     """
 
     def __init__(self, pbx: PbxConfig, sink: asyncio.Queue) -> None:
+        if sink.maxsize:
+            raise ValueError("AmiLink needs an unbounded sink (asyncio.Queue() without maxsize)")
         self.pbx = pbx
         self.sink = sink
         self.up = False
@@ -347,7 +349,7 @@ class AmiLink:
             self.sink.put_nowait(Reconciliation(self.pbx.name, _now(), channels))
             held, self._held = self._held, None
             for event in held:
-                self._deliver(event)
+                self.sink.put_nowait(event)
             await self._watch(stop)
             await self._logoff()
         finally:
@@ -365,7 +367,7 @@ class AmiLink:
                 self.pbx.action_timeout,
             )
         except AmiError as exc:
-            raise _LinkDown(f"login refused: {exc.details.get('message', exc)}") from None
+            raise _LinkDown(f"login refused: {exc.details.get('reply', exc)}") from None
         logger.info("AMI %s: logged in to %s:%d", self.pbx.name, self.pbx.host, self.pbx.port)
 
     async def _reconcile(self) -> list[Mapping[str, str]]:
@@ -433,7 +435,8 @@ class AmiLink:
         request = actions.Action(dict(action))
         try:
             async with asyncio.timeout(timeout):
-                reply = await protocol.send(request)
+                # as_list=None lets panoramisk tell a list reply (EventList: start) by itself.
+                reply = await protocol.send(request, as_list=None)
         except TimeoutError:
             self._forget(protocol, request)
             raise AmiError(
@@ -449,7 +452,7 @@ class AmiLink:
                 f"{name} refused by {self.pbx.name}: {message}",
                 pbx=self.pbx.name,
                 action=name,
-                message=message,
+                reply=message,
             )
         return replies
 
@@ -468,16 +471,7 @@ class AmiLink:
         if self._held is not None:
             self._held.append(event)
         else:
-            self._deliver(event)
-
-    def _deliver(self, event: AmiEvent) -> None:
-        try:
             self.sink.put_nowait(event)
-        except asyncio.QueueFull:
-            logger.error("AMI %s: event sink full; reconnecting to reconcile", self.pbx.name)
-            self._connection_lost("event sink full")
-            if self._protocol is not None:
-                self._protocol.close()
 
     def _frame_skipped(self) -> None:
         self.frames_skipped += 1

@@ -39,10 +39,17 @@ def pbx(fake: FakeAsterisk) -> PbxConfig:
 class RunningLink:
     """An AmiLink running in a task, with its sink and its stop event."""
 
-    def __init__(self, link: AmiLink, sink: asyncio.Queue, stop: asyncio.Event) -> None:
+    def __init__(self, link: AmiLink, sink: asyncio.Queue) -> None:
         self.link = link
         self.sink = sink
-        self.stop = stop
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(link.run(self.stop))
+
+    async def finish(self) -> None:
+        """Set stop and wait for run() to return."""
+        self.stop.set()
+        async with asyncio.timeout(5):
+            await self.task
 
     async def next(
         self, kind: type[T], where: Callable[[T], bool] = lambda item: True, timeout: float = 3.0
@@ -66,17 +73,13 @@ class RunningLink:
 @pytest.fixture
 async def start_link(pbx: PbxConfig) -> AsyncIterator[Callable[..., RunningLink]]:
     """Start an AmiLink (with `pbx` settings, overridable); stopped cleanly at the end."""
-    tasks: list[tuple[asyncio.Task[None], asyncio.Event]] = []
+    running: list[RunningLink] = []
 
     def start(**overrides: Any) -> RunningLink:
-        sink: asyncio.Queue = asyncio.Queue()
-        stop = asyncio.Event()
-        link = AmiLink(dataclasses.replace(pbx, **overrides), sink)
-        tasks.append((asyncio.create_task(link.run(stop)), stop))
-        return RunningLink(link, sink, stop)
+        link = AmiLink(dataclasses.replace(pbx, **overrides), asyncio.Queue())
+        running.append(RunningLink(link, link.sink))
+        return running[-1]
 
     yield start
-    for task, stop in tasks:
-        stop.set()
-    async with asyncio.timeout(5):
-        await asyncio.gather(*(task for task, _ in tasks))
+    for each in running:
+        await each.finish()

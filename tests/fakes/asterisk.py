@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 
 from hotline.simulator import ANSWERED, AmiRequest, AmiServer, AmiSession
@@ -82,18 +83,27 @@ class FakeAsterisk(AmiServer):
         self.originate_outcomes: list[int | None] = []
         self.originate_delay = 0.0
         self.commands: dict[str, list[str]] = {"core show version": [VERSION]}
+        self.login_times: list[float] = []
         self._silent: set[AmiSession] = set()
+        self._changed = asyncio.Condition()
 
     # -- behaviour on the wire ---------------------------------------------------------------
 
     async def handle(self, session: AmiSession, request: AmiRequest) -> None:
         self.requests.append(request)
-        if session in self._silent:
-            return
-        await super().handle(session, request)
+        if session not in self._silent:
+            await super().handle(session, request)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+        """Wait until `predicate()` holds, checked after every action the fake handles."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(predicate)
 
     def accepts(self, request: AmiRequest) -> bool:
         self.login_attempts += 1
+        self.login_times.append(time.monotonic())
         return not self.reject_logins and super().accepts(request)
 
     async def action_ping(self, session: AmiSession, request: AmiRequest) -> None:
