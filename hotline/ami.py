@@ -48,7 +48,10 @@ ActionFields = Mapping[str, "str | Sequence[str]"]
 
 @dataclass(frozen=True)
 class AmiEvent:
-    """One event Asterisk sent, stamped with when it happened."""
+    """One event Asterisk sent, stamped with when it happened.
+
+    A header Asterisk repeats within one event comes as a list of its values (panoramisk's way).
+    """
 
     pbx: str
     at: datetime
@@ -121,6 +124,17 @@ class AmiProtocol(AMIProtocol):
         self.factory = self._manager
         self.encoding = "utf-8"
         self.log = logger
+
+    def send(self, data: actions.Action, as_list: bool | None = None) -> asyncio.Future[Any]:
+        """Register the action for its reply and write it.
+
+        Unlike panoramisk's, this never logs the action (a failed write would log a Login with
+        its Secret), and as_list=None lets the reply itself tell a list (`EventList: start`).
+        """
+        data.as_list = as_list
+        self.responses[data.id] = data
+        self.transport.write(str(data).encode(self.encoding))
+        return data.future
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -214,11 +228,11 @@ class _LinkManager(Manager):
     are replaced by AmiLink; a lost connection is reported to the link instead.
     """
 
-    def __init__(self, on_lost: Callable[[Any], None]) -> None:
+    def __init__(self, on_lost: Callable[[Exception | Message | None], None]) -> None:
         super().__init__(encoding="utf-8", log=logger)
         self._on_lost = on_lost
 
-    def connection_lost(self, exc: Any) -> None:
+    def connection_lost(self, exc: Exception | Message | None) -> None:
         self._on_lost(exc)
 
 
@@ -257,8 +271,16 @@ class AmiLink:
             while not stop.is_set():
                 try:
                     await self._connection(stop)
-                except (_LinkDown, OSError, TimeoutError, AmiError) as exc:
-                    reason = self._describe(exc)
+                except _LinkDown as exc:
+                    reason = str(exc)
+                except AmiError as exc:
+                    # An action failed because the connection went: say why it went.
+                    lost = self._lost
+                    reason = lost.result() if lost is not None and lost.done() else str(exc)
+                except OSError as exc:
+                    reason = f"cannot reach {self.pbx.host}:{self.pbx.port}: {exc.strerror or exc}"
+                except TimeoutError:
+                    reason = f"{self.pbx.host}:{self.pbx.port} did not answer in time"
                 except Exception as exc:  # a bug must not end the link: log it and reconnect
                     logger.exception("AMI link to %s failed unexpectedly", self.pbx.name)
                     reason = f"unexpected error: {exc!r}"
@@ -340,7 +362,6 @@ class AmiLink:
                 lambda: AmiProtocol(self._manager, self._frame_skipped), self.pbx.host, self.pbx.port
             )
         self._protocol = protocol
-        self._manager.protocol = protocol
         try:
             await self._login()
             self.up = True
@@ -367,7 +388,9 @@ class AmiLink:
                 self.pbx.action_timeout,
             )
         except AmiError as exc:
-            raise _LinkDown(f"login refused: {exc.details.get('reply', exc)}") from None
+            if "reply" not in exc.details:
+                raise  # no answer at all: a timeout or a drop, not a refusal
+            raise _LinkDown(f"login refused: {exc.details['reply']}") from None
         logger.info("AMI %s: logged in to %s:%d", self.pbx.name, self.pbx.host, self.pbx.port)
 
     async def _reconcile(self) -> list[Mapping[str, str]]:
@@ -435,8 +458,7 @@ class AmiLink:
         request = actions.Action(dict(action))
         try:
             async with asyncio.timeout(timeout):
-                # as_list=None lets panoramisk tell a list reply (EventList: start) by itself.
-                reply = await protocol.send(request, as_list=None)
+                reply = await protocol.send(request)
         except TimeoutError:
             self._forget(protocol, request)
             raise AmiError(
@@ -476,10 +498,16 @@ class AmiLink:
     def _frame_skipped(self) -> None:
         self.frames_skipped += 1
 
-    def _connection_lost(self, exc: Any) -> None:
+    def _connection_lost(self, exc: Exception | Message | None) -> None:
         self.up = False
+        if isinstance(exc, Message):  # panoramisk passes the `Event: Shutdown` message
+            reason = "Asterisk is shutting down"
+        elif exc is not None:
+            reason = f"connection lost: {getattr(exc, 'strerror', None) or exc}"
+        else:
+            reason = "connection closed by Asterisk"
         if self._lost is not None and not self._lost.done():
-            self._lost.set_result(self._describe(exc) if exc else "connection closed by Asterisk")
+            self._lost.set_result(reason)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -489,7 +517,6 @@ class AmiLink:
         if self._protocol is not None:
             self._protocol.close()
             self._protocol = None
-            self._manager.protocol = None
 
     def _set_state(self, up: bool, reason: str) -> None:
         if self._state == (up, reason):
@@ -511,12 +538,3 @@ class AmiLink:
                 await stop.wait()
         except TimeoutError:
             pass
-
-    def _describe(self, exc: BaseException | Message | str) -> str:
-        if isinstance(exc, Message):
-            return f"Asterisk sent {exc.get('Event', 'Shutdown')}"
-        if isinstance(exc, TimeoutError):
-            return f"{self.pbx.host}:{self.pbx.port} did not answer in time"
-        if isinstance(exc, OSError):
-            return f"cannot reach {self.pbx.host}:{self.pbx.port}: {exc.strerror or exc}"
-        return str(exc)

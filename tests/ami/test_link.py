@@ -108,13 +108,24 @@ async def test_reconnects_after_each_drop_and_reconciles_first(fake, start_link)
         # Cut in the middle of a message: its first half must never surface as an event.
         fake.drop(partial=b"Event: Newchannel\r\nPrivilege: call,all\r\nChannel: Local/1")
         down = await running.next(LinkState)
-        assert not down.up
+        assert not down.up and down.reason.startswith("connection"), down.reason
         items = await running.items_until(Reconciliation)
         assert not any(isinstance(item, AmiEvent) for item in items)
         assert [type(item) for item in items[-2:]] == [LinkState, Reconciliation]
         assert items[-1].channels == first.channels
         assert (await running.next(AmiEvent)).fields["Event"] == "FullyBooted"
     assert fake.logins == 3
+
+
+async def test_a_shutdown_event_ends_the_connection_and_the_link_comes_back(fake, start_link):
+    running = start_link()
+    await running.next(Reconciliation)
+    await fake.send_raw(
+        b"Event: Shutdown\r\nPrivilege: system,all\r\nShutdown: Cleanly\r\nRestart: True\r\n\r\n"
+    )
+    down = await running.next(LinkState)
+    assert (down.up, down.reason) == (False, "Asterisk is shutting down")
+    await running.next(Reconciliation)
 
 
 # -- framing ------------------------------------------------------------------------------
