@@ -1,5 +1,9 @@
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
+from hotline.config import Config
+from hotline.db.tables import Call
 from recordings.transcription import Recogniser
 from tests.recordings.speech import KOREAN_MODEL
 
@@ -8,3 +12,34 @@ from tests.recordings.speech import KOREAN_MODEL
 def recogniser() -> Recogniser:
     """The real Korean vosk model, loaded once for the whole run (it takes seconds)."""
     return Recogniser(KOREAN_MODEL)
+
+
+@pytest.fixture
+def config(tmp_path, database_url) -> Config:
+    spool, root = tmp_path / "spool", tmp_path / "archive"
+    spool.mkdir()
+    root.mkdir()
+    return Config(database_url=database_url, recordings_root=root, recordings_spool=spool, vosk_model=KOREAN_MODEL, workers=2)
+
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def add_call(sessions):
+    """Store a call (ended unless told otherwise) and return it."""
+
+    async def add(n: int = 1, **fields) -> Call:
+        values = dict(
+            pbx="main", linkedid=f"1795811555.{n}", hotline="12345", caller_number="0698765432",
+            status="ended", disposition="answered", started_at=T0 + timedelta(minutes=n),
+            answered_at=T0 + timedelta(minutes=n, seconds=5), ended_at=T0 + timedelta(minutes=n, seconds=65),
+            agent="agent1", recording=f"/opt/asterisk/var/spool/asterisk/monitor/1795811555.{n}.wav",
+            updated_at=T0,
+        )
+        call = Call(**(values | fields))
+        async with sessions() as session, session.begin():
+            session.add(call)
+        return call
+
+    return add

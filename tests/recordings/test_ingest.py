@@ -1,0 +1,195 @@
+"""Ingest: every MixMonitor file ends up in the archive with a row, whatever state it is in."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import os
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hotline.db.recordings import Recording, TranscriptionJob
+from recordings import ingest
+from recordings.audio import decode
+from tests.recordings.speech import PHRASES, speak
+from tests.recordings.test_audio import MIXMONITOR_WAV
+
+
+async def rows(sessions, model):
+    async with sessions() as session:
+        return (await session.scalars(select(model).order_by(model.id))).all()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+async def test_a_finished_call_is_archived_by_day_and_call_with_a_row_and_a_job(sessions, config, add_call):
+    call = await add_call(879)
+    source = shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.879.wav")
+    recording = await ingest.on_call_ended(sessions, config, call.id, call.recording)
+
+    assert recording.path == f"2026/11/27/{call.id}.wav"
+    archived = config.recordings_root / recording.path
+    assert archived.read_bytes() == MIXMONITOR_WAV.read_bytes()
+    assert not Path(source).exists()
+    assert (recording.call_id, recording.condition, recording.problem) == (call.id, "ok", None)
+    assert recording.sha256 == sha256(MIXMONITOR_WAV)
+    assert recording.size_bytes == MIXMONITOR_WAV.stat().st_size
+    assert recording.duration_seconds == pytest.approx(1.82)
+    assert (recording.format, recording.sample_rate, recording.channels) == ("pcm", 8000, 1)
+    (job,) = await rows(sessions, TranscriptionJob)
+    assert (job.recording_id, job.state) == (recording.id, "queued")
+
+    again = await ingest.on_call_ended(sessions, config, call.id, call.recording)
+    assert again.id == recording.id
+    assert len(await rows(sessions, Recording)) == 1
+
+
+async def test_a_truncated_wav_is_repaired_and_flagged(sessions, config, add_call):
+    call = await add_call(1)
+    (config.recordings_spool / "1795811555.1.wav").write_bytes(MIXMONITOR_WAV.read_bytes()[:20_000])
+    recording = await ingest.on_call_ended(sessions, config, call.id, call.recording, settle=0.2)
+    assert recording.condition == "repaired"
+    assert "header declared 29120 data bytes, file holds 19956" in recording.problem
+    archived = config.recordings_root / recording.path
+    assert archived.read_bytes()[44:] == MIXMONITOR_WAV.read_bytes()[44:20_000]
+    assert recording.duration_seconds == pytest.approx(19956 / 16000)
+    assert len(decode(archived).raw_data) == 19956
+    assert len(await rows(sessions, TranscriptionJob)) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "condition"),
+    [
+        (b"", "empty"),
+        (MIXMONITOR_WAV.read_bytes()[:44], "empty"),  # MixMonitor option b, never bridged
+        (b"<html>this is not audio</html>" * 10, "not-audio"),
+        (MIXMONITOR_WAV.read_bytes()[:30], "damaged"),
+    ],
+    ids=["zero-length", "44-byte-header", "html", "cut-header"],
+)
+async def test_files_that_cannot_be_transcribed_are_kept_and_flagged(sessions, config, add_call, content, condition):
+    call = await add_call(2)
+    (config.recordings_spool / "1795811555.2.wav").write_bytes(content)
+    recording = await ingest.on_call_ended(sessions, config, call.id, call.recording, settle=0.2)
+    assert recording.condition == condition
+    assert recording.problem
+    assert (config.recordings_root / recording.path).read_bytes() == content
+    assert await rows(sessions, TranscriptionJob) == []
+
+
+async def test_a_file_still_being_written_is_taken_only_when_complete(sessions, config, add_call):
+    call = await add_call(3)
+    path = config.recordings_spool / "1795811555.3.wav"
+    audio = MIXMONITOR_WAV.read_bytes()
+
+    async def mixmonitor() -> None:
+        # As Asterisk does: a header with zero sizes, audio appended as it arrives, the sizes
+        # filled in at close.
+        await asyncio.sleep(0.3)
+        with path.open("wb") as file:
+            file.write(audio[:40] + struct.pack("<I", 0))
+            file.seek(4)
+            file.write(struct.pack("<I", 0))
+            file.seek(44)
+            for offset in range(44, len(audio), 4000):
+                file.write(audio[offset : offset + 4000])
+                file.flush()
+                await asyncio.sleep(0.2)
+            file.seek(0)
+            file.write(audio[:44])
+
+    async with asyncio.timeout(30):
+        writer = asyncio.create_task(mixmonitor())
+        # The writer pauses 0.2 s between chunks: a settle time above that must not cut it short.
+        recording = await ingest.on_call_ended(sessions, config, call.id, call.recording, settle=1.0)
+        await writer
+    assert (config.recordings_root / recording.path).read_bytes() == audio
+    assert recording.condition == "ok"
+
+
+async def test_a_recording_that_never_appears_is_left_to_the_sweep(sessions, config, add_call):
+    call = await add_call(4)
+    assert await ingest.on_call_ended(sessions, config, call.id, call.recording, appear=0.2) is None
+
+
+async def test_mixmonitor_r_and_t_files_travel_with_the_call(sessions, config, add_call):
+    call = await add_call(5)
+    spool = config.recordings_spool
+    shutil.copy(MIXMONITOR_WAV, spool / "1795811555.5.wav")
+    speak(spool / "1795811555.5-in.wav", PHRASES[0])
+    speak(spool / "1795811555.5-out.ulaw", PHRASES[1], "-t", "ul")
+    recording = await ingest.on_call_ended(sessions, config, call.id, call.recording)
+    assert recording.caller_path == f"2026/11/27/{call.id}.caller.wav"
+    assert recording.agent_path == f"2026/11/27/{call.id}.agent.ulaw"
+    assert files_under(spool) == []
+
+
+async def test_the_sweep_ingests_what_the_daemon_missed_and_keeps_orphans(sessions, config, add_call):
+    spool = config.recordings_spool
+    ended = await add_call(10)
+    live = await add_call(11, status="up", ended_at=None)
+    for name in ("1795811555.10.wav", "1795811555.11.wav", "unclaimed.wav"):
+        shutil.copy(MIXMONITOR_WAV, spool / name)
+    old = os.stat(spool / "unclaimed.wav").st_mtime - 7200
+    for name in ("1795811555.10.wav", "1795811555.11.wav", "unclaimed.wav"):
+        os.utime(spool / name, (old, old))
+
+    report = await ingest.sweep(sessions, config)
+    assert (report.ingested, report.orphans, report.waiting) == (1, 1, 1)
+    assert files_under(spool) == ["1795811555.11.wav"]  # its call is still in progress
+    by_call = {r.call_id: r for r in await rows(sessions, Recording)}
+    assert by_call[ended.id].path.endswith(f"/{ended.id}.wav")
+    assert by_call[None].path.endswith("/orphan-unclaimed.wav")
+    assert live.id not in by_call
+
+
+async def test_a_young_unclaimed_file_waits_for_its_call(sessions, config):
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "new.wav")
+    report = await ingest.sweep(sessions, config, min_age=0)
+    assert (report.orphans, report.waiting) == (0, 1)
+
+
+async def test_a_full_sweep_registers_archive_files_that_have_no_row(sessions, config, add_call):
+    call = await add_call(12)
+    day = config.recordings_root / "2026/11/27"
+    day.mkdir(parents=True)
+    shutil.copy(MIXMONITOR_WAV, day / f"{call.id}.wav")  # moved, then the process died
+    report = await ingest.sweep(sessions, config, full=True)
+    assert report.registered == 1
+    (recording,) = await rows(sessions, Recording)
+    assert (recording.call_id, recording.path, recording.condition) == (call.id, f"2026/11/27/{call.id}.wav", "ok")
+    assert (await ingest.sweep(sessions, config, full=True)).registered == 0
+
+
+def test_moving_across_file_systems_copies_then_removes(tmp_path, monkeypatch):
+    source = shutil.copy(MIXMONITOR_WAV, tmp_path / "a.wav")
+
+    def no_cross_device_rename(src, dst):
+        if Path(src) == Path(source):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_rename(src, dst)
+
+    real_rename = os.rename
+    monkeypatch.setattr(os, "rename", no_cross_device_rename)
+    moved = ingest.move(Path(source), tmp_path / "archive/x.wav")
+    assert moved.read_bytes() == MIXMONITOR_WAV.read_bytes()
+    assert files_under(tmp_path) == ["archive/x.wav"]
+
+
+def test_an_existing_archive_file_is_never_overwritten(tmp_path):
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive/x.wav").write_bytes(b"first")
+    (tmp_path / "b.wav").write_bytes(b"second")
+    assert ingest.move(tmp_path / "b.wav", tmp_path / "archive/x.wav").name == "x.1.wav"
+    assert (tmp_path / "archive/x.wav").read_bytes() == b"first"
