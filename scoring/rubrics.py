@@ -70,12 +70,13 @@ class Cap:
 
 @dataclass(frozen=True)
 class Disqualification:
-    """`at_least` occurrences of `items` within a span cost the subject its award."""
+    """`at_least` occurrences of `items` within a span cost the subject its award in `periods`."""
 
     items: frozenset[str]
     at_least: Fraction
     within: str
     reason: str
+    periods: frozenset[str] = frozenset(PERIOD_KINDS)
 
 
 @dataclass(frozen=True)
@@ -276,14 +277,18 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
     disqualifications = []
     for index, table in enumerate(top.tables("disqualifications")):
         reader = _Reader(
-            path, f"disqualifications[{index}]", table, ("items", "at_least", "within", "reason")
+            path, f"disqualifications[{index}]", table, ("items", "at_least", "within", "reason", "periods")
         )
+        periods = table.get("periods", list(PERIOD_KINDS))
+        if not isinstance(periods, list) or not periods or not set(periods) <= set(PERIOD_KINDS):
+            reader.fail(reader.key("periods"), f"expected a list of {', '.join(PERIOD_KINDS)}")
         disqualifications.append(
             Disqualification(
                 _item_list(reader, item_ids),
                 reader.points("at_least"),
                 reader.choice("within", WITHIN, "period"),
                 reader.text("reason"),
+                frozenset(periods),
             )
         )
 

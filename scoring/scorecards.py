@@ -224,6 +224,8 @@ def _months_between(since: date, end: date) -> int:
 def _disqualified(rubric: Rubric, period: Period, entries: Sequence[Occurrence]) -> tuple[str, ...]:
     reasons = []
     for rule in rubric.disqualifications:
+        if period.kind not in rule.periods:
+            continue
         if rule.within == "month":
             spans = [(month.start, month.end, month.label) for month in period.months]
         elif rule.within == "year":
