@@ -199,11 +199,13 @@ def _unanswered(call: Call) -> str:
     return "failed"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """Stored times without an offset are UTC (SQLite drops it)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
+def _times_as_utc(record: Call | Leg, *names: str) -> None:
+    """Stored times without an offset are UTC (SQLite drops it); make them comparable with the
+    aware times events come with."""
+    for name in names:
+        moment = getattr(record, name)
+        if moment is not None and moment.tzinfo is None:
+            setattr(record, name, moment.replace(tzinfo=timezone.utc))
 
 
 class CallTracker:
@@ -276,12 +278,9 @@ class CallTracker:
         for call in calls:
             if call.ended_at is not None or call.linkedid in self._calls:
                 continue
-            call.started_at = _aware(call.started_at) or call.started_at
-            call.answered_at = _aware(call.answered_at)
+            _times_as_utc(call, "started_at", "answered_at")
             for leg in call.legs.values():
-                leg.created_at = _aware(leg.created_at) or leg.created_at
-                leg.answered_at = _aware(leg.answered_at)
-                leg.ended_at = _aware(leg.ended_at)
+                _times_as_utc(leg, "created_at", "answered_at", "ended_at")
                 self._owners[leg.uniqueid] = call
             # The database keeps the record, not the bookkeeping: rebuild what can be.
             call.in_queue = call.status == QUEUED

@@ -475,17 +475,20 @@ def hangups(count: int) -> list[tuple[datetime, dict[str, str]]]:
 
 
 def test_memory_per_thousand_concurrent_calls_and_none_kept_once_ended():
-    start_rows, end_rows = concurrent_calls(1000), hangups(1000)
     gc.collect()
     tracemalloc.start()
     try:
         calls_tracker = tracker()
         baseline = tracemalloc.get_traced_memory()[0]
-        feed_all(calls_tracker, start_rows)
+        # The events are made under the trace and dropped: what the tracker keeps of them counts.
+        rows = concurrent_calls(1000)
+        feed_all(calls_tracker, rows)
+        del rows
         gc.collect()
         in_progress = tracemalloc.get_traced_memory()[0] - baseline
-        ended = feed_all(calls_tracker, end_rows)
-        del ended
+        rows = hangups(1000)
+        feed_all(calls_tracker, rows)
+        del rows
         gc.collect()
         after = tracemalloc.get_traced_memory()[0] - baseline
     finally:
@@ -494,4 +497,4 @@ def test_memory_per_thousand_concurrent_calls_and_none_kept_once_ended():
     assert calls_tracker.active() == []
     assert in_progress < 10_000_000, f"{in_progress / 1e6:.1f} MB per 1,000 calls"
     # Only the bounded set of ended Linkedids remains.
-    assert after < 250_000, f"{after / 1e3:.0f} kB left after every call ended"
+    assert after < 400_000, f"{after / 1e3:.0f} kB left after every call ended"
