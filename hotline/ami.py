@@ -201,6 +201,17 @@ class AmiProtocol(AMIProtocol):
             return
         self.handle_message(message)
 
+    def handle_message(self, message: Message) -> None:
+        """Route a message to its pending action or, for an event, to the link's callback.
+
+        An OriginateResponse is both the reply to our Originate and the call's outcome, but
+        panoramisk gives it to the action alone; the call tracker gets it as an event too.
+        """
+        pending = self.responses.get(message.id) or self.responses.get(message.action_id)
+        super().handle_message(message)
+        if pending is not None and message.get("Event") == "OriginateResponse":
+            self.factory.dispatch(message)
+
     def _skip(self, why: str, frame: bytes) -> None:
         logger.warning("skipped a malformed AMI message (%s): %r", why, frame[:200])
         self._on_skipped()

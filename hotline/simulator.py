@@ -62,7 +62,8 @@ class Channel:
     application: str = ""
     application_data: str = ""
     bridge_id: str = ""
-    created: float = field(default_factory=time.monotonic)
+    created_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
     variables: dict[str, str] = field(default_factory=dict)
 
     def snapshot(self, prefix: str = "") -> Fields:
@@ -86,7 +87,7 @@ class Channel:
 
     def duration(self) -> str:
         """How long the channel has lived, as CoreShowChannel's `Duration: HH:MM:SS`."""
-        seconds = int(time.monotonic() - self.created)
+        seconds = int(time.time() - self.created_at)
         return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
@@ -445,7 +446,7 @@ class AmiServer:
                 ("Writetrans", ""),
                 ("Callgroup", "0"),
                 ("Pickupgroup", "0"),
-                ("Seconds", str(int(time.monotonic() - channel.created))),
+                ("Seconds", str(int(time.time() - channel.created_at))),
                 *[("Variable", f"{n}={channel.variables.get(n, '(null)')}") for n in names],
                 *request.echo(),
             ]

@@ -211,7 +211,10 @@ async def test_originate_returns_the_correlated_originate_response(fake, start_l
     request = fake.requests[-1]
     assert request.get_all("Variable") == ["CASE_ID=CASE-2024-0001", "SURVEY_KIND=callback"]
     assert request.get("Async") == "true"
-    # panoramisk hands the OriginateResponse to the action, never to the event sink.
+    # panoramisk hands the OriginateResponse to the action only; the link also puts it in the
+    # sink, once, for the call tracker.
+    event = await running.next(AmiEvent, lambda e: e.fields["Event"] == "OriginateResponse")
+    assert event.fields["ActionID"] == "survey-CASE-2024-0001"
     await running.link.send({"Action": "Ping"})
     while not running.sink.empty():
         assert running.sink.get_nowait().fields["Event"] != "OriginateResponse"
