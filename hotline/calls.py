@@ -33,6 +33,30 @@ the message index in a capture):
   call ended (d #90, #92). `MixMonitorStart` carries no file name; `VarSet MIXMONITOR_FILENAME`
   does (c #28, #29). `CoreShowChannel` gives `Duration` as H:MM:SS and the running `Application`
   (g #46, #47).
+
+Rules chosen on that basis:
+
+- Answer: a leg going Up answers a ringing call ("answered by the dialplan", e.g. an IVR). When
+  the dialplan then hands the call to a queue or a Dial(), the wait starts over (answered_at
+  goes back to None) unless a person has already answered; `AgentConnect` or the dialled
+  party's `DialEnd ANSWER` then answer it for good. So a queue call's wait ends when the agent
+  takes it.
+- Disposition when the last leg hangs up: "answered" if answered; "abandoned" if the call was
+  still queued (the caller hung up waiting, or the queue timed out); else what the latest
+  Dial()/Originate result said (NOANSWER and CANCEL "missed", BUSY "busy", CONGESTION and
+  CHANUNAVAIL "failed"; Reason 3 "missed", 5 "busy", others "failed"); else the first leg's
+  hangup cause (17 "busy"; 0, 16, 18, 19, 31 or none "missed"; others "failed").
+- Hangup cause and caller: those of the first leg (Uniqueid == Linkedid, else the oldest known).
+- Hotline: the HOTLINE variable mapped through `hotlines` (an unmapped value kept as is), else
+  the first dialled extension `hotlines` knows, else None (the survey callback of capture e).
+- Reconcile (after a reconnect): a call with no live channel left is closed at the reconcile
+  time, "answered" if its answer had been seen (only its end is late), else "lost"; a live
+  channel of an unknown call starts one `Duration` ago, queued if it runs Queue(), answered at
+  the reconcile time if it is Up (the real answer time is unknown).
+- Odd input never raises: events without the fields needed, for unknown channels, repeated
+  (`Newchannel`, `Hangup`) or late (`Cdr`, `Hangup` after the end) are ignored; a `Hangup`
+  before its `Newchannel` and the Linkedid of an ended call are remembered (a bounded number)
+  so that no late `Newchannel` reopens them.
 """
 
 from __future__ import annotations
@@ -73,7 +97,9 @@ BUSY_CAUSE = 17
 UNANSWERED_CAUSES = frozenset({0, 16, 18, 19, 31})
 
 # Channel variables the dialplan sets, and the call attribute each one fills.
-CALL_VARIABLES = {"HOTLINE": "hotline", "MIXMONITOR_FILENAME": "recording", "CASE_ID": "survey_case"}
+CALL_VARIABLES = {
+    "HOTLINE": "hotline", "MIXMONITOR_FILENAME": "recording", "CASE_ID": "survey_case",
+}
 
 # How many ended Linkedids (and hung-up unknown Uniqueids) are remembered so that a late or
 # out-of-order `Newchannel` cannot open a call that would never end. Bounded: memory stays flat.
@@ -130,10 +156,10 @@ class Call:
 
     def to_dict(self) -> dict[str, Any]:
         """The call record, JSON-ready (ISO 8601 times), without legs or bookkeeping."""
+        record = {name: getattr(self, name) for name in CALL_FIELDS}
         return {
             name: value.isoformat() if isinstance(value, datetime) else value
-            for name in CALL_FIELDS
-            for value in (getattr(self, name),)
+            for name, value in record.items()
         }
 
 
@@ -371,7 +397,9 @@ class CallTracker:
 
     def _on_queuecallerjoin(self, event: Mapping[str, Any], at: datetime) -> Call | None:
         found = self._find(event, at)
-        return found[0] if found is not None and self._join(found[0], _text(event, "Queue")) else None
+        if found is None or not self._join(found[0], _text(event, "Queue")):
+            return None
+        return found[0]
 
     def _on_queuecallerleave(self, event: Mapping[str, Any], at: datetime) -> Call | None:
         # The call stays "queued" (see the module notes): only stop ignoring its dials, so an
@@ -423,7 +451,9 @@ class CallTracker:
 
     # -- transitions ----------------------------------------------------------------------
 
-    def _find(self, event: Mapping[str, Any], at: datetime, prefix: str = "") -> tuple[Call, Leg] | None:
+    def _find(
+        self, event: Mapping[str, Any], at: datetime, prefix: str = ""
+    ) -> tuple[Call, Leg] | None:
         """The call and leg an event is about (its `<prefix>Uniqueid`). A channel never seen
         but carrying the Linkedid of a tracked call (a call restored from the database, a
         Newchannel missed) joins that call."""
@@ -447,7 +477,8 @@ class CallTracker:
 
     def _add_leg(self, call: Call, uniqueid: str, event: Mapping[str, Any], created_at: datetime,
                  prefix: str = "") -> Leg:
-        leg = Leg(uniqueid, _text(event, prefix + "Channel") or "", _state(event, prefix), created_at)
+        channel = _text(event, prefix + "Channel") or ""
+        leg = Leg(uniqueid, channel, _state(event, prefix), created_at)
         call.legs[uniqueid] = leg
         self._owners[uniqueid] = call
         return leg

@@ -97,7 +97,9 @@ def replay_into(tracker: CallTracker, name: str, base: datetime) -> list[Call]:
     )
 
 
-def feed_all(tracker: CallTracker, events: Iterable[tuple[datetime, Mapping[str, Any]]]) -> list[Call]:
+def feed_all(
+    tracker: CallTracker, events: Iterable[tuple[datetime, Mapping[str, Any]]]
+) -> list[Call]:
     """Feed `(at, event)` pairs in order; return the calls changed, in order of first change."""
     calls: dict[str, Call] = {}
     for at, event in events:
