@@ -206,12 +206,11 @@ def scoreboard_workbook(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
     for cell in ranking[1]:
         cell.font = Font(bold=True)
     sheet = book.create_sheet("breakdown")
-    for card in board.cards:
-        for line in card.lines:
-            row = line_json(line)
-            if sheet.max_row == 1 and sheet.cell(1, 1).value is None:
-                sheet.append(["subject", "name", *row])
-            sheet.append([card.subject.id, card.subject.name, *row.values()])
+    rows = [(card, line_json(line)) for card in board.cards for line in card.lines]
+    if rows:
+        sheet.append(["subject", "name", *rows[0][1]])
+    for card, row in rows:
+        sheet.append([card.subject.id, card.subject.name, *row.values()])
     return book
 
 
@@ -252,7 +251,7 @@ def _bar_chart(cards: tuple[Scorecard, ...]) -> str:
 
 
 _STYLE = """
-body { font-family: "Noto Sans CJK SC", "Noto Sans CJK TC", "Microsoft YaHei", sans-serif; margin: 2em; color: #222; }
+body { font-family: "Noto Sans CJK TC", "Microsoft JhengHei", "Microsoft YaHei", "WenQuanYi Zen Hei", sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid #bbb; padding: 3px 8px; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f1f1f1; }
