@@ -124,7 +124,8 @@ def _field(where: str, table: Mapping[str, Any], name: str, kind: type, default:
             if number <= 0:
                 raise ValueError
             return number
-        if not isinstance(value, kind) or (kind is str and not value):
+        # Ids and names must say something; optional text (evidence, note) may be empty.
+        if not isinstance(value, kind) or (kind is str and not value and default is ...):
             raise TypeError
         return value
     except (TypeError, ValueError):
