@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
 from hotline.errors import HotlineError
-from hotline.web import calls, monitoring, openapi, scores
+from hotline.web import calls, monitoring, openapi, recordings, scores
 from hotline.web.auth import USER, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = (calls, monitoring, openapi, scores)
+ROUTE_MODULES = (calls, monitoring, openapi, recordings, scores)
 
 
 @web.middleware

@@ -43,3 +43,23 @@ def add_call(sessions):
         return call
 
     return add
+
+
+@pytest.fixture
+async def api(sessions, config):
+    """The web app over this test's database and recordings root, with a user of each role."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from hotline.db.users import add_user
+    from hotline.web.app import make_app
+    from hotline.web.live import CallHub, Telemetry
+
+    client = TestClient(TestServer(make_app(config, sessions, CallHub(), Telemetry())))
+    await client.start_server()
+    tokens = {}
+    async with sessions() as session:
+        for role in ("operator", "supervisor", "handler", "admin"):
+            tokens[role] = await add_user(session, f"{role}-1", role)
+    client.auth = lambda role: {"Authorization": f"Bearer {tokens[role]}"}
+    yield client
+    await client.close()

