@@ -1,0 +1,64 @@
+"""Retention: old recordings go (logged), held and recent ones stay."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from hotline.db.recordings import Recording, RecordingAudit, Transcript, TranscriptionJob, hold
+from recordings import ingest
+from recordings.retention import apply_retention
+from tests.recordings.test_audio import MIXMONITOR_WAV
+
+NOW = datetime(2027, 12, 1, tzinfo=timezone.utc)  # a year after the calls of the fixtures
+
+
+async def recordings_for(sessions, config, add_call, *numbers: int) -> list[Recording]:
+    made = []
+    for n in numbers:
+        call = await add_call(n)
+        shutil.copy(MIXMONITOR_WAV, config.recordings_spool / f"1795811555.{n}.wav")
+        made.append(await ingest.on_call_ended(sessions, config, call.id, call.recording))
+    return made
+
+
+async def test_old_recordings_are_deleted_and_each_deletion_logged(sessions, config, add_call):
+    config = replace(config, retention_days=365)
+    old, held = await recordings_for(sessions, config, add_call, 1, 2)
+    async with sessions() as session, session.begin():
+        await hold(session, held.id, "complaint CASE-2026-0042 open")
+
+    dry = await apply_retention(sessions, config, now=NOW, dry_run=True)
+    assert (dry.deleted, dry.held) == ([old.id], 1)
+    assert (config.recordings_root / old.path).exists()
+
+    report = await apply_retention(sessions, config, now=NOW)
+    assert (report.deleted, report.held) == ([old.id], 1)
+    assert not (config.recordings_root / old.path).exists()
+    assert (config.recordings_root / held.path).read_bytes() == MIXMONITOR_WAV.read_bytes()
+    async with sessions() as session:
+        rows = {r.id: r for r in (await session.scalars(select(Recording))).all()}
+        assert rows[old.id].deleted_at is not None and rows[old.id].sha256 == old.sha256
+        assert (rows[held.id].deleted_at, rows[held.id].hold_reason) == (None, "complaint CASE-2026-0042 open")
+        assert [j.recording_id for j in (await session.scalars(select(TranscriptionJob))).all()] == [held.id]
+        (entry,) = (await session.scalars(select(RecordingAudit))).all()
+    assert (entry.actor, entry.action, entry.recording_id) == ("hotline:retention", "recording.delete", old.id)
+    assert old.sha256 in entry.detail
+
+    assert (await apply_retention(sessions, config, now=NOW)).deleted == []
+
+
+async def test_recent_recordings_and_released_holds(sessions, config, add_call):
+    (recording,) = await recordings_for(sessions, config, add_call, 1)
+    assert (await apply_retention(sessions, replace(config, retention_days=400), now=NOW)).deleted == []
+    async with sessions() as session, session.begin():
+        await hold(session, recording.id, "complaint open")
+    assert (await apply_retention(sessions, config, now=NOW)).deleted == []
+    async with sessions() as session, session.begin():
+        await hold(session, recording.id, None)
+    assert (await apply_retention(sessions, config, now=NOW)).deleted == [recording.id]
+    async with sessions() as session:
+        assert (await session.scalars(select(Transcript))).all() == []
