@@ -141,7 +141,16 @@ def _minutes(a: datetime, b: datetime) -> int:
     return int((b - a).total_seconds() // 60)
 
 
-def _session_findings(staff: str, day: date, name: str, hours: tuple[time, time], earlier: time, later: time, stamps: list[datetime], grace: timedelta) -> list[Finding]:
+def _session_findings(
+    staff: str,
+    day: date,
+    name: str,
+    hours: tuple[time, time],
+    earlier: time,
+    later: time,
+    stamps: list[datetime],
+    grace: timedelta,
+) -> list[Finding]:
     # Each punch belongs to the nearest boundary: the in-punch window runs from the previous
     # boundary's midpoint to the session's midpoint, the out-punch window from there onwards.
     start, end = (datetime.combine(day, t) for t in hours)
@@ -159,7 +168,9 @@ def _session_findings(staff: str, day: date, name: str, hours: tuple[time, time]
     return found
 
 
-def clock_findings(punches: Iterable[Punch], schedule: Schedule, start: date, end: date, staff: Iterable[str] = ()) -> list[Finding]:
+def clock_findings(
+    punches: Iterable[Punch], schedule: Schedule, start: date, end: date, staff: Iterable[str] = ()
+) -> list[Finding]:
     """Late, early and missing-punch findings for every workday from `start` to `end`.
 
     Staff are those with punches plus `staff` (someone who never punched is absent every day).
@@ -169,17 +180,37 @@ def clock_findings(punches: Iterable[Punch], schedule: Schedule, start: date, en
     for punch in punches:
         people.add(punch.staff)
         by_day[(punch.staff, punch.at.date())].append(punch.at)
-    lunch = datetime.combine(start, schedule.morning[1]) + (
-        datetime.combine(start, schedule.afternoon[0]) - datetime.combine(start, schedule.morning[1])
-    ) / 2
+    lunch = (
+        datetime.combine(start, schedule.morning[1])
+        + (datetime.combine(start, schedule.afternoon[0]) - datetime.combine(start, schedule.morning[1]))
+        / 2
+    )
     found = []
     day = start
     while day <= end:
         if schedule.is_workday(day):
             for person in sorted(people):
                 stamps = by_day.get((person, day), [])
-                found += _session_findings(person, day, "morning", schedule.morning, time(0), lunch.time(), stamps, schedule.grace)
-                found += _session_findings(person, day, "afternoon", schedule.afternoon, lunch.time(), time.max, stamps, schedule.grace)
+                found += _session_findings(
+                    person,
+                    day,
+                    "morning",
+                    schedule.morning,
+                    time(0),
+                    lunch.time(),
+                    stamps,
+                    schedule.grace,
+                )
+                found += _session_findings(
+                    person,
+                    day,
+                    "afternoon",
+                    schedule.afternoon,
+                    lunch.time(),
+                    time.max,
+                    stamps,
+                    schedule.grace,
+                )
         day += timedelta(days=1)
     return found
 
@@ -187,7 +218,9 @@ def clock_findings(punches: Iterable[Punch], schedule: Schedule, start: date, en
 def clock_items(rubric: Rubric) -> ClockItems:
     """What the rubric's `[attendance]` table maps the clock's findings to."""
     if rubric.attendance is None:
-        raise InvalidInput(f"rubric {rubric.id} has no [attendance] table: clock punches do not apply", rubric=rubric.id)
+        raise InvalidInput(
+            f"rubric {rubric.id} has no [attendance] table: clock punches do not apply", rubric=rubric.id
+        )
     return rubric.attendance
 
 
@@ -211,26 +244,47 @@ def attendance_occurrences(
         subject = subject_of.get(staff, staff) if subject_of is not None else staff
         entries.append(
             Occurrence(
-                id=f"attendance:{len(entries) + 1}", subject=subject, item=item, date=day,
-                count=count, source="attendance", evidence=evidence,
-                entered_by=entered_by, entered_at=entered_at,
+                id=f"attendance:{len(entries) + 1}",
+                subject=subject,
+                item=item,
+                date=day,
+                count=count,
+                source="attendance",
+                evidence=evidence,
+                entered_by=entered_by,
+                entered_at=entered_at,
             )
         )
 
     for finding in sorted(findings, key=lambda f: (f.staff, f.day, f.session, f.kind)):
         if finding.kind == "missing":
-            enter(finding.staff, items.absence, finding.day, items.half_day,
-                  f"clock:{finding.staff}:{finding.day}:{finding.session}:missing")
+            enter(
+                finding.staff,
+                items.absence,
+                finding.day,
+                items.half_day,
+                f"clock:{finding.staff}:{finding.day}:{finding.session}:missing",
+            )
         else:
             slips[(finding.staff, finding.day.year, finding.day.month)].append(finding)
     for (staff, _, _), found in sorted(slips.items()):
         whole = len(found) - len(found) % LATES_PER_HALF_DAY
         for first in range(0, whole, LATES_PER_HALF_DAY):
-            group = found[first:first + LATES_PER_HALF_DAY]
+            group = found[first : first + LATES_PER_HALF_DAY]
             days = ",".join(sorted({str(f.day) for f in group}))
-            enter(staff, items.absence, group[-1].day, items.half_day,
-                  f"clock:{staff}:{LATES_PER_HALF_DAY} lates/early leaves:{days}")
+            enter(
+                staff,
+                items.absence,
+                group[-1].day,
+                items.half_day,
+                f"clock:{staff}:{LATES_PER_HALF_DAY} lates/early leaves:{days}",
+            )
         for finding in found[whole:]:
-            enter(staff, items.late_or_early, finding.day, Fraction(1),
-                  f"clock:{staff}:{finding.day}:{finding.session}:{finding.kind} {finding.minutes} min")
+            enter(
+                staff,
+                items.late_or_early,
+                finding.day,
+                Fraction(1),
+                f"clock:{staff}:{finding.day}:{finding.session}:{finding.kind} {finding.minutes} min",
+            )
     return entries

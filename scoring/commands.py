@@ -17,11 +17,21 @@ from typing import Any, Awaitable, Callable, Mapping, TypeVar
 from hotline.config import Config
 from hotline.errors import InvalidInput
 from scoring.attendance import (
-    Schedule, attendance_occurrences, clock_findings, clock_items, load_schedule, read_punches,
+    Schedule,
+    attendance_occurrences,
+    clock_findings,
+    clock_items,
+    load_schedule,
+    read_punches,
 )
 from scoring.occurrences import SOURCES, Occurrence, Satisfaction, read_ledger
 from scoring.reports import (
-    FORMATS, meeting_report_html, scoreboard_csv, scoreboard_json, scoreboard_table, scoreboard_workbook,
+    FORMATS,
+    meeting_report_html,
+    scoreboard_csv,
+    scoreboard_json,
+    scoreboard_table,
+    scoreboard_workbook,
 )
 from scoring.rubrics import Rubric, find_rubric, load_rubric, rubric_files
 from scoring.scorecards import Period, Scoreboard, parse_period, score_period, shown
@@ -57,15 +67,23 @@ def _rubric(args: argparse.Namespace) -> Rubric:
     return find_rubric(args.rubric, [Path(d) for d in args.rubric_dir])
 
 
-def _scoreboard(args: argparse.Namespace, config: Config, period: Period) -> tuple[Scoreboard, Mapping[str, Satisfaction]]:
+def _scoreboard(
+    args: argparse.Namespace, config: Config, period: Period
+) -> tuple[Scoreboard, Mapping[str, Satisfaction]]:
     rubric = _rubric(args)
     if args.input:
         ledger = read_ledger(_read_json(args.input))
-        subjects, entries, satisfaction = list(ledger.subjects), list(ledger.entries), ledger.satisfaction
+        subjects, entries, satisfaction = (
+            list(ledger.subjects),
+            list(ledger.entries),
+            ledger.satisfaction,
+        )
     else:
         from hotline.db.occurrences import ledger_for_period
 
-        subjects, entries = _in_database(config, lambda session: ledger_for_period(session, rubric, period))
+        subjects, entries = _in_database(
+            config, lambda session: ledger_for_period(session, rubric, period)
+        )
         # Survey results are kept by the callback surveys (callflows); without --input the
         # report shows "no surveys".
         satisfaction = {}
@@ -110,6 +128,7 @@ def _report(args: argparse.Namespace, config: Config) -> int:
 
 def rubric_json(rubric: Rubric) -> dict[str, Any]:
     """A rubric as data, points as strings of decimals (0.5, never 0.49999)."""
+
     def item(entry: Any) -> dict[str, Any]:
         found = {"id": entry.id, "name": entry.name, "points": shown(entry.points)}
         if entry.cap is not None:
@@ -117,19 +136,40 @@ def rubric_json(rubric: Rubric) -> dict[str, Any]:
         return found
 
     return {
-        "id": rubric.id, "version": rubric.version, "title": rubric.title, "subjects": rubric.subjects,
-        "base": shown(rubric.base), "source": rubric.source,
+        "id": rubric.id,
+        "version": rubric.version,
+        "title": rubric.title,
+        "subjects": rubric.subjects,
+        "base": shown(rubric.base),
+        "source": rubric.source,
         "categories": [
-            {"id": c.id, "name": c.name, "points": shown(c.points), "scope": c.scope, "items": [item(i) for i in c.items]}
+            {
+                "id": c.id,
+                "name": c.name,
+                "points": shown(c.points),
+                "scope": c.scope,
+                "items": [item(i) for i in c.items],
+            }
             for c in rubric.categories
         ],
         "extras": [item(i) for i in rubric.extras],
-        "caps": [{"id": c.id, "name": c.name, "items": sorted(c.items), "max": shown(c.max)} for c in rubric.caps],
+        "caps": [
+            {"id": c.id, "name": c.name, "items": sorted(c.items), "max": shown(c.max)}
+            for c in rubric.caps
+        ],
         "disqualifications": [
-            {"items": sorted(d.items), "at_least": shown(d.at_least), "within": d.within, "reason": d.reason}
+            {
+                "items": sorted(d.items),
+                "at_least": shown(d.at_least),
+                "within": d.within,
+                "reason": d.reason,
+            }
             for d in rubric.disqualifications
         ],
-        "awards": {kind: {"name": a.name, "top": a.top, "at_most": a.at_most} for kind, a in rubric.awards.items()},
+        "awards": {
+            kind: {"name": a.name, "top": a.top, "at_most": a.at_most}
+            for kind, a in rubric.awards.items()
+        },
         "eligibility": dict(rubric.eligibility),
         "monthly_weight": shown(rubric.monthly_weight) if rubric.monthly_weight is not None else None,
     }
@@ -147,7 +187,9 @@ def _rubric_show(args: argparse.Namespace, config: Config) -> int:
     if args.format == "json":
         print(json.dumps(rubric_json(rubric), ensure_ascii=False, indent=2))
         return 0
-    print(f"{rubric.id} v{rubric.version}: {rubric.title} ({rubric.subjects}, base {shown(rubric.base)})")
+    print(
+        f"{rubric.id} v{rubric.version}: {rubric.title} ({rubric.subjects}, base {shown(rubric.base)})"
+    )
     print(f"source: {rubric.source}")
     for category in rubric.categories:
         scope = "" if category.scope == "month" else f", {category.scope}ly"
@@ -161,9 +203,13 @@ def _rubric_show(args: argparse.Namespace, config: Config) -> int:
             sign = "+" if entry.points > 0 else ""
             print(f"  {entry.id:<22} {sign + shown(entry.points):>6}  {entry.name}")
     for cap in rubric.caps:
-        print(f"cap {cap.id}: {' + '.join(sorted(cap.items))} at most +{shown(cap.max)} a period ({cap.name})")
+        print(
+            f"cap {cap.id}: {' + '.join(sorted(cap.items))} at most +{shown(cap.max)} a period ({cap.name})"
+        )
     for rule in rubric.disqualifications:
-        print(f"disqualified: {shown(rule.at_least)}x {'/'.join(sorted(rule.items))} within the {rule.within}: {rule.reason}")
+        print(
+            f"disqualified: {shown(rule.at_least)}x {'/'.join(sorted(rule.items))} within the {rule.within}: {rule.reason}"
+        )
     for kind, award in rubric.awards.items():
         print(f"{kind}: {'at most ' if award.at_most else 'top '}{award.top} -> {award.name}")
     return 0
@@ -193,9 +239,15 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
                 await record_occurrence(session, rubric.id, entry)
 
         _in_database(config, record)
-        print(f"recorded {len(entries)} occurrences from {len(punches)} punches ({len(bad)} rows skipped)")
+        print(
+            f"recorded {len(entries)} occurrences from {len(punches)} punches ({len(bad)} rows skipped)"
+        )
     else:
-        _emit(json.dumps({"occurrences": [_entry_json(e) for e in entries]}, ensure_ascii=False, indent=2) + "\n", args.output)
+        _emit(
+            json.dumps({"occurrences": [_entry_json(e) for e in entries]}, ensure_ascii=False, indent=2)
+            + "\n",
+            args.output,
+        )
     return 0
 
 
@@ -216,11 +268,17 @@ def _staff_windows(path: str) -> dict[str, str]:
 
 def _entry_json(entry: Occurrence) -> dict[str, Any]:
     return {
-        "id": entry.id, "subject": entry.subject, "item": entry.item, "date": entry.date.isoformat(),
-        "count": shown(entry.count), "source": entry.source, "evidence": entry.evidence,
+        "id": entry.id,
+        "subject": entry.subject,
+        "item": entry.item,
+        "date": entry.date.isoformat(),
+        "count": shown(entry.count),
+        "source": entry.source,
+        "evidence": entry.evidence,
         "entered_by": entry.entered_by,
         "entered_at": entry.entered_at.isoformat() if entry.entered_at else None,
-        "reverses": entry.reverses, "note": entry.note,
+        "reverses": entry.reverses,
+        "note": entry.note,
     }
 
 
@@ -238,11 +296,23 @@ def _record(args: argparse.Namespace, config: Config) -> int:
     from hotline.db.occurrences import record_occurrence
 
     rubric = _rubric(args)
-    draft = read_ledger({"occurrences": [{
-        "subject": args.subject, "item": args.item, "date": args.date, "count": args.count,
-        "source": args.source, "evidence": args.evidence, "entered_by": args.by, "note": args.note,
-        "entered_at": datetime.now(timezone.utc).isoformat(),
-    }]}).entries[0]
+    draft = read_ledger(
+        {
+            "occurrences": [
+                {
+                    "subject": args.subject,
+                    "item": args.item,
+                    "date": args.date,
+                    "count": args.count,
+                    "source": args.source,
+                    "evidence": args.evidence,
+                    "entered_by": args.by,
+                    "note": args.note,
+                    "entered_at": datetime.now(timezone.utc).isoformat(),
+                }
+            ]
+        }
+    ).entries[0]
     if draft.item not in rubric.items:
         raise InvalidInput(f"rubric {rubric.id} has no item {draft.item!r}")
     entry = _in_database(config, lambda session: record_occurrence(session, rubric.id, draft))
@@ -253,9 +323,16 @@ def _record(args: argparse.Namespace, config: Config) -> int:
 def _reverse(args: argparse.Namespace, config: Config) -> int:
     from hotline.db.occurrences import reverse_occurrence
 
-    entry = _in_database(config, lambda session: reverse_occurrence(
-        session, args.entry, entered_by=args.by, entered_at=datetime.now(timezone.utc), note=args.note
-    ))
+    entry = _in_database(
+        config,
+        lambda session: reverse_occurrence(
+            session,
+            args.entry,
+            entered_by=args.by,
+            entered_at=datetime.now(timezone.utc),
+            note=args.note,
+        ),
+    )
     print(f"occurrence {args.entry} reversed by {entry.id}")
     return 0
 
@@ -263,14 +340,21 @@ def _reverse(args: argparse.Namespace, config: Config) -> int:
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `hotline score` and its sub-commands."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--rubric-dir", action="append", default=[], metavar="DIR",
-                        help="a folder of the centre's own rubric files (repeatable)")
+    common.add_argument(
+        "--rubric-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of the centre's own rubric files (repeatable)",
+    )
     score = subparsers.add_parser("score", help="window and staff scoring")
     commands = score.add_subparsers(dest="score_command", required=True, metavar="COMMAND")
 
     rubric = commands.add_parser("rubric", help="the rubrics")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True, metavar="COMMAND")
-    rubric_commands.add_parser("list", parents=[common], help="every known rubric").set_defaults(func=_rubric_list)
+    rubric_commands.add_parser("list", parents=[common], help="every known rubric").set_defaults(
+        func=_rubric_list
+    )
     show = rubric_commands.add_parser("show", parents=[common], help="one rubric's categories and items")
     show.add_argument("rubric", metavar="ID", help="rubric id, or a path to a rubric .toml file")
     show.add_argument("--format", choices=("json", "table"), default="table")
@@ -280,20 +364,28 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         period = commands.add_parser(kind, parents=[common], help=f"score every subject for one {kind}")
         period.add_argument("--rubric", required=True, metavar="ID")
         period.add_argument(f"--{kind}", required=True, metavar=example)
-        period.add_argument("--input", metavar="FILE", help="subjects and occurrences as JSON instead of the database")
+        period.add_argument(
+            "--input", metavar="FILE", help="subjects and occurrences as JSON instead of the database"
+        )
         period.add_argument("--format", choices=FORMATS, default="table")
         period.add_argument("--output", metavar="FILE", help="write here instead of standard output")
-        period.add_argument("--explain", metavar="SUBJECT", help="(table) list every point of one subject")
+        period.add_argument(
+            "--explain", metavar="SUBJECT", help="(table) list every point of one subject"
+        )
         period.set_defaults(func=_score(kind))
 
-    report = commands.add_parser("report", parents=[common], help="the monthly meeting report (HTML and XLSX)")
+    report = commands.add_parser(
+        "report", parents=[common], help="the monthly meeting report (HTML and XLSX)"
+    )
     report.add_argument("--month", required=True, metavar="2026-10")
     report.add_argument("--rubric", default="yihuang-window", metavar="ID")
     report.add_argument("--input", metavar="FILE")
     report.add_argument("--output-dir", default=".", metavar="DIR")
     report.set_defaults(func=_report)
 
-    clock = commands.add_parser("attendance", parents=[common], help="fingerprint-clock punches into occurrences")
+    clock = commands.add_parser(
+        "attendance", parents=[common], help="fingerprint-clock punches into occurrences"
+    )
     clock.add_argument("punches", metavar="PUNCHES.csv", help="rows of staff id, timestamp")
     clock.add_argument("--rubric", required=True, metavar="ID")
     clock.add_argument("--month", required=True, metavar="2026-10")
@@ -321,7 +413,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("--date", required=True, metavar="YYYY-MM-DD")
     record.add_argument("--count", default="1")
     record.add_argument("--source", choices=SOURCES, default="manual")
-    record.add_argument("--evidence", default="", metavar="REF", help="e.g. case:42, call:..., survey:...")
+    record.add_argument(
+        "--evidence", default="", metavar="REF", help="e.g. case:42, call:..., survey:..."
+    )
     record.add_argument("--by", required=True, metavar="NAME")
     record.add_argument("--note", default="")
     record.set_defaults(func=_record)

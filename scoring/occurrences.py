@@ -62,13 +62,22 @@ class Satisfaction:
         return Fraction(self.satisfied, self.surveys) if self.surveys else None
 
 
-def reversal(entry: Occurrence, *, id: str, entered_by: str, entered_at: datetime, note: str) -> Occurrence:
+def reversal(
+    entry: Occurrence, *, id: str, entered_by: str, entered_at: datetime, note: str
+) -> Occurrence:
     """The entry that cancels `entry`, keeping its subject, item, date and count for the record."""
     if entry.reverses is not None:
-        raise LedgerError(f"occurrence {entry.id} is itself a reversal; enter the original again instead")
+        raise LedgerError(
+            f"occurrence {entry.id} is itself a reversal; enter the original again instead"
+        )
     return replace(
-        entry, id=id, source="manual", entered_by=entered_by, entered_at=entered_at,
-        reverses=entry.id, note=note,
+        entry,
+        id=id,
+        source="manual",
+        entered_by=entered_by,
+        entered_at=entered_at,
+        reverses=entry.id,
+        note=note,
     )
 
 
@@ -84,7 +93,9 @@ def standing(entries: Iterable[Occurrence]) -> list[Occurrence]:
             continue
         target = by_id.get(entry.reverses)
         if target is None or target.reverses is not None:
-            raise LedgerError(f"occurrence {entry.id} reverses {entry.reverses}, which is not an original entry")
+            raise LedgerError(
+                f"occurrence {entry.id} reverses {entry.reverses}, which is not an original entry"
+            )
         if entry.reverses in reversed_ids:
             raise LedgerError(f"occurrence {entry.reverses} is reversed twice")
         reversed_ids.add(entry.reverses)
@@ -99,10 +110,13 @@ def check_against(rubric: Rubric, subjects: Sequence[Subject], entries: Iterable
     items = rubric.items
     for entry in entries:
         if entry.subject not in subject_ids:
-            raise LedgerError(f"occurrence {entry.id}: unknown subject {entry.subject!r}", occurrence=entry.id)
+            raise LedgerError(
+                f"occurrence {entry.id}: unknown subject {entry.subject!r}", occurrence=entry.id
+            )
         if entry.item not in items:
             raise LedgerError(
-                f"occurrence {entry.id}: rubric {rubric.id} has no item {entry.item!r}", occurrence=entry.id
+                f"occurrence {entry.id}: rubric {rubric.id} has no item {entry.item!r}",
+                occurrence=entry.id,
             )
 
 
@@ -131,7 +145,8 @@ def _field(where: str, table: Mapping[str, Any], name: str, kind: type, default:
     except (TypeError, ValueError):
         label = {date: "a YYYY-MM-DD date", datetime: "an ISO timestamp", Fraction: "a positive number"}
         raise LedgerError(
-            f"{where}.{name}: expected {label.get(kind, kind.__name__)}, got {value!r}", key=f"{where}.{name}"
+            f"{where}.{name}: expected {label.get(kind, kind.__name__)}, got {value!r}",
+            key=f"{where}.{name}",
         ) from None
 
 

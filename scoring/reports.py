@@ -106,7 +106,9 @@ def _columns(board: Scoreboard) -> list[Column]:
     present = cards[0].categories if cards else {}
     for category in board.rubric.categories:
         if category.id in present:
-            columns.append(Column(category.name, [shown(card.categories[category.id]) for card in cards]))
+            columns.append(
+                Column(category.name, [shown(card.categories[category.id]) for card in cards])
+            )
     columns += [
         Column("bonus", [shown(card.bonus) for card in cards]),
         Column("total", [shown(card.total) for card in cards]),
@@ -126,12 +128,13 @@ def _pad(text: str, width: int, right: bool) -> str:
     return gap + text if right else text + gap
 
 
-def _tie_sentences(board: Scoreboard) -> list[str]:
+def _tie_sentences(board: Scoreboard, by_name: bool = False) -> list[str]:
+    names = {card.subject.id: card.subject.name if by_name else card.subject.id for card in board.cards}
     sentences = []
     for tie in board.ties_at_cut:
         verdict = "all get the award" if tie.decided else "left to the monthly meeting to decide"
         sentences.append(
-            f"tie at the cut: {', '.join(tie.subjects)} share rank {tie.rank} with {shown(tie.total)}"
+            f"tie at the cut: {', '.join(names[s] for s in tie.subjects)} share rank {tie.rank} with {shown(tie.total)}"
             f" for {tie.places} place(s): {verdict}"
         )
     return sentences
@@ -147,7 +150,8 @@ def scoreboard_table(board: Scoreboard, explain: str | None = None) -> str:
     for row in rows:
         out.append(
             "  ".join(
-                _pad(cell, width, column.title in numeric) for cell, width, column in zip(row, widths, columns)
+                _pad(cell, width, column.title in numeric)
+                for cell, width, column in zip(row, widths, columns)
             ).rstrip()
         )
     out += _tie_sentences(board)
@@ -184,13 +188,17 @@ def scoreboard_csv(board: Scoreboard) -> str:
     return buffer.getvalue()
 
 
-def scoreboard_workbook(board: Scoreboard, satisfaction: Mapping[str, Satisfaction] | None = None) -> Workbook:
+def scoreboard_workbook(
+    board: Scoreboard, satisfaction: Mapping[str, Satisfaction] | None = None
+) -> Workbook:
     """Two sheets: the ranking (with satisfaction when known) and every breakdown line."""
     book = Workbook()
     ranking = book.active
     ranking.title = "ranking"
     columns = _columns(board)
-    titles = [c.title for c in columns] + (["surveys", "satisfied %"] if satisfaction is not None else [])
+    titles = [c.title for c in columns] + (
+        ["surveys", "satisfied %"] if satisfaction is not None else []
+    )
     ranking.append(titles)
     for index, card in enumerate(board.cards):
         row: list[Any] = [c.cells[index] for c in columns]
@@ -198,7 +206,11 @@ def scoreboard_workbook(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
         row = [_cell(value) for value in row]
         if satisfaction is not None:
             found = satisfaction.get(card.subject.id)
-            row += [found.surveys, _cell(shown(found.rate * 100))] if found and found.rate is not None else [None, None]
+            row += (
+                [found.surveys, _cell(shown(found.rate * 100))]
+                if found and found.rate is not None
+                else [None, None]
+            )
         ranking.append(row)
         if card.awarded:
             for cell in ranking[ranking.max_row]:
@@ -254,7 +266,7 @@ _STYLE = """
 body { font-family: "Noto Sans CJK TC", "Microsoft JhengHei", "Microsoft YaHei", "WenQuanYi Zen Hei", sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid #bbb; padding: 3px 8px; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f1f1f1; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; } th { background: #f1f1f1; }
 tr.flag td { background: #fde2e1; } tr.out td { color: #777; }
 .chart text { font-size: 12px; } .tie { color: #8a4b00; font-weight: bold; }
 details { margin: .3em 0; } summary { cursor: pointer; }
@@ -278,9 +290,11 @@ def meeting_report_html(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
     ]
     winners = [card for card in cards if card.awarded]
     out.append(
-        "<p>" + ("、".join(f"{e(c.subject.name)} ({shown(c.total)})" for c in winners) or "none") + "</p>"
+        "<p>"
+        + ("、".join(f"{e(c.subject.name)} ({shown(c.total)})" for c in winners) or "none")
+        + "</p>"
     )
-    out += [f'<p class="tie">{e(sentence)}</p>' for sentence in _tie_sentences(board)]
+    out += [f'<p class="tie">{e(sentence)}</p>' for sentence in _tie_sentences(board, by_name=True)]
     out.append("<h2>排名 Ranking</h2><table><tr><th>rank</th><th>window</th>")
     out += [f"<th>{e(c.name)} ({shown(c.points)})</th>" for c in month_categories]
     out.append(f"<th>bonus</th><th>total</th><th>satisfaction</th><th>{e(award)}</th><th>note</th></tr>")
@@ -305,12 +319,21 @@ def meeting_report_html(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
     for card in cards:
         if not card.lines:
             continue
-        by_category = {c.id: sum((l.applied for l in card.lines if l.item.category == c.id), Fraction(0)) for c in month_categories}
-        summary = "; ".join(f"{c.name} {shown(by_category[c.id])}" for c in month_categories if by_category[c.id])
+        by_category = {
+            c.id: sum((l.applied for l in card.lines if l.item.category == c.id), Fraction(0))
+            for c in month_categories
+        }
+        summary = "; ".join(
+            f"{c.name} {shown(by_category[c.id])}" for c in month_categories if by_category[c.id]
+        )
         if card.bonus:
             summary += f"; 獎扣分 {shown(card.bonus)}"
-        out.append(f"<details open><summary><b>{e(card.subject.name)}</b>: {e(summary.strip('; '))}</summary>")
-        out.append("<table><tr><th>date</th><th>item</th><th>count</th><th>points</th><th>evidence</th><th>note</th></tr>")
+        out.append(
+            f"<details open><summary><b>{e(card.subject.name)}</b>: {e(summary.strip('; '))}</summary>"
+        )
+        out.append(
+            "<table><tr><th>date</th><th>item</th><th>count</th><th>points</th><th>evidence</th><th>note</th></tr>"
+        )
         for line in card.lines:
             entry = line.occurrence
             out.append(

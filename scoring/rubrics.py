@@ -207,11 +207,10 @@ def _category(path: Path, index: int, table: Any) -> Category:
             item_reader.fail(item_reader.key("deduct"), f"exceeds the category's {points} points")
         if cap is not None and not deduct <= cap <= points:
             item_reader.fail(
-                item_reader.key("cap"), f"must lie between the deduction and the category's {points} points"
+                item_reader.key("cap"),
+                f"must lie between the deduction and the category's {points} points",
             )
-        items.append(
-            Item(item_reader.text("id"), item_reader.text("name"), -deduct, category_id, cap)
-        )
+        items.append(Item(item_reader.text("id"), item_reader.text("name"), -deduct, category_id, cap))
     return Category(
         category_id, reader.text("name"), points, reader.choice("scope", SCOPES, "month"), tuple(items)
     )
@@ -224,8 +223,20 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
         "",
         dict(data),
         (
-            "id", "version", "title", "subjects", "base", "source", "categories", "extras",
-            "caps", "disqualifications", "awards", "eligibility", "annual", "attendance",
+            "id",
+            "version",
+            "title",
+            "subjects",
+            "base",
+            "source",
+            "categories",
+            "extras",
+            "caps",
+            "disqualifications",
+            "awards",
+            "eligibility",
+            "annual",
+            "attendance",
         ),
     )
     rubric_id = top.text("id")
@@ -239,12 +250,16 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
     extras = []
     for index, table in enumerate(top.tables("extras")):
         reader = _Reader(path, f"extras[{index}]", table, ("id", "name", "points"))
-        extras.append(Item(reader.text("id"), reader.text("name"), reader.points("points", signed=True), None))
+        extras.append(
+            Item(reader.text("id"), reader.text("name"), reader.points("points", signed=True), None)
+        )
 
     seen: set[str] = set()
-    for key, item_id in [(f"categories.{c.id}", c.id) for c in categories] + [
-        (f"items.{item.id}", item.id) for c in categories for item in c.items
-    ] + [(f"extras.{item.id}", item.id) for item in extras]:
+    for key, item_id in (
+        [(f"categories.{c.id}", c.id) for c in categories]
+        + [(f"items.{item.id}", item.id) for c in categories for item in c.items]
+        + [(f"extras.{item.id}", item.id) for item in extras]
+    ):
         if item_id in seen:
             top.fail(key, "duplicate id")
         seen.add(item_id)
@@ -277,7 +292,10 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
     disqualifications = []
     for index, table in enumerate(top.tables("disqualifications")):
         reader = _Reader(
-            path, f"disqualifications[{index}]", table, ("items", "at_least", "within", "reason", "periods")
+            path,
+            f"disqualifications[{index}]",
+            table,
+            ("items", "at_least", "within", "reason", "periods"),
         )
         periods = table.get("periods", list(PERIOD_KINDS))
         if not isinstance(periods, list) or not periods or not set(periods) <= set(PERIOD_KINDS):
@@ -306,12 +324,16 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
 
     attendance = None
     if "attendance" in data:
-        reader = _Reader(path, "attendance", data["attendance"], ("late_or_early", "absence", "half_day"))
+        reader = _Reader(
+            path, "attendance", data["attendance"], ("late_or_early", "absence", "half_day")
+        )
         category_items = {item.id for c in categories for item in c.items}
         for key in ("late_or_early", "absence"):
             if reader.text(key) not in category_items:
                 reader.fail(reader.key(key), f"unknown category item {reader.text(key)!r}")
-        attendance = ClockItems(reader.text("late_or_early"), reader.text("absence"), reader.points("half_day"))
+        attendance = ClockItems(
+            reader.text("late_or_early"), reader.text("absence"), reader.points("half_day")
+        )
 
     version = top.required("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -373,7 +395,5 @@ def find_rubric(name: str, extra_dirs: Iterable[Path] = ()) -> Rubric:
         return load_rubric(Path(name))
     files = rubric_files(extra_dirs)
     if name not in files:
-        raise UnknownRubric(
-            f"no rubric {name!r} (known: {', '.join(sorted(files))})", rubric=name
-        )
+        raise UnknownRubric(f"no rubric {name!r} (known: {', '.join(sorted(files))})", rubric=name)
     return load_rubric(files[name])

@@ -176,7 +176,9 @@ def _ordered(entries: Iterable[Occurrence]) -> list[Occurrence]:
     return sorted(entries, key=lambda entry: (entry.date, entry.id))
 
 
-def _category_lines(category: Category, items: Mapping[str, Item], entries: Sequence[Occurrence]) -> tuple[Fraction, list[Line]]:
+def _category_lines(
+    category: Category, items: Mapping[str, Item], entries: Sequence[Occurrence]
+) -> tuple[Fraction, list[Line]]:
     remaining = category.points
     used: dict[str, Fraction] = defaultdict(Fraction)
     lines = []
@@ -196,7 +198,9 @@ def _category_lines(category: Category, items: Mapping[str, Item], entries: Sequ
     return remaining, lines
 
 
-def _extra_lines(rubric: Rubric, items: Mapping[str, Item], entries: Sequence[Occurrence]) -> tuple[Fraction, list[Line]]:
+def _extra_lines(
+    rubric: Rubric, items: Mapping[str, Item], entries: Sequence[Occurrence]
+) -> tuple[Fraction, list[Line]]:
     used: dict[str, Fraction] = defaultdict(Fraction)
     lines = []
     for entry in entries:
@@ -243,7 +247,9 @@ def _disqualified(rubric: Rubric, period: Period, entries: Sequence[Occurrence])
     return tuple(reasons)
 
 
-def _score_subject(rubric: Rubric, period: Period, subject: Subject, entries: Sequence[Occurrence]) -> Scorecard:
+def _score_subject(
+    rubric: Rubric, period: Period, subject: Subject, entries: Sequence[Occurrence]
+) -> Scorecard:
     items = rubric.items
     months = period.months
     # XX city: 月度考核情況60分 — the averaged monthly categories count for their weight only in
@@ -255,8 +261,9 @@ def _score_subject(rubric: Rubric, period: Period, subject: Subject, entries: Se
     lines: list[Line] = []
     for category in rubric.categories_in("month"):
         total = Fraction(0)
+        member_ids = {i.id for i in category.items}
         for month in months:
-            in_month = [e for e in entries if e.item in {i.id for i in category.items} and e.date in month]
+            in_month = [e for e in entries if e.item in member_ids and e.date in month]
             score, month_lines = _category_lines(category, items, in_month)
             total += score
             if period.kind == "month":
@@ -270,7 +277,9 @@ def _score_subject(rubric: Rubric, period: Period, subject: Subject, entries: Se
     if annual:
         for category in rubric.categories_in("year"):
             member_ids = {i.id for i in category.items}
-            score, year_lines = _category_lines(category, items, [e for e in entries if e.item in member_ids])
+            score, year_lines = _category_lines(
+                category, items, [e for e in entries if e.item in member_ids]
+            )
             categories[category.id] = score
             lines += year_lines
     extra_ids = {item.id for item in rubric.extras}
@@ -282,7 +291,9 @@ def _score_subject(rubric: Rubric, period: Period, subject: Subject, entries: Se
     return Scorecard(subject, categories, bonus, tuple(lines), eligible=eligible)
 
 
-def _rank_and_award(cards: list[Scorecard], award: Award | None) -> tuple[list[Scorecard], tuple[Tie, ...]]:
+def _rank_and_award(
+    cards: list[Scorecard], award: Award | None
+) -> tuple[list[Scorecard], tuple[Tie, ...]]:
     totals = [card.shown_total for card in cards]
     ranked = [replace(card, rank=1 + sum(t > card.shown_total for t in totals)) for card in cards]
     ranked.sort(key=lambda card: (card.rank, card.subject.id))
@@ -306,7 +317,13 @@ def _rank_and_award(cards: list[Scorecard], award: Award | None) -> tuple[list[S
             if not award.at_most:
                 winners |= {card.subject.id for card in at_cut}
             ties = (
-                Tie(at_cut[0].total, at_cut[0].rank, tuple(c.subject.id for c in at_cut), award.top - len(above), not award.at_most),
+                Tie(
+                    at_cut[0].total,
+                    at_cut[0].rank,
+                    tuple(c.subject.id for c in at_cut),
+                    award.top - len(above),
+                    not award.at_most,
+                ),
             )
     return [replace(card, awarded=card.subject.id in winners) for card in ranked], ties
 

@@ -69,11 +69,17 @@ def _occurrence(row: OccurrenceEntry) -> Occurrence:
     )
 
 
-async def save_subject(session: AsyncSession, subject: Subject, kind: str, window_id: str | None = None) -> None:
+async def save_subject(
+    session: AsyncSession, subject: Subject, kind: str, window_id: str | None = None
+) -> None:
     """Add or rename a subject (its id never changes: the ledger points at it)."""
     row = await session.get(ScoredSubject, subject.id)
     if row is None:
-        session.add(ScoredSubject(id=subject.id, kind=kind, name=subject.name, since=subject.since, window_id=window_id))
+        session.add(
+            ScoredSubject(
+                id=subject.id, kind=kind, name=subject.name, since=subject.since, window_id=window_id
+            )
+        )
     elif row.kind != kind:
         raise InvalidInput(f"subject {subject.id!r} is a {row.kind}, not a {kind}", subject=subject.id)
     else:
@@ -82,11 +88,15 @@ async def save_subject(session: AsyncSession, subject: Subject, kind: str, windo
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        raise InvalidInput(f"subject {subject.id!r}: unknown window {window_id!r}", window=window_id) from None
+        raise InvalidInput(
+            f"subject {subject.id!r}: unknown window {window_id!r}", window=window_id
+        ) from None
 
 
 async def subjects_of_kind(session: AsyncSession, kind: str) -> list[Subject]:
-    rows = await session.scalars(select(ScoredSubject).where(ScoredSubject.kind == kind).order_by(ScoredSubject.id))
+    rows = await session.scalars(
+        select(ScoredSubject).where(ScoredSubject.kind == kind).order_by(ScoredSubject.id)
+    )
     return [Subject(row.id, row.name, row.since) for row in rows]
 
 
@@ -114,7 +124,9 @@ async def record_occurrence(session: AsyncSession, rubric: str, entry: Occurrenc
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        raise InvalidInput(f"occurrence {entry.reverses} is already reversed", occurrence=entry.reverses) from None
+        raise InvalidInput(
+            f"occurrence {entry.reverses} is already reversed", occurrence=entry.reverses
+        ) from None
     return _occurrence(row)
 
 
@@ -133,14 +145,17 @@ async def ledger_between(session: AsyncSession, rubric: str, start: date, end: d
     """Every entry of `rubric` dated `start`..`end`, reversals included (scoring honours them)."""
     rows = await session.scalars(
         select(OccurrenceEntry)
-        .where(OccurrenceEntry.rubric == rubric, OccurrenceEntry.day >= start, OccurrenceEntry.day <= end)
+        .where(
+            OccurrenceEntry.rubric == rubric, OccurrenceEntry.day >= start, OccurrenceEntry.day <= end
+        )
         .order_by(OccurrenceEntry.id)
     )
     return [_occurrence(row) for row in rows]
 
 
-
-async def ledger_for_period(session: AsyncSession, rubric: Rubric, period: Period) -> tuple[list[Subject], list[Occurrence]]:
+async def ledger_for_period(
+    session: AsyncSession, rubric: Rubric, period: Period
+) -> tuple[list[Subject], list[Occurrence]]:
     """The subjects and entries scoring `period` needs: from 1 January, for year-long rules."""
     subjects = await subjects_of_kind(session, rubric.subjects)
     entries = await ledger_between(session, rubric.id, date(period.year, 1, 1), period.end)

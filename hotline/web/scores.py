@@ -22,21 +22,41 @@ PERIODS = {"month": "2026-10", "quarter": "2026-Q3", "year": "2026"}
 routes = web.RouteTableDef()
 
 OPENAPI_PATHS = {
-    f"/api/v1/scores/{kind}": {"get": {
-        "summary": f"Every subject's score, rank and award for one {kind}, with the breakdown (supervisor)",
-        "parameters": [
-            {"name": "rubric", "in": "query", "required": True, "schema": {"type": "string"},
-             "description": "rubric id, e.g. yihuang-window"},
-            {"name": kind, "in": "query", "required": True, "schema": {"type": "string"},
-             "description": f"e.g. {example}"},
-        ],
-        "responses": {
-            "200": {"description": "The scoreboard (docs/scoring.md)", "content": {"application/json": {
-                "schema": {"type": "object", "required": ["rubric", "period", "results", "ties_at_cut"]},
-            }}},
-            "404": {"description": "No such rubric"},
-        },
-    }}
+    f"/api/v1/scores/{kind}": {
+        "get": {
+            "summary": f"Every subject's score, rank and award for one {kind}, with the breakdown (supervisor)",
+            "parameters": [
+                {
+                    "name": "rubric",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "rubric id, e.g. yihuang-window",
+                },
+                {
+                    "name": kind,
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": f"e.g. {example}",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The scoreboard (docs/scoring.md)",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["rubric", "period", "results", "ties_at_cut"],
+                            }
+                        }
+                    },
+                },
+                "404": {"description": "No such rubric"},
+            },
+        }
+    }
     for kind, example in PERIODS.items()
 }
 
@@ -50,7 +70,9 @@ def _scores(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         rubric_id = request.query["rubric"]
         if not RUBRIC_ID.fullmatch(rubric_id):
             # Only ids: find_rubric would read a path ending in .toml from the server's disk.
-            raise InvalidInput(f"rubric: expected an id such as yihuang-window, got {rubric_id!r}", parameter="rubric")
+            raise InvalidInput(
+                f"rubric: expected an id such as yihuang-window, got {rubric_id!r}", parameter="rubric"
+            )
         rubric = find_rubric(rubric_id)
         period = parse_period(kind, request.query[kind])
         async with request.app[SESSIONS]() as session:
