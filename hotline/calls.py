@@ -51,8 +51,9 @@ Rules chosen on that basis:
   the first dialled extension `hotlines` knows, else None (the survey callback of capture e).
 - Reconcile (after a reconnect): a call with no live channel left is closed at the reconcile
   time, "answered" if its answer had been seen (only its end is late), else "lost"; a live
-  channel of an unknown call starts one `Duration` ago, queued if it runs Queue(), answered at
-  the reconcile time if it is Up (the real answer time is unknown).
+  channel of an unknown call starts one `Duration` ago; it is queued if it runs Queue() without
+  a bridge, answered at the reconcile time if it is Up or bridged by Queue() (the real answer
+  time is unknown).
 - Odd input never raises: events without the fields needed, for unknown channels, repeated
   (`Newchannel`, `Hangup`) or late (`Cdr`, `Hangup` after the end) are ignored; a `Hangup`
   before its `Newchannel` and the Linkedid of an ended call are remembered (a bounded number)
@@ -500,7 +501,13 @@ class CallTracker:
         if _text(channel, "Application") == "Queue":
             # ApplicationData is Queue()'s arguments: the queue name, then options (g #47).
             queue = (_text(channel, "ApplicationData") or "").split(",")[0] or None
-            changed = self._join(call, queue) or changed
+            if _text(channel, "BridgeId") is None:
+                changed = self._join(call, queue) or changed  # waiting: no bridge yet (g #46)
+            elif call.answered_by not in _PEOPLE:
+                # Queue() stays the caller's application while it bridges the caller with the
+                # agent who took the call.
+                call.queue = queue or call.queue
+                changed = self._answer(call, at, BY_AGENT) or changed
         return call if self._set_state(call, leg, _state(channel), at) or changed else None
 
     def _set_state(self, call: Call, leg: Leg, state: str | None, at: datetime) -> bool:

@@ -417,6 +417,24 @@ def test_reconcile_adopts_an_answered_call_from_its_oldest_channel():
     assert (call.caller_number, call.hotline) == ("0611111111", "12319")
 
 
+def test_reconcile_sees_a_queue_caller_bridged_with_an_agent_as_answered():
+    calls_tracker = tracker()
+    replay('''
+    t   | event           | channel              | uniqueid | linkedid | fields
+    0.0 | Newchannel      | PJSIP/trunk-00000011 | 3700.1   | 3700.1   | ChannelStateDesc=Ring, Exten=12345
+    0.1 | Newstate        | PJSIP/trunk-00000011 | 3700.1   | 3700.1   | ChannelStateDesc=Up
+    0.2 | QueueCallerJoin | PJSIP/trunk-00000011 | 3700.1   | 3700.1   | Queue=hotline
+    ''', calls_tracker)
+    # The AgentConnect was lost with the link; Queue() is still the caller's application.
+    channel = {"Event": "CoreShowChannel", "Channel": "PJSIP/trunk-00000011", "Uniqueid": "3700.1",
+               "Linkedid": "3700.1", "ChannelStateDesc": "Up", "Application": "Queue",
+               "ApplicationData": "hotline,t,,,30", "BridgeId": "f22d25b7", "Duration": "00:00:40"}
+
+    [call] = calls_tracker.reconcile([channel], at(40))
+
+    assert (call.status, call.answered_at, call.queue) == ("answered", at(40), "hotline")
+
+
 def test_restored_call_is_closed_by_reconcile_or_continued_by_events():
     # What the database gives back: naive UTC times (SQLite), legs, no bookkeeping.
     naive = BASE.replace(tzinfo=None)
