@@ -10,15 +10,24 @@ Run a demo PBX with `python -m hotline.simulator --port 5038 --rate 6 --time-sca
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
 import logging
+import math
+import random
+import signal
 import time
 import uuid
+import wave
+from array import array
+from collections import Counter
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +43,14 @@ Fields = list[tuple[str, str]]
 def encode_message(fields: Iterable[tuple[str, str]]) -> bytes:
     """One AMI message: `Key: value` lines, each CRLF-terminated, then an empty line."""
     return ("".join(f"{key}: {value}{CRLF}" for key, value in fields) + CRLF).encode("utf-8")
+
+
+def caller_id(text: str) -> tuple[str, str]:
+    """Number and name of a `"Name" <number>` caller id, `<unknown>` for what is missing."""
+    name, bracket, number = text.rpartition("<")
+    if not bracket:
+        name, number = "", text
+    return number.rstrip(">").strip() or "<unknown>", name.strip().strip('"') or "<unknown>"
 
 
 def event_tv(now: float) -> str:
@@ -256,7 +273,12 @@ class AmiServer:
         """Run background work (a call, an originate) that close() cancels."""
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("simulated work failed", exc_info=task.exception())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -492,33 +514,571 @@ class AmiServer:
         self.spawn(self._originate(request, reason))
 
     async def _originate(self, request: AmiRequest, reason: int) -> None:
-        await self.originate_progress(request, reason)
-        self.emit("OriginateResponse", "call,all", self.originate_response(request, reason))
+        channel = await self.originate_progress(request, reason)
+        self.emit("OriginateResponse", "call,all", self.originate_response(request, reason, channel))
 
     def originate_reason(self, request: AmiRequest) -> int | None:
         """How an Originate ends (4 answered, 0 failed, 3 no answer, 5 busy); None: no such
         extension. The base server answers every call."""
         return ANSWERED
 
-    async def originate_progress(self, request: AmiRequest, reason: int) -> None:
-        """What happens between `queued` and the OriginateResponse; nothing by default."""
+    async def originate_progress(self, request: AmiRequest, reason: int) -> Channel | None:
+        """What happens between `queued` and the OriginateResponse: returns the answered
+        channel, if the server models one. The base server models none."""
+        return None
 
-    def originate_response(self, request: AmiRequest, reason: int) -> Fields:
+    def originate_response(
+        self, request: AmiRequest, reason: int, channel: Channel | None = None
+    ) -> Fields:
         """OriginateResponse as manager.c's fast_originate writes it. On failure there is no
         channel: Channel is the dial string and Uniqueid `<unknown>`."""
         dial = request.get("Channel")
-        name_part, _, number_part = request.get("CallerID").rpartition("<")
-        caller_num = number_part.rstrip(">").strip() or "<unknown>"
-        caller_name = name_part.strip().strip('"') or "<unknown>"
-        answered = reason == ANSWERED
+        caller_num, caller_name = caller_id(request.get("CallerID"))
+        if reason != ANSWERED:
+            name, uniqueid = dial, "<unknown>"
+        elif channel is not None:
+            name, uniqueid = channel.name, channel.uniqueid
+        else:
+            name, uniqueid = f"{dial}-{self.new_local_suffix()};1", self.new_uniqueid()
         return [
             *request.echo(),
-            ("Response", "Success" if answered else "Failure"),
-            ("Channel", f"{dial}-{self.new_local_suffix()};1" if answered else dial),
+            ("Response", "Success" if reason == ANSWERED else "Failure"),
+            ("Channel", name),
             ("Context", request.get("Context")),
             ("Exten", request.get("Exten")),
             ("Reason", str(reason)),
-            ("Uniqueid", self.new_uniqueid() if answered else "<unknown>"),
+            ("Uniqueid", uniqueid),
             ("CallerIDNum", caller_num),
             ("CallerIDName", caller_name),
         ]
+
+
+# -- the PBX simulator ------------------------------------------------------------------------
+
+UP, RING = 6, 4
+CAUSE_TEXT = {16: "Normal Clearing", 17: "User busy", 19: "No answer", 21: "Call Rejected"}
+MONITOR_DIR = "/var/spool/asterisk/monitor"
+SAMPLE_RATE = 8000
+CITIZEN_NAMES = (
+    "张三市民", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄晓明", "周婷", "吴刚", "徐丽华",
+    "孙志强", "马秀英", "朱建国", "胡玉兰", "郭德明",
+)
+LATIN_NAMES = ("Citizen", "Li Wei", "Wang Fang", "Zhang Min", "Chen Jie", "Anna Schmidt", "John Smith")
+AGENT_NAMES = ("坐席 王丽", "坐席 李强", "坐席 张敏", "坐席 刘波", "坐席 陈晨", "坐席 杨洋", "坐席 赵磊", "坐席 周静")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The call mix PbxSimulator generates. Durations are simulated seconds (see time_scale)."""
+
+    calls_per_minute: float = 6.0
+    hotlines: tuple[tuple[str, float], ...] = (("12345", 0.7), ("12319", 0.3))
+    ivr_seconds: tuple[float, float] = (5.0, 15.0)
+    ivr_hangups: float = 0.05
+    mean_patience_seconds: float = 90.0
+    ring_seconds: tuple[float, float] = (2.0, 8.0)
+    ring_no_answer: float = 0.1
+    agent_ring_timeout: float = 15.0
+    mean_talk_seconds: float = 180.0
+    wrapup_seconds: float = 10.0
+    agent_hangs_up: float = 0.6
+    chinese_names: float = 0.8
+    # Outcomes of an Originate (a callback or survey call) by OriginateResponse Reason.
+    originate_outcomes: tuple[tuple[int, float], ...] = (
+        (ANSWERED, 0.7), (BUSY, 0.15), (NO_ANSWER, 0.1), (FAILED, 0.05),
+    )
+    callback_seconds: tuple[float, float] = (20.0, 90.0)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A queue member, reached through a Local channel as in the captures' `agents` context."""
+
+    exten: str
+    name: str
+
+    @property
+    def interface(self) -> str:
+        return f"Local/{self.exten}@agents/n"
+
+
+@dataclass
+class Bridge:
+    """A basic two-party bridge."""
+
+    uniqueid: str
+    members: list[Channel] = field(default_factory=list)
+
+    def fields(self) -> Fields:
+        return [
+            ("BridgeUniqueid", self.uniqueid),
+            ("BridgeType", "basic"),
+            ("BridgeTechnology", "simple_bridge"),
+            ("BridgeCreator", "<unknown>"),
+            ("BridgeName", "<unknown>"),
+            ("BridgeNumChannels", str(len(self.members))),
+            ("BridgeVideoSourceMode", "none"),
+        ]
+
+
+def write_recording(path: Path, seconds: float, seed: int) -> None:
+    """A stand-in MixMonitor file: 8 kHz 16-bit mono, citizen and agent taking turns (two
+    tones with noise). Zero seconds gives the 44-byte empty WAV MixMonitor leaves for a call
+    that was never bridged (option `b`)."""
+    rng = random.Random(seed)
+    voices = []
+    for pitch in (220, 330):  # whole-hertz tones repeat every second: build one, then tile it
+        second = array("h")
+        for n in range(SAMPLE_RATE):
+            tone = 5000 * math.sin(2 * math.pi * pitch * n / SAMPLE_RATE)
+            second.append(int(tone * (0.6 + 0.4 * math.sin(math.pi * n / SAMPLE_RATE))
+                              + rng.gauss(0, 400)))
+        voices.append(second.tobytes())
+    whole, rest = divmod(int(seconds * SAMPLE_RATE), SAMPLE_RATE)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        for index in range(whole):
+            out.writeframes(voices[index // 3 % 2])  # a turn every three seconds
+        out.writeframes(voices[whole // 3 % 2][: rest * 2])
+
+
+class PbxSimulator(AmiServer):
+    """A hotline PBX on an AMI socket: citizens call 12345 and 12319 (Poisson arrivals), pass an
+    IVR, wait in a queue and talk to an agent or give up; callbacks the daemon originates ring,
+    are answered or fail. Every call is the event sequence Asterisk 22 sends (captures c, d, g),
+    CoreShowChannels lists the live channels, and with a spool directory each call leaves its
+    MixMonitor WAV there.
+
+    time_scale multiplies every duration: 1.0 is real time, 0.1 a demo where a three-minute
+    call takes 18 s, 0.001 a test.
+    """
+
+    def __init__(
+        self,
+        traffic: Traffic = Traffic(),
+        *,
+        agents: int = 4,
+        time_scale: float = 1.0,
+        spool: Path | None = None,
+        seed: int | None = None,
+        **server: Any,
+    ) -> None:
+        super().__init__(**server)
+        self.traffic = traffic
+        self.time_scale = time_scale
+        self.spool = spool.resolve() if spool is not None else None
+        self.random = random.Random(seed)
+        self.agents = [
+            Agent(f"agent{n}", AGENT_NAMES[(n - 1) % len(AGENT_NAMES)]) for n in range(1, agents + 1)
+        ]
+        self.outcomes: Counter[str] = Counter()
+        self._free_agents: asyncio.Queue[Agent] = asyncio.Queue()
+        for agent in self.agents:
+            self._free_agents.put_nowait(agent)
+        self._queued: dict[str, list[Channel]] = {}
+
+    # -- traffic ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start calls at Poisson arrival times until `stop` is set."""
+        rate = self.traffic.calls_per_minute / 60
+        numbers, weights = zip(*self.traffic.hotlines)
+        while not stop.is_set():
+            gap = self.random.expovariate(rate) * self.time_scale
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(gap):
+                    await stop.wait()
+            if not stop.is_set():
+                self.spawn(self.inbound_call(self.random.choices(numbers, weights)[0]))
+
+    async def inbound_call(
+        self, hotline: str, caller_num: str | None = None, caller_name: str | None = None
+    ) -> str:
+        """One citizen's call to `hotline`, start to end; returns its outcome: `answered`,
+        `abandoned` (hung up waiting in the queue) or `ivr-hangup`."""
+        number = caller_num or self._citizen_number()
+        name = caller_name or self._citizen_name()
+        citizen, line = self._local_pair(hotline, "hotline-in")
+        self._dialled(citizen, line, number, name, dial_string=f"{hotline}@hotline-in")
+        citizen.context, citizen.exten = "caller-sim", "citizen"
+        self._newexten(citizen, 1, "Wait", "600")
+
+        self._newexten(line, 3, "Set", "CHANNEL(language)=zh")
+        line.language = "zh"
+        self._newexten(line, 4, "Set", f"HOTLINE={hotline}")
+        self._varset(line, "HOTLINE", hotline)
+        recording = self._recording_name(line)
+        self._newexten(line, 5, "MixMonitor", f"{recording},b")
+        self._varset(line, "MIXMONITOR_FILENAME", recording)
+        self._channel_event("MixMonitorStart", line)
+        self._newexten(line, 6, "AGI", "agi://127.0.0.1:4573/ivr")
+        await self._pause(self.random.uniform(*self.traffic.ivr_seconds))
+        if self.random.random() < self.traffic.ivr_hangups:
+            await self._citizen_hangs_up(citizen, line)
+            return self._outcome("ivr-hangup")
+        digit = self.random.choice("1234")
+        self._channel_event("DTMFBegin", line, ("Digit", digit), ("Direction", "Received"),
+                            privilege="dtmf,all")
+        self._channel_event("DTMFEnd", line, ("Digit", digit), ("DurationMs", "100"),
+                            ("Direction", "Received"), privilege="dtmf,all")
+        self._varset(line, "IVR_CHOICE", digit)
+        self._varset(line, "AGISTATUS", "SUCCESS")
+
+        queue = f"hotline-{hotline}"
+        self._newexten(line, 7, "Queue", f"{queue},t,,,300")
+        waiting = self._queued.setdefault(queue, [])
+        waiting.append(line)
+        joined = time.monotonic()
+        self._channel_event("QueueCallerJoin", line, ("Queue", queue),
+                            ("Position", str(len(waiting))), ("Count", str(len(waiting))))
+        self._channel_event("MusicOnHoldStart", line, ("Class", "default"))
+        patience = self.random.expovariate(1 / self.traffic.mean_patience_seconds)
+        answered = await self._ring_agents(line, queue, deadline=joined + patience * self.time_scale)
+        hold = int(time.monotonic() - joined)
+        position = waiting.index(line) + 1
+        waiting.remove(line)
+        if answered is None:
+            await self._abandon(citizen, line, queue, position, hold)
+            return self._outcome("abandoned")
+        agent, agent_side, ring = answered
+        await self._talk(citizen, line, agent, agent_side, queue, position, hold, ring)
+        return self._outcome("answered")
+
+    async def _ring_agents(
+        self, line: Channel, queue: str, deadline: float
+    ) -> tuple[Agent, tuple[Channel, Channel], int] | None:
+        """Ring free agents in turn until one answers or the caller's patience runs out."""
+        while True:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    agent = await self._free_agents.get()
+            except TimeoutError:
+                return None
+            member, phone = self._local_pair(agent.exten, "agents", linkedid=line.linkedid)
+            self._newexten(member, 1, "AppQueue", "(Outgoing Line)")
+            self._caller_id(member, line.caller_num, line.caller_name)
+            self._caller_id(phone, line.caller_num, line.caller_name)
+            self._local_bridge(member, phone, optimize=False)
+            member_fields = [("Queue", queue), ("Interface", agent.interface),
+                             ("MemberName", agent.name)]
+            self._dial("AgentCalled", line, member, *member_fields)
+            self._dial("DialBegin", line, member, ("DialString", agent.interface))
+            self._newexten(phone, 1, "NoOp", f"{agent.name} rings")
+            if self.random.random() < self.traffic.ring_no_answer:
+                await self._pause(self.traffic.agent_ring_timeout)
+                self._dial("DialEnd", line, member, ("DialStatus", "NOANSWER"))
+                self._dial("AgentRingNoAnswer", line, member, *member_fields,
+                           ("RingTime", str(int(self.traffic.agent_ring_timeout * self.time_scale))))
+                await self._hang_up([member, phone], cause=19)
+                self._free_agents.put_nowait(agent)
+                continue
+            ring = self.random.uniform(*self.traffic.ring_seconds)
+            await self._pause(ring)
+            self._newexten(phone, 2, "Answer", "")
+            self._newstate(phone, UP)
+            self._newstate(member, UP)
+            self._dial("DialEnd", line, member, ("DialStatus", "ANSWER"))
+            return agent, (member, phone), int(ring * self.time_scale)
+
+    async def _talk(
+        self, citizen: Channel, line: Channel, agent: Agent, agent_side: tuple[Channel, Channel],
+        queue: str, position: int, hold: int, ring: int,
+    ) -> None:
+        member, phone = agent_side
+        member_fields = [("Queue", queue), ("Interface", agent.interface), ("MemberName", agent.name)]
+        self._channel_event("MusicOnHoldStop", line)
+        self._channel_event("QueueCallerLeave", line, ("Queue", queue), ("Position", str(position)),
+                            ("Count", str(len(self._queued[queue]))))
+        self._varset(line, "QUEUEWAIT", str(hold))
+        self._dial("AgentConnect", line, member, *member_fields, ("HoldTime", str(hold)),
+                   ("RingTime", str(ring)))
+        bridge = Bridge(self.new_bridge_id())
+        self.emit("BridgeCreate", "call,all", bridge.fields())
+        for channel in (member, line):
+            bridge.members.append(channel)
+            channel.bridge_id = bridge.uniqueid
+            self.emit("BridgeEnter", "call,all", [*bridge.fields(), *channel.snapshot()])
+        self._varset(member, "BRIDGEPEER", line.name)
+        self._varset(line, "BRIDGEPEER", member.name)
+        started = time.monotonic()
+        talk = self.random.lognormvariate(math.log(self.traffic.mean_talk_seconds) - 0.18, 0.6)
+        await self._pause(talk)
+        talked = time.monotonic() - started
+        await self._record(line, talked)
+        by_agent = self.random.random() < self.traffic.agent_hangs_up
+        self._channel_event("SoftHangupRequest", phone if by_agent else citizen, ("Cause", "16"))
+        self._dial("AgentComplete", line, member, *member_fields, ("HoldTime", str(hold)),
+                   ("TalkTime", str(int(talked))), ("Reason", "agent" if by_agent else "caller"))
+        for channel in (member, line):
+            bridge.members.remove(channel)
+            channel.bridge_id = ""
+            self.emit("BridgeLeave", "call,all", [*bridge.fields(), *channel.snapshot()])
+        self.emit("BridgeDestroy", "call,all", bridge.fields())
+        await self._hang_up([phone, member] if by_agent else [citizen, line])
+        self._cdr(phone, destination=agent.exten, context="agents", last_app="Wait", last_data="1")
+        self._cdr(member, destination=line.exten, context="agents", last_app="AppQueue",
+                  last_data="(Outgoing Line)")
+        await self._hang_up([citizen, line] if by_agent else [phone, member])
+        self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
+                  last_data="600")
+        self._cdr(line, destination=line.exten, context="hotline-in", last_app="Queue",
+                  last_data=f"{queue},t,,,300", destination_channel=member.name)
+        self.spawn(self._wrap_up(agent))
+
+    async def _wrap_up(self, agent: Agent) -> None:
+        await self._pause(self.traffic.wrapup_seconds)
+        self._free_agents.put_nowait(agent)
+
+    async def _abandon(
+        self, citizen: Channel, line: Channel, queue: str, position: int, hold: int
+    ) -> None:
+        """The citizen hangs up waiting (capture g): Abandon, Leave, then the Hangups."""
+        self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
+        self._channel_event("HangupRequest", line, ("Cause", "16"))
+        self._channel_event("MusicOnHoldStop", line)
+        self._varset(line, "QUEUEWAIT", str(hold))
+        self._varset(line, "ABANDONED", "TRUE")
+        self._channel_event("QueueCallerAbandon", line, ("Queue", queue), ("Position", str(position)),
+                            ("OriginalPosition", str(position)), ("HoldTime", str(hold)))
+        self._channel_event("QueueCallerLeave", line, ("Queue", queue), ("Position", str(position)),
+                            ("Count", str(len(self._queued[queue]))))
+        await self._record(line, 0)
+        await self._hang_up([citizen, line])
+        self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
+                  last_data="600")
+        self._cdr(line, destination=line.exten, context="hotline-in", last_app="Queue",
+                  last_data=f"{queue},t,,,300")
+
+    async def _citizen_hangs_up(self, citizen: Channel, line: Channel) -> None:
+        self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
+        self._channel_event("HangupRequest", line, ("Cause", "16"))
+        self._varset(line, "AGISTATUS", "HANGUP")
+        await self._record(line, 0)
+        await self._hang_up([citizen, line])
+        self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
+                  last_data="600")
+        self._cdr(line, destination=line.exten, context="hotline-in", last_app="AGI",
+                  last_data="agi://127.0.0.1:4573/ivr")
+
+    # -- Originate --------------------------------------------------------------------------
+
+    def originate_reason(self, request: AmiRequest) -> int | None:
+        if not request.get("Channel") or not (request.get("Exten") or request.get("Application")):
+            return None
+        outcomes, weights = zip(*self.traffic.originate_outcomes)
+        return self.random.choices(outcomes, weights)[0]
+
+    async def originate_progress(self, request: AmiRequest, reason: int) -> Channel | None:
+        """Ring the callee; if it answers, run the call in the requested context until the
+        callee hangs up (a survey or a callback)."""
+        ring = self.random.uniform(*self.traffic.ring_seconds)
+        timeout = float(request.get("Timeout") or 30000) / 1000
+        if reason != ANSWERED:
+            await self._pause(min(ring, timeout) if reason != NO_ANSWER else timeout)
+            self.outcomes[f"originate-{reason}"] += 1
+            return None
+        dial = request.get("Channel")
+        exten, _, context = dial.removeprefix("Local/").partition("@")
+        outgoing, callee = self._local_pair(exten, context)
+        number, name = caller_id(request.get("CallerID"))
+        await self._pause(ring)
+        self._dialled(outgoing, callee, number, name, dial_string=dial.removeprefix("Local/"))
+        outgoing.context, outgoing.exten = request.get("Context"), request.get("Exten")
+        for variable in request.get_all("Variable"):
+            key, _, value = variable.partition("=")
+            self._varset(outgoing, key, value)
+        self._newexten(outgoing, int(request.get("Priority") or 1), "AGI",
+                       f"agi://127.0.0.1:4573/{outgoing.context}")
+        self.spawn(self._callback(outgoing, callee))
+        self.outcomes["originate-4"] += 1
+        return outgoing
+
+    async def _callback(self, outgoing: Channel, callee: Channel) -> None:
+        await self._pause(self.random.uniform(*self.traffic.callback_seconds))
+        self._channel_event("SoftHangupRequest", callee, ("Cause", "16"))
+        await self._hang_up([callee, outgoing])
+        self._cdr(outgoing, destination=outgoing.exten, context=outgoing.context, last_app="AGI",
+                  last_data=outgoing.application_data)
+        self._cdr(callee, destination=callee.exten, context=callee.context, last_app="Answer",
+                  last_data="")
+
+    # -- the events of the dialplan steps -------------------------------------------------------
+
+    def _local_pair(
+        self, exten: str, context: str, linkedid: str | None = None
+    ) -> tuple[Channel, Channel]:
+        """A Local channel pair `;1`/`;2`; the call's Linkedid is the first `;1`'s Uniqueid."""
+        suffix = self.new_local_suffix()
+        first_id = self.new_uniqueid()
+        pair = (
+            Channel(f"Local/{exten}@{context}-{suffix};1", first_id, linkedid or first_id,
+                    context, exten, state=0),
+            Channel(f"Local/{exten}@{context}-{suffix};2", self.new_uniqueid(),
+                    linkedid or first_id, context, exten, state=RING),
+        )
+        for channel in pair:
+            self.channels[channel.uniqueid] = channel
+            self._channel_event("Newchannel", channel)
+        return pair
+
+    def _dialled(
+        self, outgoing: Channel, callee: Channel, number: str, name: str, dial_string: str
+    ) -> None:
+        """The start of an originated Local call (capture c #4-#17): caller ids, the Local
+        bridge, the callee answering, and the Dest-only DialBegin/DialEnd."""
+        self._newexten(outgoing, 1, "AppDial2", "(Outgoing Line)")
+        self._caller_id(outgoing, number, name)
+        self._caller_id(callee, number, name)
+        self._local_bridge(outgoing, callee, optimize=True)
+        self._newexten(callee, 1, "NoOp", f'Call to {callee.exten} from "{name}" <{number}>')
+        self._newexten(callee, 2, "Answer", "")
+        self._newstate(callee, UP)
+        self._dial("DialBegin", None, outgoing, ("DialString", dial_string))
+        self._newstate(outgoing, UP)
+        self._dial("DialEnd", None, outgoing, ("DialStatus", "ANSWER"))
+
+    def _channel_event(
+        self, name: str, channel: Channel, *fields: tuple[str, str], privilege: str = "call,all"
+    ) -> None:
+        self.emit(name, privilege, [*channel.snapshot(), *fields])
+
+    def _dial(self, name: str, caller: Channel | None, dest: Channel, *fields: tuple[str, str]) -> None:
+        """A Dial*/Agent* event: the caller's fields (none for an Originate), then Dest*."""
+        self.emit(name, "call,all", [*(caller.snapshot() if caller else []), *dest.snapshot("Dest"),
+                                     *fields])
+
+    def _newexten(self, channel: Channel, priority: int, application: str, data: str) -> None:
+        channel.priority = priority
+        channel.application, channel.application_data = application, data
+        self._channel_event("Newexten", channel, ("Extension", channel.exten),
+                            ("Application", application), ("AppData", data),
+                            privilege="dialplan,all")
+
+    def _newstate(self, channel: Channel, state: int) -> None:
+        channel.state = state
+        if state == UP:
+            channel.answered_at = time.time()
+        self._channel_event("Newstate", channel)
+
+    def _varset(self, channel: Channel, name: str, value: str) -> None:
+        channel.variables[name] = value
+        self._channel_event("VarSet", channel, ("Variable", name), ("Value", value),
+                            privilege="dialplan,all")
+
+    def _caller_id(self, channel: Channel, number: str, name: str) -> None:
+        channel.caller_num, channel.caller_name = number, name
+        self._channel_event("NewCallerid", channel,
+                            ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"))
+        channel.connected_num, channel.connected_name = number, name
+        self._channel_event("NewConnectedLine", channel)
+
+    def _local_bridge(self, one: Channel, two: Channel, *, optimize: bool) -> None:
+        self.emit("LocalBridge", "call,all", [
+            *one.snapshot("LocalOne"), *two.snapshot("LocalTwo"), ("Context", two.context),
+            ("Exten", two.exten), ("LocalOptimization", "Yes" if optimize else "No"),
+        ])
+
+    async def _hang_up(self, channels: list[Channel], cause: int = 16) -> None:
+        """Hang up a Local pair: the request reaches the other side, then both Hangups."""
+        for other in channels[1:]:
+            self._channel_event("HangupRequest", other, ("Cause", str(cause)))
+        for channel in channels:
+            self.channels.pop(channel.uniqueid, None)
+            self._channel_event("Hangup", channel, ("Cause", str(cause)),
+                                ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")))
+
+    def _cdr(
+        self, channel: Channel, *, destination: str, context: str, last_app: str, last_data: str,
+        destination_channel: str = "",
+    ) -> None:
+        """The Cdr event cdr_manager sends; times are local, like Asterisk's."""
+        end = time.time()
+        answer = channel.answered_at
+
+        def local(moment: float | None) -> str:
+            return "" if moment is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment))
+
+        self.emit("Cdr", "cdr,all", [
+            ("AccountCode", channel.account_code), ("Source", channel.caller_num),
+            ("Destination", destination), ("DestinationContext", context),
+            ("CallerID", f'"{channel.caller_name}" <{channel.caller_num}>'),
+            ("Channel", channel.name), ("DestinationChannel", destination_channel),
+            ("LastApplication", last_app), ("LastData", last_data),
+            ("StartTime", local(channel.created_at)), ("AnswerTime", local(answer)),
+            ("EndTime", local(end)), ("Duration", str(int(end - channel.created_at))),
+            ("BillableSeconds", str(int(end - answer)) if answer else "0"),
+            ("Disposition", "ANSWERED" if answer else "NO ANSWER"),
+            ("AMAFlags", "DOCUMENTATION"), ("UniqueID", channel.uniqueid), ("UserField", ""),
+        ])
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    async def _pause(self, seconds: float) -> None:
+        await asyncio.sleep(seconds * self.time_scale)
+
+    def _recording_name(self, channel: Channel) -> str:
+        directory = str(self.spool) if self.spool is not None else MONITOR_DIR
+        return f"{directory}/{channel.uniqueid}.wav"
+
+    async def _record(self, line: Channel, seconds: float) -> None:
+        """Write the call's MixMonitor file (MixMonitor closes it when the channel hangs up)."""
+        if self.spool is None:
+            return
+        self.spool.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(
+            write_recording, self.spool / f"{line.uniqueid}.wav", seconds, self.random.getrandbits(32)
+        )
+
+    def _citizen_number(self) -> str:
+        return f"1{self.random.choice('3589')}{self.random.randrange(10**9):09d}"
+
+    def _citizen_name(self) -> str:
+        names = CITIZEN_NAMES if self.random.random() < self.traffic.chinese_names else LATIN_NAMES
+        return self.random.choice(names)
+
+    def _outcome(self, outcome: str) -> str:
+        self.outcomes[outcome] += 1
+        return outcome
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m hotline.simulator`: a simulated hotline PBX on an AMI port, until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5038)
+    parser.add_argument("--username", default="hotline")
+    parser.add_argument("--secret", default="hotline-secret")
+    parser.add_argument("--rate", type=float, default=6.0, help="calls per simulated minute")
+    parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--time-scale", type=float, default=0.2)
+    parser.add_argument("--spool", type=Path, help="write MixMonitor WAV files here")
+    parser.add_argument("--timestampevents", action="store_true")
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(_simulate(args))
+
+
+async def _simulate(args: argparse.Namespace) -> None:
+    simulator = PbxSimulator(
+        Traffic(calls_per_minute=args.rate), agents=args.agents, time_scale=args.time_scale,
+        spool=args.spool, seed=args.seed, username=args.username, secret=args.secret,
+        timestampevents=args.timestampevents,
+    )
+    await simulator.start(args.host, args.port)
+    logger.info("simulated PBX: AMI on %s:%d", args.host, simulator.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await simulator.run(stop)
+    finally:
+        await simulator.close()
+        logger.info("calls: %s", dict(simulator.outcomes))
+
+
+if __name__ == "__main__":
+    main()
