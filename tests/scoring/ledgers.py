@@ -14,12 +14,8 @@ def ledger(table: str) -> list[Occurrence]:
         subject, item, day, count = cells[:4]
         entries.append(
             Occurrence(
-                id=str(len(entries) + 1),
-                subject=subject,
-                item=item,
-                date=date.fromisoformat(day),
-                count=Fraction(count),
-                evidence=cells[4] if len(cells) > 4 else "",
+                id=str(len(entries) + 1), subject=subject, item=item, date=date.fromisoformat(day),
+                count=Fraction(count), evidence=cells[4] if len(cells) > 4 else "",
             )
         )
     return entries

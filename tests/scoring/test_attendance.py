@@ -6,13 +6,7 @@ from fractions import Fraction
 import pytest
 
 from scoring.attendance import (
-    Schedule,
-    ScheduleError,
-    attendance_occurrences,
-    clock_findings,
-    clock_items,
-    load_schedule,
-    read_punches,
+    Schedule, ScheduleError, attendance_occurrences, clock_findings, clock_items, load_schedule, read_punches,
 )
 from scoring.occurrences import Subject
 from scoring.rubrics import find_rubric
@@ -45,9 +39,7 @@ def test_more_than_ten_minutes_is_late_or_early_and_ten_exactly_is_not():
 
 
 def test_a_missing_punch_is_half_a_day_absent():
-    assert findings_of(csv_of(("li", "2026-10-08", ["08:00", "14:30", "17:30"]))) == [
-        ("missing", "morning", 0)
-    ]
+    assert findings_of(csv_of(("li", "2026-10-08", ["08:00", "14:30", "17:30"]))) == [("missing", "morning", 0)]
 
 
 def test_weekends_and_holidays_are_not_working_days_but_a_moved_workday_is():
@@ -62,9 +54,7 @@ def occurrences_for(text: str, month: str = "2026-10", rubric=YIHUANG, **kwargs)
     period = parse_period("month", month)
     punches, _ = read_punches(text)
     found = clock_findings(punches, Schedule(), period.start, period.end)
-    return attendance_occurrences(
-        found, clock_items(rubric), entered_by="督查股", entered_at=AT, **kwargs
-    )
+    return attendance_occurrences(found, clock_items(rubric), entered_by="督查股", entered_at=AT, **kwargs)
 
 
 def month_of_punches(late_days: int) -> str:
@@ -99,17 +89,9 @@ def test_a_day_without_any_punch_is_a_day_absent_for_the_window():
     text = csv_of(("li", "2026-10-08", ON_TIME))
     period = parse_period("month", "2026-10")
     punches, _ = read_punches(text)
-    found = [
-        f
-        for f in clock_findings(punches, Schedule(), period.start, period.end)
-        if f.day == date(2026, 10, 9)
-    ]
-    entries = attendance_occurrences(
-        found, clock_items(YIHUANG), subject_of={"li": "dishui"}, entered_by="x", entered_at=AT
-    )
-    assert [(e.subject, e.item, e.count) for e in entries] == [
-        ("dishui", "absent-day", Fraction(1, 2))
-    ] * 2
+    found = [f for f in clock_findings(punches, Schedule(), period.start, period.end) if f.day == date(2026, 10, 9)]
+    entries = attendance_occurrences(found, clock_items(YIHUANG), subject_of={"li": "dishui"}, entered_by="x", entered_at=AT)
+    assert [(e.subject, e.item, e.count) for e in entries] == [("dishui", "absent-day", Fraction(1, 2))] * 2
     board = score_period(YIHUANG, [Subject("dishui", "地稅局")], entries, period)
     assert board.cards[0].total == 95
 
@@ -117,9 +99,7 @@ def test_a_day_without_any_punch_is_a_day_absent_for_the_window():
 def test_shangjie_counts_a_half_day_as_one_absent_half_day():
     shangjie = find_rubric("shangjie-window")
     entries = occurrences_for(csv_of(("li", "2026-10-08", ["08:00", "12:00"])), rubric=shangjie)
-    assert [(e.item, e.count) for e in entries if e.date == date(2026, 10, 8)] == [
-        ("absent-half-day", 1)
-    ]
+    assert [(e.item, e.count) for e in entries if e.date == date(2026, 10, 8)] == [("absent-half-day", 1)]
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_kept():
@@ -137,8 +117,7 @@ def test_a_schedule_file_sets_hours_grace_and_holidays(tmp_path):
     path = tmp_path / "schedule.toml"
     path.write_text(
         'morning = ["08:30", "12:00"]\nafternoon = ["15:00", "18:00"]\ngrace_minutes = 5\n'
-        "weekdays = [1, 2, 3, 4, 5, 6]\nholidays = [2026-10-01]\n",
-        encoding="utf-8",
+        'weekdays = [1, 2, 3, 4, 5, 6]\nholidays = [2026-10-01]\n', encoding="utf-8"
     )
     schedule = load_schedule(path)
     assert schedule.is_workday(date(2026, 10, 3)) and not schedule.is_workday(date(2026, 10, 1))

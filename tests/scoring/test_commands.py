@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,31 +15,29 @@ from scoring.commands import add_commands
 EXAMPLE = Path(__file__).parents[2] / "scoring" / "examples" / "yihuang-window-2026-10.json"
 
 
-def score(*argv: str, database_url: str = "sqlite+aiosqlite:///:memory:") -> int:
+def score(command: str, database_url: str = "sqlite+aiosqlite:///:memory:") -> int:
+    """Run `hotline score COMMAND` (split like a shell would) and return its exit status."""
     parser = argparse.ArgumentParser(prog="hotline")
     add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["score", *argv])
+    args = parser.parse_args(["score", *shlex.split(command)])
     return args.func(args, Config(database_url=database_url))
 
 
-def october(*argv: str) -> list[str]:
-    return ["month", "--rubric", "yihuang-window", "--month", "2026-10", "--input", str(EXAMPLE), *argv]
+def october(options: str = "") -> str:
+    return f"month --rubric yihuang-window --month 2026-10 --input {EXAMPLE} {options}"
 
 
 def test_month_table_ranks_the_24_windows_and_reports_the_tie_at_fifth(capsys):
-    assert score(*october()) == 0
+    assert score(october()) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[:3] == ["rank", "subject", "name"]
     assert out[2].split() == ["1", "jiaojing", "交警隊", "15", "40", "44.5", "10", "109.5", "yes"]
     assert len([line for line in out if line.split() and line.split()[0].isdigit()]) == 24
-    assert (
-        "tie at the cut: gongshang, nongji, shuili share rank 5 with 99.5 for 1 place(s): all get the award"
-        in out
-    )
+    assert "tie at the cut: gongshang, nongji, shuili share rank 5 with 99.5 for 1 place(s): all get the award" in out
 
 
 def test_month_json_explains_every_point(capsys):
-    score(*october("--format", "json"))
+    score(october("--format json"))
     result = json.loads(capsys.readouterr().out)
     assert (result["rubric"], result["period"]) == ("yihuang-window", "2026-10")
     by_id = {r["subject"]: r for r in result["results"]}
@@ -49,57 +48,31 @@ def test_month_json_explains_every_point(capsys):
     floored = [line for line in fangguan["breakdown"] if line["evidence"] == "case:2026-10-0102"][0]
     assert (floored["nominal"], floored["points"]) == (-10, -9)
     huanbao = by_id["huanbao"]
-    assert (huanbao["total"], huanbao["bonus"], huanbao["disqualified"], huanbao["red_flag"]) == (
-        84,
-        -16,
-        True,
-        False,
-    )
+    assert (huanbao["total"], huanbao["bonus"], huanbao["disqualified"], huanbao["red_flag"]) == (84, -16, True, False)
     assert [r["subject"] for r in result["results"] if r["red_flag"]] == [
-        "jiaojing",
-        "guotu",
-        "dishui",
-        "qixiang",
-        "gongshang",
-        "nongji",
-        "shuili",
+        "jiaojing", "guotu", "dishui", "qixiang", "gongshang", "nongji", "shuili",
     ]
     assert result["ties_at_cut"] == [
-        {
-            "total": 99.5,
-            "rank": 5,
-            "subjects": ["gongshang", "nongji", "shuili"],
-            "places": 1,
-            "decided": True,
-        }
+        {"total": 99.5, "rank": 5, "subjects": ["gongshang", "nongji", "shuili"], "places": 1, "decided": True}
     ]
 
 
 def test_month_csv_and_xlsx(tmp_path, capsys):
-    score(*october("--format", "csv"))
+    score(october("--format csv"))
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "rank,subject,name,單位重視,辦件規範,文明服務,bonus,total,流動紅旗,disqualified"
     assert lines[1] == "1,jiaojing,交警隊,15,40,44.5,10,109.5,yes,"
     path = tmp_path / "october.xlsx"
-    score(*october("--format", "xlsx", "--output", str(path)))
+    score(october(f"--format xlsx --output {path}"))
     book = load_workbook(path)
-    assert [c.value for c in book["ranking"][2]][:8] == [
-        1,
-        "jiaojing",
-        "交警隊",
-        15,
-        40,
-        44.5,
-        10,
-        109.5,
-    ]
+    assert [c.value for c in book["ranking"][2]][:8] == [1, "jiaojing", "交警隊", 15, 40, 44.5, 10, 109.5]
     assert book["breakdown"].max_row == 1 + 43
     with pytest.raises(InvalidInput, match="needs --output"):
-        score(*october("--format", "xlsx"))
+        score(october("--format xlsx"))
 
 
 def test_explain_lists_one_window_s_points(capsys):
-    score(*october("--explain", "jiaojing"))
+    score(october("--explain jiaojing"))
     out = capsys.readouterr().out
     assert "交警隊 (jiaojing): total 109.5, rank 1" in out
     assert "media-city x1: 4 -> 2 [新聞媒體采用加分上限 +10 reached]" in out
@@ -109,33 +82,14 @@ def test_year_from_an_input_file(tmp_path, capsys):
     year = {
         "subjects": [{"id": "gongan", "name": "公安局"}, {"id": "guotu", "name": "國土局"}],
         "occurrences": [
-            {
-                "subject": "gongan",
-                "item": "verified-complaint",
-                "date": "2026-10-12",
-                "count": 1,
-                "evidence": "case:42",
-            },
+            {"subject": "gongan", "item": "verified-complaint", "date": "2026-10-12", "count": 1, "evidence": "case:42"},
             {"subject": "guotu", "item": "media-city", "date": "2026-03-02", "count": 2},
             {"subject": "guotu", "item": "media-city", "date": "2026-10-02", "count": 2},
         ],
     }
     path = tmp_path / "year.json"
     path.write_text(json.dumps(year), encoding="utf-8")
-    assert (
-        score(
-            "year",
-            "--rubric",
-            "yihuang-window",
-            "--year",
-            "2026",
-            "--input",
-            str(path),
-            "--format",
-            "json",
-        )
-        == 0
-    )
+    assert score(f"year --rubric yihuang-window --year 2026 --input {path} --format json") == 0
     results = {r["subject"]: r for r in json.loads(capsys.readouterr().out)["results"]}
     # 公安局: (11 * 45 + 35) / 12 = 44.1666.. of 文明服務 -> 99.17; 國土局: 100 + 10 (cumulative cap).
     assert results["gongan"]["total"] == 99.17
@@ -144,10 +98,7 @@ def test_year_from_an_input_file(tmp_path, capsys):
 
 
 def test_the_meeting_report_has_ranking_chart_flags_and_satisfaction(tmp_path, capsys):
-    assert (
-        score("report", "--month", "2026-10", "--input", str(EXAMPLE), "--output-dir", str(tmp_path))
-        == 0
-    )
+    assert score(f"report --month 2026-10 --input {EXAMPLE} --output-dir {tmp_path}") == 0
     page = (tmp_path / "yihuang-window-2026-10.html").read_text(encoding="utf-8")
     assert page.count("<rect") == 24
     assert "<script" not in page
@@ -159,51 +110,24 @@ def test_the_meeting_report_has_ranking_chart_flags_and_satisfaction(tmp_path, c
 
 
 def test_rubric_list_and_show(capsys):
-    score("rubric", "list")
+    score("rubric list")
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == [
-        "shangjie-window",
-        "xx-city-staff",
-        "yihuang-staff",
-        "yihuang-window",
+        "shangjie-window", "xx-city-staff", "yihuang-staff", "yihuang-window",
     ]
-    score("rubric", "show", "yihuang-window", "--format", "json")
+    score("rubric show yihuang-window --format json")
     shown = json.loads(capsys.readouterr().out)
-    assert shown["categories"][2]["items"][0] == {
-        "id": "late-or-early",
-        "name": "遲到或早退(每人次)",
-        "points": "-0.5",
-    }
-    assert shown["caps"] == [
-        {
-            "id": "media",
-            "name": "新聞媒體采用加分上限",
-            "items": ["media-city", "media-county"],
-            "max": "10",
-        }
-    ]
-    score("rubric", "show", "shangjie-window")
+    assert shown["categories"][2]["items"][0] == {"id": "late-or-early", "name": "遲到或早退(每人次)", "points": "-0.5"}
+    assert shown["caps"] == [{"id": "media", "name": "新聞媒體采用加分上限", "items": ["media-city", "media-county"], "max": "10"}]
+    score("rubric show shangjie-window")
     assert "month: at most 5 -> 優質服務窗口" in capsys.readouterr().out
 
 
 def test_attendance_turns_punches_into_occurrences_and_reports_bad_lines(tmp_path, capsys):
     punches = tmp_path / "punches.csv"
-    punches.write_text(
-        "staff,timestamp\nli,2026-10-08 08:25\nli,2026-10-08 12:00\nli,not a time\n", encoding="utf-8"
-    )
+    punches.write_text("staff,timestamp\nli,2026-10-08 08:25\nli,2026-10-08 12:00\nli,not a time\n", encoding="utf-8")
     windows = tmp_path / "windows.csv"
     windows.write_text("li,dishui\n", encoding="utf-8")
-    score(
-        "attendance",
-        str(punches),
-        "--rubric",
-        "yihuang-window",
-        "--month",
-        "2026-10",
-        "--windows",
-        str(windows),
-        "--by",
-        "督查股",
-    )
+    score(f"attendance {punches} --rubric yihuang-window --month 2026-10 --windows {windows} --by 督查股")
     captured = capsys.readouterr()
     assert f"{punches}:4: skipped: unreadable timestamp 'not a time'" in captured.err
     entries = json.loads(captured.out)["occurrences"]
@@ -214,22 +138,12 @@ def test_attendance_turns_punches_into_occurrences_and_reports_bad_lines(tmp_pat
 
 def test_bad_input_is_one_clear_error(tmp_path):
     with pytest.raises(InvalidInput, match="not found"):
-        score(
-            "month",
-            "--rubric",
-            "yihuang-window",
-            "--month",
-            "2026-10",
-            "--input",
-            str(tmp_path / "none.json"),
-        )
+        score(f"month --rubric yihuang-window --month 2026-10 --input {tmp_path / 'none.json'}")
     broken = tmp_path / "broken.json"
     broken.write_text('{"subjects": [}', encoding="utf-8")
     with pytest.raises(InvalidInput, match="line 1"):
-        score("month", "--rubric", "yihuang-window", "--month", "2026-10", "--input", str(broken))
+        score(f"month --rubric yihuang-window --month 2026-10 --input {broken}")
     wrong = tmp_path / "wrong.json"
-    wrong.write_text(
-        '{"subjects": [{"id": "a", "name": "A"}], "occurrences": [{"subject": "a", "item": "overdue", "date": "10/12"}]}'
-    )
+    wrong.write_text('{"subjects": [{"id": "a", "name": "A"}], "occurrences": [{"subject": "a", "item": "overdue", "date": "10/12"}]}')
     with pytest.raises(InvalidInput, match=r"occurrences\[0\].date: expected a YYYY-MM-DD date"):
-        score("month", "--rubric", "yihuang-window", "--month", "2026-10", "--input", str(wrong))
+        score(f"month --rubric yihuang-window --month 2026-10 --input {wrong}")

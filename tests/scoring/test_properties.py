@@ -11,9 +11,7 @@ from scoring.occurrences import Occurrence, Subject
 from scoring.rubrics import find_rubric
 from scoring.scorecards import Period, score_period
 
-RUBRICS = [
-    find_rubric(r) for r in ("yihuang-window", "shangjie-window", "yihuang-staff", "xx-city-staff")
-]
+RUBRICS = [find_rubric(r) for r in ("yihuang-window", "shangjie-window", "yihuang-staff", "xx-city-staff")]
 SUBJECTS = [Subject("a", "A", date(2020, 1, 1)), Subject("b", "B", date(2020, 1, 1))]
 PERIODS = [Period("month", 2026, 3), Period("quarter", 2026, 1), Period("year", 2026)]
 
@@ -71,9 +69,7 @@ def test_adding_a_deduction_never_raises_a_total(scenario, data):
         Fraction(data.draw(st.integers(1, 12)), 2),
     )
     before = {c.subject.id: c.total for c in score_period(rubric, SUBJECTS, entries, period).cards}
-    after = {
-        c.subject.id: c.total for c in score_period(rubric, SUBJECTS, entries + [extra], period).cards
-    }
+    after = {c.subject.id: c.total for c in score_period(rubric, SUBJECTS, entries + [extra], period).cards}
     assert after[extra.subject] <= before[extra.subject]
     other = "b" if extra.subject == "a" else "a"
     assert after[other] == before[other]

@@ -8,56 +8,24 @@ import pytest
 from scoring.rubrics import RubricError, UnknownRubric, find_rubric, rubric_files
 
 YIHUANG_WINDOW = {
-    "unit-attention": (
-        15,
-        {
-            "no-leader": 2,
-            "no-conditions": 2,
-            "unsolved-problems": 2,
-            "accepted-outside": 2,
-            "staff-not-in-place": 3,
-        },
-    ),
-    "handling-norms": (
-        40,
-        {
-            "unqualified-staff": 2,
-            "no-chief-rep": 2,
-            "not-publicised": 2,
-            "fee-irregularity": 5,
-            "unlawful-decision": 5,
-            "first-inquiry": 2,
-            "one-time-notice": 2,
-            "overdue": 3,
-            "monthly-stats-late": 3,
-            "handling-error": 5,
-        },
-    ),
-    "civilised-service": (
-        45,
-        {
-            "late-or-early": Fraction(1, 2),
-            "absent-day": 5,
-            "off-post": 2,
-            "no-badge-untidy": 2,
-            "complaint-argument": 6,
-            "not-in-system": 2,
-            "archive-gap": 2,
-            "task-not-done": 2,
-            "computer-rules": 5,
-            "verified-complaint": 10,
-        },
-    ),
+    "unit-attention": (15, {
+        "no-leader": 2, "no-conditions": 2, "unsolved-problems": 2, "accepted-outside": 2,
+        "staff-not-in-place": 3,
+    }),
+    "handling-norms": (40, {
+        "unqualified-staff": 2, "no-chief-rep": 2, "not-publicised": 2, "fee-irregularity": 5,
+        "unlawful-decision": 5, "first-inquiry": 2, "one-time-notice": 2, "overdue": 3,
+        "monthly-stats-late": 3, "handling-error": 5,
+    }),
+    "civilised-service": (45, {
+        "late-or-early": Fraction(1, 2), "absent-day": 5, "off-post": 2, "no-badge-untidy": 2,
+        "complaint-argument": 6, "not-in-system": 2, "archive-gap": 2, "task-not-done": 2,
+        "computer-rules": 5, "verified-complaint": 10,
+    }),
 }
 YIHUANG_EXTRAS = {
-    "media-county": 2,
-    "media-city": 4,
-    "honour-county": 5,
-    "honour-city": 10,
-    "process-improvement": 2,
-    "criticism-county": -10,
-    "criticism-city": -20,
-    "abuse-of-office": -10,
+    "media-county": 2, "media-city": 4, "honour-county": 5, "honour-city": 10,
+    "process-improvement": 2, "criticism-county": -10, "criticism-city": -20, "abuse-of-office": -10,
 }
 
 GOOD = """
@@ -83,21 +51,14 @@ def write(directory: Path, rubric_id: str, text: str) -> Path:
 
 
 def test_shipped_rubrics_are_the_four_of_the_source():
-    assert sorted(rubric_files()) == [
-        "shangjie-window",
-        "xx-city-staff",
-        "yihuang-staff",
-        "yihuang-window",
-    ]
+    assert sorted(rubric_files()) == ["shangjie-window", "xx-city-staff", "yihuang-staff", "yihuang-window"]
     for rubric_id in rubric_files():
         assert find_rubric(rubric_id).monthly_points == 100
 
 
 def test_yihuang_window_items_and_points_are_the_source_s():
     rubric = find_rubric("yihuang-window")
-    assert {
-        c.id: (c.points, {i.id: -i.points for i in c.items}) for c in rubric.categories
-    } == YIHUANG_WINDOW
+    assert {c.id: (c.points, {i.id: -i.points for i in c.items}) for c in rubric.categories} == YIHUANG_WINDOW
     assert {i.id: i.points for i in rubric.extras} == YIHUANG_EXTRAS
     (media,) = rubric.caps
     assert media.items == {"media-county", "media-city"} and media.max == 10
@@ -109,11 +70,7 @@ def test_yihuang_window_items_and_points_are_the_source_s():
 def test_shangjie_lists_70_points_leaves_30_configurable_and_flags_at_most_5():
     rubric = find_rubric("shangjie-window")
     assert [(c.id, c.points) for c in rubric.categories] == [
-        ("leadership", 15),
-        ("work-discipline", 30),
-        ("conduct-norms", 10),
-        ("handling-norms", 15),
-        ("unlisted", 30),
+        ("leadership", 15), ("work-discipline", 30), ("conduct-norms", 10), ("handling-norms", 15), ("unlisted", 30),
     ]
     assert rubric.categories[-1].items == ()
     assert rubric.items["abuse-of-office"].points == -20
@@ -123,18 +80,12 @@ def test_shangjie_lists_70_points_leaves_30_configurable_and_flags_at_most_5():
 def test_staff_rubrics_carry_eligibility_awards_and_disqualifications():
     staff = find_rubric("yihuang-staff")
     assert [(c.id, c.points) for c in staff.categories] == [
-        ("virtue", 20),
-        ("ability", 20),
-        ("diligence", 30),
-        ("performance", 30),
+        ("virtue", 20), ("ability", 20), ("diligence", 30), ("performance", 30),
     ]
     assert dict(staff.eligibility) == {"quarter": 3, "year": 12}
     assert (staff.awards["quarter"].top, staff.awards["year"].top) == (10, 15)
     assert sorted((d.within, d.at_least) for d in staff.disqualifications) == [
-        ("month", 1),
-        ("year", 3),
-        ("year", 21),
-        ("year", 31),
+        ("month", 1), ("year", 3), ("year", 21), ("year", 31),
     ]
     xx = find_rubric("xx-city-staff")
     assert xx.monthly_weight == 60
@@ -145,43 +96,15 @@ def test_staff_rubrics_carry_eligibility_awards_and_disqualifications():
 @pytest.mark.parametrize(
     ("change", "key", "problem"),
     [
-        (
-            lambda t: t.replace('source = "test"', 'source = "test"\ncolour = "red"'),
-            "colour",
-            "unknown key",
-        ),
+        (lambda t: t.replace('source = "test"', 'source = "test"\ncolour = "red"'), "colour", "unknown key"),
         (lambda t: t.replace("points = 100", ""), "categories[0].points", "missing"),
-        (
-            lambda t: t.replace("points = 100", "points = 90"),
-            "categories",
-            "add up to 90, not the base 100",
-        ),
+        (lambda t: t.replace("points = 100", "points = 90"), "categories", "add up to 90, not the base 100"),
         (lambda t: t.replace("deduct = 1", "deduct = 101"), "categories[0].items[0].deduct", "exceeds"),
-        (
-            lambda t: t.replace("deduct = 1", "dedcut = 1"),
-            "categories[0].items[0].dedcut",
-            "unknown key",
-        ),
-        (
-            lambda t: t.replace("deduct = 1", 'deduct = "lots"'),
-            "categories[0].items[0].deduct",
-            "expected a number",
-        ),
-        (
-            lambda t: t + '[[caps]]\nid = "m"\nname = "m"\nitems = ["media"]\nmax = 10\n',
-            "caps[0].items",
-            "unknown item 'media'",
-        ),
-        (
-            lambda t: t + '[[caps]]\nid = "m"\nname = "m"\nitems = ["late"]\nmax = 10\n',
-            "caps[0].items",
-            "bonus extras only",
-        ),
-        (
-            lambda t: t + '[[extras]]\nid = "late"\nname = "again"\npoints = 2\n',
-            "extras.late",
-            "duplicate id",
-        ),
+        (lambda t: t.replace("deduct = 1", "dedcut = 1"), "categories[0].items[0].dedcut", "unknown key"),
+        (lambda t: t.replace("deduct = 1", 'deduct = "lots"'), "categories[0].items[0].deduct", "expected a number"),
+        (lambda t: t + '[[caps]]\nid = "m"\nname = "m"\nitems = ["media"]\nmax = 10\n', "caps[0].items", "unknown item 'media'"),
+        (lambda t: t + '[[caps]]\nid = "m"\nname = "m"\nitems = ["late"]\nmax = 10\n', "caps[0].items", "bonus extras only"),
+        (lambda t: t + '[[extras]]\nid = "late"\nname = "again"\npoints = 2\n', "extras.late", "duplicate id"),
         (lambda t: t + '[awards.month]\nname = "flag"\ntop = 0\n', "awards.month.top", "at least 1"),
     ],
 )
@@ -210,7 +133,5 @@ def test_a_centre_adds_its_own_rubric_and_may_replace_a_shipped_one(tmp_path):
 
 
 def test_an_unknown_rubric_lists_the_known_ones():
-    with pytest.raises(
-        UnknownRubric, match="known: shangjie-window, xx-city-staff, yihuang-staff, yihuang-window"
-    ):
+    with pytest.raises(UnknownRubric, match="known: shangjie-window, xx-city-staff, yihuang-staff, yihuang-window"):
         find_rubric("nowhere")

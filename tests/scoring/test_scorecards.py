@@ -28,11 +28,7 @@ def totals(board):
 
 def test_a_month_without_occurrences_scores_the_full_100():
     board = score_period(YIHUANG, windows("a"), [], OCTOBER)
-    assert card(board, "a").categories == {
-        "unit-attention": 15,
-        "handling-norms": 40,
-        "civilised-service": 45,
-    }
+    assert card(board, "a").categories == {"unit-attention": 15, "handling-norms": 40, "civilised-service": 45}
     assert card(board, "a").total == 100
 
 
@@ -110,13 +106,7 @@ def test_equal_totals_share_a_rank_and_the_next_rank_skips():
         e | overdue | 2026-10-05 | 2
     """)
     board = score_period(YIHUANG, windows("a", "b", "c", "d", "e"), entries, OCTOBER)
-    assert [(c.subject.id, c.rank) for c in board.cards] == [
-        ("a", 1),
-        ("b", 1),
-        ("c", 3),
-        ("d", 3),
-        ("e", 5),
-    ]
+    assert [(c.subject.id, c.rank) for c in board.cards] == [("a", 1), ("b", 1), ("c", 3), ("d", 3), ("e", 5)]
 
 
 SEVEN = """
@@ -131,13 +121,7 @@ def test_a_tie_across_fifth_place_flags_every_tied_window_and_is_reported():
     board = score_period(YIHUANG, windows(*"abcdefg"), ledger(SEVEN), OCTOBER)
     assert {c.subject.id for c in board.cards if c.awarded} == {"a", "b", "c", "d", "e", "f"}
     (tie,) = board.ties_at_cut
-    assert (tie.subjects, tie.rank, tie.total, tie.places, tie.decided) == (
-        ("e", "f"),
-        5,
-        Fraction(199, 2),
-        1,
-        True,
-    )
+    assert (tie.subjects, tie.rank, tie.total, tie.places, tie.decided) == (("e", "f"), 5, Fraction(199, 2), 1, True)
 
 
 def test_at_most_five_leaves_a_tie_at_the_cut_to_the_meeting():
@@ -176,9 +160,7 @@ def test_the_annual_result_averages_twelve_months_and_adds_the_year_s_items_once
     assert result.total == Fraction(314, 3)
     assert str(result.shown_total) == "104.67"
     overdue = [line for line in result.lines if line.item.id == "overdue"]
-    assert [(line.month, line.share, line.applied) for line in overdue] == [
-        ("2026-03", Fraction(1, 12), Fraction(-1, 4))
-    ]
+    assert [(line.month, line.share, line.applied) for line in overdue] == [("2026-03", Fraction(1, 12), Fraction(-1, 4))]
 
 
 def test_the_annual_average_uses_each_month_s_floored_category():
@@ -196,17 +178,12 @@ def test_the_media_cap_is_cumulative_over_the_year():
         a | media-city | 2026-03-02 | 2
         a | media-city | 2026-10-02 | 2
     """)
-    assert (
-        card(score_period(YIHUANG, windows("a"), entries, parse_period("month", "2026-03")), "a").bonus
-        == 8
-    )
+    assert card(score_period(YIHUANG, windows("a"), entries, parse_period("month", "2026-03")), "a").bonus == 8
     assert card(score_period(YIHUANG, windows("a"), entries, YEAR), "a").bonus == 10
 
 
 def test_top_five_of_the_year_are_the_advanced_collectives():
-    entries = ledger(
-        "\n".join(f"{w} | overdue | 2026-0{i + 1}-10 | {i}" for i, w in enumerate("abcdefg"))
-    )
+    entries = ledger("\n".join(f"{w} | overdue | 2026-0{i + 1}-10 | {i}" for i, w in enumerate("abcdefg")))
     board = score_period(YIHUANG, windows(*"abcdefg"), entries, YEAR)
     assert board.award.name == "先進集體"
     assert [c.subject.id for c in board.cards if c.awarded] == ["a", "b", "c", "d", "e"]
@@ -219,18 +196,10 @@ def staff(id, since):
 def test_staff_quarter_needs_three_months_in_the_centre_and_the_year_twelve():
     people = [staff("old", "2025-06-01"), staff("july", "2026-07-01"), staff("august", "2026-08-01")]
     quarter = score_period(STAFF, people, [], parse_period("quarter", "2026-Q3"))
-    assert {c.subject.id: c.eligible for c in quarter.cards} == {
-        "old": True,
-        "july": True,
-        "august": False,
-    }
+    assert {c.subject.id: c.eligible for c in quarter.cards} == {"old": True, "july": True, "august": False}
     assert {c.subject.id for c in quarter.cards if c.awarded} == {"old", "july"}
     year = score_period(STAFF, people, [], YEAR)
-    assert {c.subject.id: c.eligible for c in year.cards} == {
-        "old": True,
-        "july": False,
-        "august": False,
-    }
+    assert {c.subject.id: c.eligible for c in year.cards} == {"old": True, "july": False, "august": False}
 
 
 def test_staff_quarter_awards_ten_and_the_year_fifteen():
@@ -245,9 +214,7 @@ def test_staff_quarter_awards_ten_and_the_year_fifteen():
 def test_a_staff_member_s_quarter_averages_its_three_months():
     # 勤 30: an absent day (-5) in August; the quarter's 勤 is (30 + 25 + 30)/3 = 28.33..
     entries = ledger("p | absent-day | 2026-08-12 | 1")
-    result = card(
-        score_period(STAFF, [staff("p", "2024-01-01")], entries, parse_period("quarter", "2026-Q3")), "p"
-    )
+    result = card(score_period(STAFF, [staff("p", "2024-01-01")], entries, parse_period("quarter", "2026-Q3")), "p")
     assert result.categories["diligence"] == Fraction(85, 3)
     assert str(result.shown_total) == "98.33"
 
@@ -273,9 +240,7 @@ def test_one_verified_complaint_costs_a_staff_member_that_month_and_three_the_ye
 def test_a_staff_item_stops_at_its_own_points():
     # 德(2) 得10分, 投訴經查實的扣5分: three complaints stop at -10, leaving 德 at 10 of 20.
     entries = ledger("p | verified-complaint | 2026-02-10 | 3")
-    result = card(
-        score_period(STAFF, [staff("p", "2024-01-01")], entries, parse_period("month", "2026-02")), "p"
-    )
+    result = card(score_period(STAFF, [staff("p", "2024-01-01")], entries, parse_period("month", "2026-02")), "p")
     assert result.categories["virtue"] == 10
     assert "item exhausted at 10" in result.lines[0].note
 
@@ -298,15 +263,8 @@ def test_xx_city_year_weights_the_monthly_results_at_60_and_caps_bonus_at_20():
     """)
     result = card(score_period(XX, [staff("p", "2020-01-01")], entries, YEAR), "p")
     assert result.categories == {
-        "discipline": 18,
-        "network": 12,
-        "lawful-handling": 18,
-        "rules": 12,
-        "summary": 3,
-        "public-evaluation": 10,
-        "leader-evaluation": 8,
-        "performance": 8,
-        "integrity": 8,
+        "discipline": 18, "network": 12, "lawful-handling": 18, "rules": 12,
+        "summary": 3, "public-evaluation": 10, "leader-evaluation": 8, "performance": 8, "integrity": 8,
     }
     assert result.total == 117
 
@@ -317,26 +275,19 @@ def test_a_reversed_entry_no_longer_counts_but_stays_in_the_ledger():
     assert (undo.reverses, undo.item, undo.count) == ("1", "verified-complaint", 1)
     assert card(score_period(YIHUANG, windows("a"), [wrong, undo], OCTOBER), "a").total == 100
     with pytest.raises(LedgerError, match="reversed twice"):
-        score_period(
-            YIHUANG, windows("a"), [wrong, undo, Occurrence(**{**undo.__dict__, "id": "3"})], OCTOBER
-        )
+        score_period(YIHUANG, windows("a"), [wrong, undo, Occurrence(**{**undo.__dict__, "id": "3"})], OCTOBER)
     with pytest.raises(LedgerError, match="itself a reversal"):
         reversal(undo, id="4", entered_by="x", entered_at=None, note="")
 
 
 def test_an_entry_for_an_unknown_item_or_subject_is_refused_by_id():
-    with pytest.raises(
-        LedgerError, match="occurrence 1: rubric yihuang-window has no item 'absent-half-day'"
-    ):
+    with pytest.raises(LedgerError, match="occurrence 1: rubric yihuang-window has no item 'absent-half-day'"):
         score_period(YIHUANG, windows("a"), ledger("a | absent-half-day | 2026-10-02 | 1"), OCTOBER)
     with pytest.raises(LedgerError, match="occurrence 1: unknown subject 'z'"):
         score_period(YIHUANG, windows("a"), ledger("z | overdue | 2026-10-02 | 1"), OCTOBER)
 
 
-@pytest.mark.parametrize(
-    ("kind", "text"),
-    [("month", "2026-13"), ("month", "26-10"), ("year", "20266"), ("quarter", "2026-Q5")],
-)
+@pytest.mark.parametrize(("kind", "text"), [("month", "2026-13"), ("month", "26-10"), ("year", "20266"), ("quarter", "2026-Q5")])
 def test_a_bad_period_is_refused_with_an_example(kind, text):
     with pytest.raises(InvalidPeriod, match="expected e.g."):
         parse_period(kind, text)

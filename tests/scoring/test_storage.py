@@ -5,7 +5,9 @@ from fractions import Fraction
 
 import pytest
 
-from hotline.db.occurrences import ledger_for_period, record_occurrence, reverse_occurrence, save_subject
+from hotline.db.occurrences import (
+    ledger_for_period, record_occurrence, reverse_occurrence, save_subject,
+)
 from hotline.errors import InvalidInput, NotFound
 from scoring.occurrences import Occurrence, Subject
 from scoring.rubrics import find_rubric
@@ -18,9 +20,7 @@ AT = datetime(2026, 10, 31, 9, 0, tzinfo=timezone.utc)
 
 
 def entry(subject: str, item: str, day: str, count: str = "1", evidence: str = "") -> Occurrence:
-    return Occurrence(
-        "", subject, item, date.fromisoformat(day), Fraction(count), "complaint", evidence, "李敏", AT
-    )
+    return Occurrence("", subject, item, date.fromisoformat(day), Fraction(count), "complaint", evidence, "李敏", AT)
 
 
 async def fill(session) -> list[Occurrence]:
@@ -28,14 +28,8 @@ async def fill(session) -> list[Occurrence]:
     await save_subject(session, Subject("guotu", "國土局"), "window")
     await save_subject(session, Subject("li", "李", date(2025, 3, 1)), "staff", window_id="guotu")
     return [
-        await record_occurrence(
-            session,
-            "yihuang-window",
-            entry("gongan", "verified-complaint", "2026-10-12", evidence="case:42"),
-        ),
-        await record_occurrence(
-            session, "yihuang-window", entry("gongan", "late-or-early", "2026-10-13", "3")
-        ),
+        await record_occurrence(session, "yihuang-window", entry("gongan", "verified-complaint", "2026-10-12", evidence="case:42")),
+        await record_occurrence(session, "yihuang-window", entry("gongan", "late-or-early", "2026-10-13", "3")),
         await record_occurrence(session, "yihuang-window", entry("guotu", "overdue", "2026-09-30")),
         await record_occurrence(session, "yihuang-staff", entry("li", "absent-day", "2026-10-13")),
     ]
@@ -56,19 +50,10 @@ async def test_a_period_reads_back_its_rubric_s_entries_and_scores_them(sessions
 async def test_a_reversal_cancels_an_entry_once_and_keeps_both_in_the_ledger(sessions):
     async with sessions() as session:
         stored = await fill(session)
-        undo = await reverse_occurrence(
-            session, int(stored[0].id), entered_by="王主任", entered_at=AT, note="投訴不實"
-        )
-        assert (undo.reverses, undo.item, undo.note, undo.entered_by) == (
-            stored[0].id,
-            "verified-complaint",
-            "投訴不實",
-            "王主任",
-        )
+        undo = await reverse_occurrence(session, int(stored[0].id), entered_by="王主任", entered_at=AT, note="投訴不實")
+        assert (undo.reverses, undo.item, undo.note, undo.entered_by) == (stored[0].id, "verified-complaint", "投訴不實", "王主任")
         with pytest.raises(InvalidInput, match="already reversed"):
-            await reverse_occurrence(
-                session, int(stored[0].id), entered_by="x", entered_at=AT, note="again"
-            )
+            await reverse_occurrence(session, int(stored[0].id), entered_by="x", entered_at=AT, note="again")
         with pytest.raises(NotFound):
             await reverse_occurrence(session, 999, entered_by="x", entered_at=AT, note="")
         subjects, entries = await ledger_for_period(session, YIHUANG, OCTOBER)
@@ -85,117 +70,43 @@ async def test_an_entry_for_an_unknown_subject_is_refused(sessions):
 
 def test_the_cli_records_reverses_and_scores_from_the_database(tmp_path, capsys):
     url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-    score("subject", "add", "gongan", "公安局", database_url=url)
-    score(
-        "record",
-        "--rubric",
-        "yihuang-window",
-        "--subject",
-        "gongan",
-        "--item",
-        "overdue",
-        "--date",
-        "2026-10-09",
-        "--evidence",
-        "case:7",
-        "--by",
-        "李敏",
-        database_url=url,
-    )
-    score(
-        "record",
-        "--rubric",
-        "yihuang-window",
-        "--subject",
-        "gongan",
-        "--item",
-        "overdue",
-        "--date",
-        "2026-10-10",
-        "--count",
-        "2",
-        "--by",
-        "李敏",
-        database_url=url,
-    )
+    score("subject add gongan 公安局", database_url=url)
+    record = "record --rubric yihuang-window --subject gongan --by 李敏"
+    score(f"{record} --item overdue --date 2026-10-09 --evidence case:7", database_url=url)
+    score(f"{record} --item overdue --date 2026-10-10 --count 2", database_url=url)
     assert "recorded occurrence 2" in capsys.readouterr().out
-    score("reverse", "2", "--by", "王主任", "--note", "entered twice", database_url=url)
-    score(
-        "month",
-        "--rubric",
-        "yihuang-window",
-        "--month",
-        "2026-10",
-        "--explain",
-        "gongan",
-        database_url=url,
-    )
+    score("reverse 2 --by 王主任 --note 'entered twice'", database_url=url)
+    score("month --rubric yihuang-window --month 2026-10 --explain gongan", database_url=url)
     out = capsys.readouterr().out
     assert "公安局 (gongan): total 97, rank 1" in out
     assert "overdue x1: -3 -> -3 (case:7, entry 1)" in out
     punches = tmp_path / "punches.csv"
-    punches.write_text(
-        "li,2026-10-08 08:00\nli,2026-10-08 12:00\nli,2026-10-08 14:30\nli,2026-10-08 17:05\n"
-    )
+    punches.write_text("li,2026-10-08 08:00\nli,2026-10-08 12:00\nli,2026-10-08 14:30\nli,2026-10-08 17:05\n")
     (tmp_path / "windows.csv").write_text("li,gongan\n")
-    score(
-        "attendance",
-        str(punches),
-        "--rubric",
-        "yihuang-window",
-        "--month",
-        "2026-10",
-        "--by",
-        "督查股",
-        "--windows",
-        str(tmp_path / "windows.csv"),
-        "--record",
-        database_url=url,
-    )
+    clock = f"attendance {punches} --windows {tmp_path / 'windows.csv'} --by 督查股 --record"
+    score(f"{clock} --rubric yihuang-window --month 2026-10", database_url=url)
     # October 2026 has 22 working days: 21 without punches (42 half days, 21 x -5 = -105, so
     # 文明服務 is exhausted at 45) and an early leave on the 8th.
     assert "recorded 43 occurrences from 4 punches (0 rows skipped)" in capsys.readouterr().out
-    score(
-        "month", "--rubric", "yihuang-window", "--month", "2026-10", "--format", "csv", database_url=url
-    )
+    score("month --rubric yihuang-window --month 2026-10 --format csv", database_url=url)
     assert capsys.readouterr().out.splitlines()[1] == "1,gongan,公安局,15,37,0,0,52,yes,"
     with pytest.raises(InvalidInput, match="has no item 'absent-half-day'"):
-        score(
-            "record",
-            "--rubric",
-            "yihuang-window",
-            "--subject",
-            "gongan",
-            "--item",
-            "absent-half-day",
-            "--date",
-            "2026-10-10",
-            "--by",
-            "李敏",
-            database_url=url,
-        )
+        score(f"{record} --item absent-half-day --date 2026-10-10", database_url=url)
 
 
 async def test_supervisors_read_scores_over_the_api(api, sessions):
     async with sessions() as session:
         await fill(session)
-    response = await api.get(
-        "/api/v1/scores/month?rubric=yihuang-window&month=2026-10", headers=api.auth("supervisor")
-    )
+    response = await api.get("/api/v1/scores/month?rubric=yihuang-window&month=2026-10", headers=api.auth("supervisor"))
     assert response.status == 200
     body = await response.json()
     assert [(r["subject"], r["total"], r["rank"], r["red_flag"]) for r in body["results"]] == [
-        ("guotu", 100, 1, True),
-        ("gongan", 88.5, 2, True),
+        ("guotu", 100, 1, True), ("gongan", 88.5, 2, True),
     ]
     assert body["results"][1]["breakdown"][0]["evidence"] == "case:42"
-    year = await api.get(
-        "/api/v1/scores/year?rubric=yihuang-window&year=2026", headers=api.auth("admin")
-    )
+    year = await api.get("/api/v1/scores/year?rubric=yihuang-window&year=2026", headers=api.auth("admin"))
     assert (await year.json())["results"][0]["total"] == 99.75  # 國土局: 40 - 3/12 in 辦件規範
-    staff = await api.get(
-        "/api/v1/scores/quarter?rubric=yihuang-staff&quarter=2026-Q4", headers=api.auth("supervisor")
-    )
+    staff = await api.get("/api/v1/scores/quarter?rubric=yihuang-staff&quarter=2026-Q4", headers=api.auth("supervisor"))
     assert (await staff.json())["results"][0]["categories"]["diligence"] == 28.33
 
 
