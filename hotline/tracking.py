@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.ami import AmiEvent, LinkState, Reconciliation
 from hotline.calls import Call, CallTracker, Leg
-from hotline.db.calls import CALL_FIELDS, LEG_FIELDS, call_json, live_calls, save_calls
+from hotline.db.calls import LEG_FIELDS, RECORD_FIELDS, call_json, live_calls, save_calls
 from hotline.web.live import CallHub, Telemetry
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def _from_row(row) -> Call:
     return Call(
         pbx=row.pbx,
         linkedid=row.linkedid,
-        **{name: getattr(row, name) for name in CALL_FIELDS},
+        **{name: getattr(row, name) for name in RECORD_FIELDS},
         legs={
             leg.uniqueid: Leg(uniqueid=leg.uniqueid, **{name: getattr(leg, name) for name in LEG_FIELDS})
             for leg in row.legs

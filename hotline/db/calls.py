@@ -21,14 +21,13 @@ from sqlalchemy.orm import selectinload
 from hotline.db.tables import Call, CallLeg
 from hotline.errors import InvalidInput, NotFound
 
+from hotline.calls import CALL_FIELDS
+
 if TYPE_CHECKING:
     from hotline import calls as tracking
 
-CALL_FIELDS = (
-    "hotline", "caller_number", "caller_name", "status", "disposition", "started_at",
-    "answered_at", "ended_at", "wait_seconds", "talk_seconds", "hangup_cause",
-    "hangup_cause_text", "queue", "agent", "recording", "survey_case",
-)
+# What a call row holds beyond its key (pbx, linkedid): the tracker's record, field for field.
+RECORD_FIELDS = tuple(name for name in CALL_FIELDS if name not in ("pbx", "linkedid"))
 LEG_FIELDS = ("channel", "state", "created_at", "answered_at", "ended_at", "cause", "cause_text")
 
 
@@ -41,7 +40,7 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
     now = datetime.now(timezone.utc)
     rows = [
         {"pbx": c.pbx, "linkedid": c.linkedid, "updated_at": now}
-        | {name: getattr(c, name) for name in CALL_FIELDS}
+        | {name: getattr(c, name) for name in RECORD_FIELDS}
         for c in calls
     ]
     if not rows:
@@ -50,7 +49,7 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
     statement = insert(Call).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["pbx", "linkedid"],
-        set_={name: statement.excluded[name] for name in (*CALL_FIELDS, "updated_at")},
+        set_={name: statement.excluded[name] for name in (*RECORD_FIELDS, "updated_at")},
     ).returning(Call.id, Call.pbx, Call.linkedid)
     ids = {(pbx, linkedid): id_ for id_, pbx, linkedid in await session.execute(statement)}
 
@@ -143,7 +142,7 @@ async def get_call(session: AsyncSession, call_id: int) -> Call:
 
 def call_json(call: Call | tracking.Call, call_id: int | None) -> dict[str, Any]:
     """A call, stored or still tracked in memory, as the API and the WebSocket show it."""
-    out: dict[str, Any] = {"id": call_id, "pbx": call.pbx, "linkedid": call.linkedid}
+    out: dict[str, Any] = {"id": call_id}
     for name in CALL_FIELDS:
         value = getattr(call, name)
         out[name] = value.isoformat() if isinstance(value, datetime) else value
