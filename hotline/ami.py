@@ -140,14 +140,15 @@ class AmiProtocol(AMIProtocol):
         self._buffer += data
         if not self._banner_seen and not self._take_banner():
             return
+        # Cut every whole message out of the buffer, then drop them from it at once: one read
+        # can hold hundreds of messages (Asterisk bursts), and deleting each would be quadratic.
+        start = 0
         while not self.closed:
-            end = self._buffer.find(FRAME_END, self._scanned)
+            end = self._buffer.find(FRAME_END, max(start, self._scanned))
             if end < 0:
-                self._hold_partial()
-                return
-            frame = bytes(self._buffer[:end])
-            del self._buffer[: end + len(FRAME_END)]
-            self._scanned = 0
+                break
+            frame = bytes(self._buffer[start:end])
+            start = end + len(FRAME_END)
             if self._discarding:
                 # The tail of an oversized message: dropped, already counted.
                 self._discarding = False
@@ -155,6 +156,8 @@ class AmiProtocol(AMIProtocol):
                 self._skip("message larger than %d bytes" % MAX_FRAME_BYTES, frame)
             else:
                 self._frame_received(frame)
+        del self._buffer[:start]
+        self._hold_partial()
 
     def _take_banner(self) -> bool:
         """Strip the one-line banner; Asterisk sends it before any message, without a blank line.
@@ -192,6 +195,7 @@ class AmiProtocol(AMIProtocol):
         except UnicodeDecodeError as exc:
             self._skip(f"invalid UTF-8 at byte {exc.start}", frame)
             return
+        # Asterisk 22 sends even Command output as `Output:` headers: every line has a colon.
         if any(":" not in line for line in text.split("\r\n")):
             self._skip("a line without a colon", frame)
             return

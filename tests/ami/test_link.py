@@ -187,6 +187,18 @@ async def test_a_whole_capture_arrives_event_for_event(fake, start_link):
     assert running.link.events_received >= len(sent)
 
 
+async def test_a_burst_of_thousands_of_events_arrives_whole_and_in_order(fake, start_link):
+    running = start_link()
+    await running.next(Reconciliation)
+    sent = []
+    for _ in range(40):  # about 3,900 events, 1.7 MB, as fast as the socket takes them
+        sent += await fake.replay("c-hotline-inbound-call")
+    async with asyncio.timeout(10):
+        got = [await next_call_event(running) for _ in sent]
+    assert [dict(e.fields) for e in got] == [dict(frame.fields) for frame in sent]
+    assert running.link.frames_skipped == 0
+
+
 # -- actions ------------------------------------------------------------------------------
 
 
