@@ -72,6 +72,7 @@ def scoreboard_json(board: Scoreboard) -> dict[str, Any]:
                 "disqualified": bool(card.disqualified),
                 "disqualified_because": list(card.disqualified),
                 "eligible": card.eligible,
+                "note": standing_note(card),
                 "breakdown": [line_json(line) for line in card.lines],
             }
             for card in board.cards
@@ -113,9 +114,17 @@ def _columns(board: Scoreboard) -> list[Column]:
         Column("bonus", [shown(card.bonus) for card in cards]),
         Column("total", [shown(card.total) for card in cards]),
         Column(award, ["yes" if card.awarded else "" for card in cards]),
-        Column("disqualified", ["; ".join(card.disqualified) for card in cards]),
+        Column("note", [standing_note(card) for card in cards]),
     ]
     return columns
+
+
+def standing_note(card: Scorecard) -> str:
+    """Why a subject cannot win this period, if it cannot: disqualified or not long enough here."""
+    reasons = list(card.disqualified)
+    if not card.eligible:
+        reasons.append(f"not eligible yet: in the centre since {card.subject.since}")
+    return "; ".join(reasons)
 
 
 def _width(text: str) -> int:
@@ -174,7 +183,8 @@ def explanation(board: Scoreboard, subject: str) -> list[str]:
             f"  {entry.date} {line.item.id} x{shown(entry.count)}: {shown(line.nominal)}{share}"
             f" -> {shown(line.applied)}{note} ({entry.evidence or entry.source}, entry {entry.id})"
         )
-    out += [f"  disqualified: {reason}" for reason in card.disqualified]
+    if standing_note(card):
+        out.append(f"  {standing_note(card)}")
     return out
 
 
@@ -248,7 +258,7 @@ def _bar_chart(cards: tuple[Scorecard, ...]) -> str:
     for index, card in enumerate(cards):
         y = index * (bar_height + gap) + 4
         width = float(max(card.total, Fraction(0)) / top) * chart_width
-        colour = "#c62828" if card.awarded else ("#9e9e9e" if card.disqualified else "#1e63b4")
+        colour = "#c62828" if card.awarded else ("#9e9e9e" if standing_note(card) else "#1e63b4")
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 13}" text-anchor="end">{html.escape(card.subject.name)}</text>'
             f'<rect x="{label_width}" y="{y}" width="{width:.1f}" height="{bar_height}" fill="{colour}"/>'
@@ -269,7 +279,7 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid 
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; } th { background: #f1f1f1; }
 tr.flag td { background: #fde2e1; } tr.out td { color: #777; }
 .chart text { font-size: 12px; } .tie { color: #8a4b00; font-weight: bold; }
-details { margin: .3em 0; } summary { cursor: pointer; }
+details { margin: .3em 0; } summary { cursor: pointer; } details td:first-child { white-space: nowrap; }
 @media print { details { display: block; } details > * { display: block; } }
 """
 
@@ -299,7 +309,7 @@ def meeting_report_html(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
     out += [f"<th>{e(c.name)} ({shown(c.points)})</th>" for c in month_categories]
     out.append(f"<th>bonus</th><th>total</th><th>satisfaction</th><th>{e(award)}</th><th>note</th></tr>")
     for card in cards:
-        css = "flag" if card.awarded else ("out" if card.disqualified else "")
+        css = "flag" if card.awarded else ("out" if standing_note(card) else "")
         found = satisfaction.get(card.subject.id)
         rate = (
             f"{shown(found.rate * 100)}% ({found.satisfied}/{found.surveys})"
@@ -311,7 +321,7 @@ def meeting_report_html(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
             + "".join(f'<td class="n">{shown(card.categories[c.id])}</td>' for c in month_categories)
             + f'<td class="n">{shown(card.bonus)}</td><td class="n"><b>{shown(card.total)}</b></td>'
             f'<td class="n">{e(rate)}</td><td>{"★" if card.awarded else ""}</td>'
-            f"<td>{e('; '.join(card.disqualified))}</td></tr>"
+            f"<td>{e(standing_note(card))}</td></tr>"
         )
     out.append("</table>")
     out.append(f"<h2>總分 Totals</h2>{_bar_chart(cards)}")

@@ -60,7 +60,7 @@ def test_month_json_explains_every_point(capsys):
 def test_month_csv_and_xlsx(tmp_path, capsys):
     score(october("--format csv"))
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "rank,subject,name,單位重視,辦件規範,文明服務,bonus,total,流動紅旗,disqualified"
+    assert lines[0] == "rank,subject,name,單位重視,辦件規範,文明服務,bonus,total,流動紅旗,note"
     assert lines[1] == "1,jiaojing,交警隊,15,40,44.5,10,109.5,yes,"
     path = tmp_path / "october.xlsx"
     score(october(f"--format xlsx --output {path}"))
@@ -147,3 +147,19 @@ def test_bad_input_is_one_clear_error(tmp_path):
     wrong.write_text('{"subjects": [{"id": "a", "name": "A"}], "occurrences": [{"subject": "a", "item": "overdue", "date": "10/12"}]}')
     with pytest.raises(InvalidInput, match=r"occurrences\[0\].date: expected a YYYY-MM-DD date"):
         score(f"month --rubric yihuang-window --month 2026-10 --input {wrong}")
+
+
+def test_staff_quarter_example_awards_ten_and_a_tie_and_explains_who_cannot_win(capsys):
+    example = EXAMPLE.with_name("yihuang-staff-2026-Q3.json")
+    score(f"quarter --rubric yihuang-staff --quarter 2026-Q3 --input {example} --format json")
+    result = json.loads(capsys.readouterr().out)
+    by_id = {r["subject"]: r for r in result["results"]}
+    # 鄧婷 joined on 3 August: not three months by 30 September. 謝志強's August complaint costs
+    # him the quarter. Four share 10th place (98.33) with two places left: all four get it.
+    assert (by_id["fg-03"]["total"], by_id["fg-03"]["eligible"], by_id["fg-03"]["red_flag"]) == (100, False, False)
+    assert by_id["fg-03"]["note"] == "not eligible yet: in the centre since 2026-08-03"
+    assert by_id["fg-01"]["disqualified"] and by_id["fg-01"]["total"] == 97.67
+    assert len([r for r in result["results"] if r["red_flag"]]) == 12
+    assert result["ties_at_cut"] == [
+        {"total": 98.33, "rank": 10, "subjects": ["cz-01", "gs-01", "ly-02", "ny-02"], "places": 2, "decided": True}
+    ]
