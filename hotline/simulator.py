@@ -53,6 +53,11 @@ def caller_id(text: str) -> tuple[str, str]:
     return number.rstrip(">").strip() or "<unknown>", name.strip().strip('"') or "<unknown>"
 
 
+def epoch_stamp(now: float) -> str:
+    """Asterisk's `Timestamp:` value, seconds and microseconds: 1795811268.055743."""
+    return f"{int(now)}.{int(now % 1 * 1_000_000):06d}"
+
+
 def event_tv(now: float) -> str:
     """Asterisk's EventTV/SessionTV format, e.g. 2026-11-27T20:27:47.053+0000."""
     stamp = datetime.fromtimestamp(now, UTC)
@@ -172,6 +177,9 @@ class AmiServer:
 
     A subclass adds an action by defining `async def action_<name in lower case>(session,
     request)`; live channels are kept in `channels` (by Uniqueid) for CoreShowChannels/Status.
+    `timestampevents` adds the `Timestamp:` header of manager.conf's option to every event;
+    `auth_failure_delay` is how long a wrong secret waits before its refusal (about 1 s on a
+    real Asterisk; tests want less).
     """
 
     def __init__(
@@ -244,8 +252,7 @@ class AmiServer:
         """An unsolicited event as manager.c builds it: Event, Privilege, [Timestamp], fields."""
         head = [("Event", name), ("Privilege", privilege)]
         if self.timestampevents:
-            now = time.time()
-            head.append(("Timestamp", f"{int(now)}.{int(now % 1 * 1_000_000):06d}"))
+            head.append(("Timestamp", epoch_stamp(time.time())))
         return encode_message([*head, *fields])
 
     def emit(self, name: str, privilege: str, fields: Sequence[tuple[str, str]]) -> None:
@@ -388,13 +395,7 @@ class AmiServer:
         session.close()
 
     async def action_ping(self, session: AmiSession, request: AmiRequest) -> None:
-        now = time.time()
-        session.respond(
-            request,
-            "Success",
-            ("Ping", "Pong"),
-            ("Timestamp", f"{int(now)}.{int(now % 1 * 1_000_000):06d}"),
-        )
+        session.respond(request, "Success", ("Ping", "Pong"), ("Timestamp", epoch_stamp(time.time())))
 
     def event_list(
         self, session: AmiSession, request: AmiRequest, message: str, items: list[Fields],
