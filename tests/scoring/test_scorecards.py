@@ -291,3 +291,17 @@ def test_an_entry_for_an_unknown_item_or_subject_is_refused_by_id():
 def test_a_bad_period_is_refused_with_an_example(kind, text):
     with pytest.raises(InvalidPeriod, match="expected e.g."):
         parse_period(kind, text)
+
+
+def test_xx_city_sends_back_after_misconduct_or_three_days_unexcused_absence():
+    # 第十一條: 吃拿卡要 or 無故缺席三天以上(含三天) -> 退回所在部門: no award, whatever the score.
+    entries = ledger("""
+        p | misconduct      | 2026-05-06 | 1
+        q | absent-half-day | 2026-05-06 | 4
+        q | absent-half-day | 2026-05-20 | 2
+        r | absent-half-day | 2026-05-06 | 5
+    """)
+    people = [staff(s, "2020-01-01") for s in "pqr"]
+    board = score_period(XX, people, entries, parse_period("month", "2026-05"))
+    assert [bool(card(board, s).disqualified) for s in "pqr"] == [True, True, False]
+    assert card(board, "q").categories["discipline"] == 0
