@@ -1,0 +1,98 @@
+"""The `hotline` command as an operator runs it: real processes, real signals, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from dataclasses import replace
+
+import aiohttp
+import pytest
+
+from hotline.cli import main
+from hotline.config import Config
+from hotline.demo import run_demo
+from hotline.simulator import Traffic
+from tests.fakes.asterisk import FakeAsterisk
+
+
+def test_user_add_prints_a_token_that_works_only_once_per_name(database_url, capsys, monkeypatch):
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    assert main(["user", "add", "li.supervisor", "--role", "supervisor"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "user li.supervisor (supervisor) created; their bearer token (shown only now):"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", out[1])
+    assert main(["user", "add", "li.supervisor", "--role", "operator"]) == 2
+    assert capsys.readouterr().err == "hotline: error: user 'li.supervisor' already exists\n"
+
+
+async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url, tmp_path):
+    async with FakeAsterisk() as fake:
+        env = os.environ | {
+            "HOTLINE_DATABASE_URL": database_url, "HOTLINE_WEB_PORT": "0",
+            "HOTLINE_AMI_PORT": str(fake.port), "HOTLINE_AMI_SECRET": "hotline-secret",
+            "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "recordings"),
+            "HOTLINE_RECORDINGS_SPOOL": str(tmp_path / "spool"),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hotline.cli", "serve", env=env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        log = []
+        async with asyncio.timeout(30):
+            while not any("web UI and API at" in line for line in log):
+                log.append((await process.stderr.readline()).decode())
+            await fake.wait_for(lambda: fake.logins >= 1)
+        assert "hotline-secret" not in "".join(log)
+
+        # A call is in progress when the daemon is told to stop.
+        await fake.replay("c-hotline-inbound-call")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            rest = (await process.stderr.read()).decode()
+            assert await process.wait() == 0
+        assert "stopped cleanly" in rest and "Traceback" not in rest
+        assert [r.get("Action") for r in fake.requests][-1:] == ["Logoff"], [r.get("Action") for r in fake.requests]
+
+    from hotline.db import create_engine, session_factory
+    from hotline.db.calls import CallFilter, list_calls
+
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as session:
+        calls, _ = await list_calls(session, CallFilter(), 10)
+    await engine.dispose()
+    assert [(c.hotline, c.disposition, c.caller_number) for c in calls] == [("12345", "answered", "0612345678")]
+
+
+async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(database_url, tmp_path):
+    config = Config(database_url=database_url, web_port=0, recordings_root=tmp_path / "recordings",
+                    recordings_spool=tmp_path / "spool")
+    announced: asyncio.Queue = asyncio.Queue()
+    stop = asyncio.Event()
+    demo = asyncio.create_task(run_demo(
+        config, Traffic(calls_per_minute=30), time_scale=0.01, stop=stop, announce=announced.put_nowait,
+    ))
+    try:
+        async with asyncio.timeout(20):
+            text = await announced.get()
+        url, token = re.search(r"web UI: (\S+)/#token=(\S+)", text).groups()
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            async with http.ws_connect(f"{url}/api/v1/events") as ws:
+                statuses = set()
+                async with asyncio.timeout(20):
+                    while "ended" not in statuses:
+                        message = await ws.receive_json()
+                        if message["type"] == "call":
+                            statuses.add(message["call"]["status"])
+            async with http.get(f"{url}/api/v1/calls") as response:
+                calls = (await response.json())["calls"]
+        ended = [c for c in calls if c["ended_at"]]
+        assert ended and all(c["hotline"] in ("12345", "12319") for c in calls)
+        assert all(c["wait_seconds"] is not None and c["talk_seconds"] is not None for c in ended)
+    finally:
+        stop.set()
+        async with asyncio.timeout(20):
+            await demo
