@@ -226,7 +226,17 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
         raise InvalidInput(f"punch file {args.punches}: not found") from None
     for row in bad:
         print(f"{args.punches}:{row.line}: skipped: {row.problem}: {row.text}", file=sys.stderr)
-    windows = _staff_windows(args.windows) if args.windows else None
+    windows = None
+    if args.windows:
+        windows = _staff_windows(args.windows)
+    elif rubric.subjects == "window":
+        # A window carries its staff's lates and absences (每人次): the staff's windows as saved
+        # with `hotline score subject add ID NAME --kind staff --window W`.
+        from hotline.db.occurrences import staff_windows
+
+        windows = _in_database(config, staff_windows)
+        if not windows:
+            raise InvalidInput("a window rubric needs --windows FILE or staff saved with --window")
     findings = clock_findings(punches, schedule, period.start, period.end, windows or ())
     entries = attendance_occurrences(
         findings, items, subject_of=windows, entered_by=args.by, entered_at=datetime.now(timezone.utc)
@@ -390,7 +400,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     clock.add_argument("--rubric", required=True, metavar="ID")
     clock.add_argument("--month", required=True, metavar="2026-10")
     clock.add_argument("--schedule", metavar="FILE", help="working hours and holidays (TOML)")
-    clock.add_argument("--windows", metavar="FILE", help="staff id, window id rows: score the windows")
+    clock.add_argument(
+        "--windows", metavar="FILE", help="staff id, window id rows (default: the staff's windows in the database)"
+    )
     clock.add_argument("--by", required=True, metavar="NAME", help="who enters these occurrences")
     clock.add_argument("--record", action="store_true", help="append to the database ledger")
     clock.add_argument("--output", metavar="FILE", help="write the occurrences JSON here")

@@ -21,6 +21,9 @@ from scoring.rubrics import Rubric
 from scoring.scorecards import Period
 
 
+EVIDENCE_LENGTH = 200
+
+
 class ScoredSubject(Base):
     """A window (kind "window") or a member of window staff (kind "staff")."""
 
@@ -46,7 +49,7 @@ class OccurrenceEntry(Base):
     day: Mapped[date]
     count: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     source: Mapped[str] = mapped_column(String(16))
-    evidence: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[str] = mapped_column(String(EVIDENCE_LENGTH))
     entered_by: Mapped[str] = mapped_column(String(100))
     entered_at: Mapped[datetime]
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id"), unique=True)
@@ -100,12 +103,24 @@ async def subjects_of_kind(session: AsyncSession, kind: str) -> list[Subject]:
     return [Subject(row.id, row.name, row.since) for row in rows]
 
 
+async def staff_windows(session: AsyncSession) -> dict[str, str]:
+    """Staff id -> window id, for staff with a window: whose window their attendance counts against."""
+    rows = await session.execute(
+        select(ScoredSubject.id, ScoredSubject.window_id).where(
+            ScoredSubject.kind == "staff", ScoredSubject.window_id.is_not(None)
+        )
+    )
+    return {staff: window for staff, window in rows}
+
+
 async def record_occurrence(session: AsyncSession, rubric: str, entry: Occurrence) -> Occurrence:
     """Append `entry` (its id is ignored; the database numbers entries) and return it as stored."""
     if await session.get(ScoredSubject, entry.subject) is None:
         raise NotFound(f"no subject {entry.subject!r}; add it first", subject=entry.subject)
     if entry.entered_at is None or not entry.entered_by:
         raise InvalidInput("an occurrence needs who entered it and when")
+    if len(entry.evidence) > EVIDENCE_LENGTH:
+        raise InvalidInput(f"evidence: at most {EVIDENCE_LENGTH} characters", occurrence=entry.id)
     row = OccurrenceEntry(
         rubric=rubric,
         subject_id=entry.subject,

@@ -82,8 +82,8 @@ def test_the_cli_records_reverses_and_scores_from_the_database(tmp_path, capsys)
     assert "overdue x1: -3 -> -3 (case:7, entry 1)" in out
     punches = tmp_path / "punches.csv"
     punches.write_text("li,2026-10-08 08:00\nli,2026-10-08 12:00\nli,2026-10-08 14:30\nli,2026-10-08 17:05\n")
-    (tmp_path / "windows.csv").write_text("li,gongan\n")
-    clock = f"attendance {punches} --windows {tmp_path / 'windows.csv'} --by 督查股 --record"
+    score("subject add li 李 --kind staff --window gongan --since 2025-03-01", database_url=url)
+    clock = f"attendance {punches} --by 督查股 --record"
     score(f"{clock} --rubric yihuang-window --month 2026-10", database_url=url)
     # October 2026 has 22 working days: 21 without punches (42 half days, 21 x -5 = -105, so
     # 文明服務 is exhausted at 45) and an early leave on the 8th.
