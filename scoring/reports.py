@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
+from hotline.errors import NotFound
 from scoring.occurrences import Satisfaction
 from scoring.scorecards import Line, Scoreboard, Scorecard, points, shown
 
@@ -173,7 +174,7 @@ def explanation(board: Scoreboard, subject: str) -> list[str]:
     """Every line behind one subject's total, in words."""
     card = next((c for c in board.cards if c.subject.id == subject), None)
     if card is None:
-        return [f"no subject {subject!r} in this scoreboard"]
+        raise NotFound(f"no subject {subject!r} in this scoreboard", subject=subject)
     out = [f"{card.subject.name} ({card.subject.id}): total {shown(card.total)}, rank {card.rank}"]
     for line in card.lines:
         entry = line.occurrence

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from hotline.config import Config
-from hotline.errors import InvalidInput
+from hotline.errors import InvalidInput, NotFound
 from scoring.commands import add_commands
 
 EXAMPLE = Path(__file__).parents[2] / "scoring" / "examples" / "yihuang-window-2026-10.json"
@@ -76,6 +76,8 @@ def test_explain_lists_one_window_s_points(capsys):
     out = capsys.readouterr().out
     assert "交警隊 (jiaojing): total 109.5, rank 1" in out
     assert "media-city x1: 4 -> 2 [新聞媒體采用加分上限 +10 reached]" in out
+    with pytest.raises(NotFound, match="no subject 'gongan'"):
+        score(october("--explain gongan"))
 
 
 def test_year_from_an_input_file(tmp_path, capsys):
