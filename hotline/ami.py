@@ -217,7 +217,8 @@ class AmiProtocol(AMIProtocol):
             self.factory.dispatch(message)
 
     def _skip(self, why: str, frame: bytes) -> None:
-        logger.warning("skipped a malformed AMI message (%s): %r", why, frame[:200])
+        logger.warning("skipped a malformed AMI message (%s): %r", why, frame[:200],
+                       extra={"action": "ami-skip"})
         self._on_skipped()
 
     def close(self) -> None:
@@ -249,6 +250,9 @@ class _LinkManager(Manager):
 
     def connection_lost(self, exc: Exception | Message | None) -> None:
         self._on_lost(exc)
+
+    async def send_awaiting_actions(self, *_: Any) -> None:
+        """Nothing to re-send after a login: AmiProtocol.close fails unanswered actions."""
 
 
 class _LinkDown(Exception):
@@ -537,8 +541,9 @@ class AmiLink:
         if self._state == (up, reason):
             return
         self._state = (up, reason)
-        log = logger.info if up or reason == "stopped" else logger.error
-        log("AMI %s %s: %s", self.pbx.name, "up" if up else "down", reason)
+        level = logging.INFO if up or reason == "stopped" else logging.ERROR
+        logger.log(level, "AMI %s %s: %s", self.pbx.name, "up" if up else "down", reason,
+                   extra={"action": "ami-link-up" if up else "ami-link-down"})
         self.sink.put_nowait(LinkState(self.pbx.name, _now(), up, reason))
 
     def _backoff(self, failures: int) -> float:
