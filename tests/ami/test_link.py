@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -65,7 +65,7 @@ async def test_wrong_secret_reports_down_and_retries_with_backoff(fake, start_li
     gaps = [b - a for a, b in zip(fake.login_times, fake.login_times[1:])]
     # Each retry waits at least half the backoff (jitter) plus the fake's 50 ms refusal delay.
     assert all(gap >= 0.05 for gap in gaps), gaps
-    assert all(gap < 0.4 + 0.05 + 0.3 for gap in gaps), gaps
+    assert all(gap < 0.4 + 0.05 + 0.5 for gap in gaps), gaps  # capped at reconnect_max
     assert "hotline-secret" not in caplog.text
 
     fake.reject_logins = False
@@ -165,7 +165,7 @@ async def test_event_time_is_the_timestamp_header_when_asterisk_sends_one(fake, 
     sent = await fake.replay("c-hotline-inbound-call", timestamp_base=base)
     first = await next_call_event(running)
     assert first.fields["Uniqueid"] == dict(sent[0].fields)["Uniqueid"]
-    assert first.at == datetime.fromtimestamp(base + sent[0].t, UTC)
+    assert abs(first.at - datetime.fromtimestamp(base + sent[0].t, UTC)) < timedelta(milliseconds=1)
 
 
 async def test_event_time_is_the_receive_time_without_timestamp(fake, start_link):
