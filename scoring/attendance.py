@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from hotline.errors import InvalidInput
 from scoring.occurrences import Occurrence
 from scoring.rubrics import ClockItems, Rubric
 
 LATES_PER_HALF_DAY = 10
+SESSIONS = ("morning", "afternoon")
 
 
 class ScheduleError(InvalidInput):
@@ -104,26 +105,55 @@ class BadRow:
     problem: str
 
 
+def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if row and "".join(row).strip():
+            yield line, [cell.strip() for cell in row]
+
+
 def read_punches(text: str) -> tuple[list[Punch], list[BadRow]]:
     """Parse `staff id, timestamp` rows; a header row is allowed. Bad rows do not stop the rest."""
     punches, bad = [], []
-    for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row or not "".join(row).strip():
+    for line, row in _rows(text):
+        if len(row) != 2 or not row[0]:
+            bad.append(BadRow(line, ",".join(row), "expected two fields: staff id, timestamp"))
             continue
-        shown_row = ",".join(row)
-        if len(row) != 2 or not row[0].strip():
-            bad.append(BadRow(line, shown_row, "expected two fields: staff id, timestamp"))
-            continue
-        staff, stamp = row[0].strip(), row[1].strip()
         try:
-            at = datetime.fromisoformat(stamp.replace("/", "-"))
+            at = datetime.fromisoformat(row[1].replace("/", "-"))
         except ValueError:
-            if line == 1 and not punches:
+            if line == 1:
                 continue  # a header such as "staff,timestamp"
-            bad.append(BadRow(line, shown_row, f"unreadable timestamp {stamp!r}"))
+            bad.append(BadRow(line, ",".join(row), f"unreadable timestamp {row[1]!r}"))
             continue
-        punches.append(Punch(staff, at.replace(tzinfo=None), line))
+        punches.append(Punch(row[0], at.replace(tzinfo=None), line))
     return punches, bad
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Approved leave (請假經批准) for one session: no punches expected, so no absence."""
+
+    staff: str
+    day: date
+    session: str
+
+
+def read_leave(text: str) -> tuple[list[Leave], list[BadRow]]:
+    """Parse `staff id, date[, morning|afternoon]` rows (no session: the whole day)."""
+    leave, bad = [], []
+    for line, row in _rows(text):
+        if len(row) not in (2, 3) or not row[0] or (len(row) == 3 and row[2] not in SESSIONS):
+            bad.append(BadRow(line, ",".join(row), "expected: staff id, date[, morning|afternoon]"))
+            continue
+        try:
+            day = date.fromisoformat(row[1].replace("/", "-"))
+        except ValueError:
+            if line == 1:
+                continue  # a header
+            bad.append(BadRow(line, ",".join(row), f"unreadable date {row[1]!r}"))
+            continue
+        leave += [Leave(row[0], day, session) for session in (row[2:] or SESSIONS)]
+    return leave, bad
 
 
 @dataclass(frozen=True)
@@ -169,48 +199,41 @@ def _session_findings(
 
 
 def clock_findings(
-    punches: Iterable[Punch], schedule: Schedule, start: date, end: date, staff: Iterable[str] = ()
+    punches: Iterable[Punch],
+    schedule: Schedule,
+    start: date,
+    end: date,
+    staff: Iterable[str] = (),
+    leave: Iterable[Leave] = (),
 ) -> list[Finding]:
     """Late, early and missing-punch findings for every workday from `start` to `end`.
 
-    Staff are those with punches plus `staff` (someone who never punched is absent every day).
+    Staff are those with punches plus `staff` (someone who never punched is absent every day);
+    a session on approved `leave` expects no punches.
     """
     by_day: dict[tuple[str, date], list[datetime]] = defaultdict(list)
     people = set(staff)
     for punch in punches:
         people.add(punch.staff)
         by_day[(punch.staff, punch.at.date())].append(punch.at)
-    lunch = (
-        datetime.combine(start, schedule.morning[1])
-        + (datetime.combine(start, schedule.afternoon[0]) - datetime.combine(start, schedule.morning[1]))
-        / 2
-    )
+    excused = {(entry.staff, entry.day, entry.session) for entry in leave}
+    noon = datetime.combine(start, schedule.morning[1])
+    lunch = (noon + (datetime.combine(start, schedule.afternoon[0]) - noon) / 2).time()
+    sessions = {
+        "morning": (schedule.morning, time(0), lunch),
+        "afternoon": (schedule.afternoon, lunch, time.max),
+    }
     found = []
     day = start
     while day <= end:
         if schedule.is_workday(day):
             for person in sorted(people):
                 stamps = by_day.get((person, day), [])
-                found += _session_findings(
-                    person,
-                    day,
-                    "morning",
-                    schedule.morning,
-                    time(0),
-                    lunch.time(),
-                    stamps,
-                    schedule.grace,
-                )
-                found += _session_findings(
-                    person,
-                    day,
-                    "afternoon",
-                    schedule.afternoon,
-                    lunch.time(),
-                    time.max,
-                    stamps,
-                    schedule.grace,
-                )
+                for name, (hours, earlier, later) in sessions.items():
+                    if (person, day, name) not in excused:
+                        found += _session_findings(
+                            person, day, name, hours, earlier, later, stamps, schedule.grace
+                        )
         day += timedelta(days=1)
     return found
 

@@ -17,11 +17,13 @@ from typing import Any, Awaitable, Callable, Mapping, TypeVar
 from hotline.config import Config
 from hotline.errors import InvalidInput
 from scoring.attendance import (
+    BadRow,
     Schedule,
     attendance_occurrences,
     clock_findings,
     clock_items,
     load_schedule,
+    read_leave,
     read_punches,
 )
 from scoring.occurrences import SOURCES, Occurrence, Satisfaction, read_ledger
@@ -220,12 +222,8 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
     items = clock_items(rubric)
     period = parse_period("month", args.month)
     schedule = load_schedule(Path(args.schedule)) if args.schedule else Schedule()
-    try:
-        punches, bad = read_punches(Path(args.punches).read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise InvalidInput(f"punch file {args.punches}: not found") from None
-    for row in bad:
-        print(f"{args.punches}:{row.line}: skipped: {row.problem}: {row.text}", file=sys.stderr)
+    punches, bad = _clock_file(args.punches, read_punches)
+    leave, _ = _clock_file(args.leave, read_leave) if args.leave else ([], [])
     windows = None
     if args.windows:
         windows = _staff_windows(args.windows)
@@ -237,7 +235,7 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
         windows = _in_database(config, staff_windows)
         if not windows:
             raise InvalidInput("a window rubric needs --windows FILE or staff saved with --window")
-    findings = clock_findings(punches, schedule, period.start, period.end, windows or ())
+    findings = clock_findings(punches, schedule, period.start, period.end, windows or (), leave)
     entries = attendance_occurrences(
         findings, items, subject_of=windows, entered_by=args.by, entered_at=datetime.now(timezone.utc)
     )
@@ -259,6 +257,17 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
             args.output,
         )
     return 0
+
+
+def _clock_file(path: str, parse: Callable[[str], tuple[list[T], list[BadRow]]]) -> tuple[list[T], list[BadRow]]:
+    """Parse a clock export; bad rows are reported by line on stderr and the good ones kept."""
+    try:
+        rows, bad = parse(Path(path).read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: not found", file=path) from None
+    for row in bad:
+        print(f"{path}:{row.line}: skipped: {row.problem}: {row.text}", file=sys.stderr)
+    return rows, bad
 
 
 def _staff_windows(path: str) -> dict[str, str]:
@@ -402,6 +411,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     clock.add_argument("--schedule", metavar="FILE", help="working hours and holidays (TOML)")
     clock.add_argument(
         "--windows", metavar="FILE", help="staff id, window id rows (default: the staff's windows in the database)"
+    )
+    clock.add_argument(
+        "--leave", metavar="FILE", help="approved leave: staff id, date[, morning|afternoon] rows"
     )
     clock.add_argument("--by", required=True, metavar="NAME", help="who enters these occurrences")
     clock.add_argument("--record", action="store_true", help="append to the database ledger")

@@ -136,6 +136,21 @@ def test_attendance_turns_punches_into_occurrences_and_reports_bad_lines(tmp_pat
     on_8th = sorted((e["subject"], e["item"], e["count"]) for e in entries if e["date"] == "2026-10-08")
     # 08:25 is late; no afternoon punches: that half day is absent.
     assert on_8th == [("dishui", "absent-day", "0.5"), ("dishui", "late-or-early", "1")]
+    assert len(entries) == 1 + 22 * 2 - 1  # every other working day of October: absent
+
+
+def test_approved_leave_is_not_absence(tmp_path, capsys):
+    punches = tmp_path / "punches.csv"
+    punches.write_text("li,2026-10-08 08:00\nli,2026-10-08 12:00\n", encoding="utf-8")
+    leave = tmp_path / "leave.csv"
+    leave.write_text("staff,date,session\nli,2026-10-08,afternoon\nli,2026-10-09\nli,someday\n", encoding="utf-8")
+    windows = tmp_path / "windows.csv"
+    windows.write_text("li,dishui\n", encoding="utf-8")
+    score(f"attendance {punches} --leave {leave} --rubric yihuang-window --month 2026-10 --windows {windows} --by x")
+    captured = capsys.readouterr()
+    assert f"{leave}:4: skipped: unreadable date 'someday'" in captured.err
+    days = {e["date"] for e in json.loads(captured.out)["occurrences"]}
+    assert "2026-10-08" not in days and "2026-10-09" not in days and "2026-10-12" in days
 
 
 def test_bad_input_is_one_clear_error(tmp_path):
