@@ -124,14 +124,22 @@ def test_rubric_list_and_show(capsys):
     assert "month: at most 5 -> 優質服務窗口" in capsys.readouterr().out
 
 
+def clock(tmp_path: Path, punches: str, **files: str) -> None:
+    """Run `score attendance` for Li Min of 地稅局 in October; extra CSV files become options."""
+    (tmp_path / "punches.csv").write_text(punches, encoding="utf-8")
+    options = ""
+    (tmp_path / "windows.csv").write_text("li,dishui\n", encoding="utf-8")
+    for name, text in files.items():
+        (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
+        options += f" --{name} {tmp_path / name}.csv"
+    rubric = "--rubric yihuang-window --month 2026-10 --by 督查股"
+    score(f"attendance {tmp_path / 'punches.csv'} {rubric} --windows {tmp_path / 'windows.csv'} {options}")
+
+
 def test_attendance_turns_punches_into_occurrences_and_reports_bad_lines(tmp_path, capsys):
-    punches = tmp_path / "punches.csv"
-    punches.write_text("staff,timestamp\nli,2026-10-08 08:25\nli,2026-10-08 12:00\nli,not a time\n", encoding="utf-8")
-    windows = tmp_path / "windows.csv"
-    windows.write_text("li,dishui\n", encoding="utf-8")
-    score(f"attendance {punches} --rubric yihuang-window --month 2026-10 --windows {windows} --by 督查股")
+    clock(tmp_path, "staff,timestamp\nli,2026-10-08 08:25\nli,2026-10-08 12:00\nli,not a time\n")
     captured = capsys.readouterr()
-    assert f"{punches}:4: skipped: unreadable timestamp 'not a time'" in captured.err
+    assert f"{tmp_path / 'punches.csv'}:4: skipped: unreadable timestamp 'not a time'" in captured.err
     entries = json.loads(captured.out)["occurrences"]
     on_8th = sorted((e["subject"], e["item"], e["count"]) for e in entries if e["date"] == "2026-10-08")
     # 08:25 is late; no afternoon punches: that half day is absent.
@@ -140,15 +148,10 @@ def test_attendance_turns_punches_into_occurrences_and_reports_bad_lines(tmp_pat
 
 
 def test_approved_leave_is_not_absence(tmp_path, capsys):
-    punches = tmp_path / "punches.csv"
-    punches.write_text("li,2026-10-08 08:00\nli,2026-10-08 12:00\n", encoding="utf-8")
-    leave = tmp_path / "leave.csv"
-    leave.write_text("staff,date,session\nli,2026-10-08,afternoon\nli,2026-10-09\nli,someday\n", encoding="utf-8")
-    windows = tmp_path / "windows.csv"
-    windows.write_text("li,dishui\n", encoding="utf-8")
-    score(f"attendance {punches} --leave {leave} --rubric yihuang-window --month 2026-10 --windows {windows} --by x")
+    leave = "staff,date,session\nli,2026-10-08,afternoon\nli,2026-10-09\nli,someday\n"
+    clock(tmp_path, "li,2026-10-08 08:00\nli,2026-10-08 12:00\n", leave=leave)
     captured = capsys.readouterr()
-    assert f"{leave}:4: skipped: unreadable date 'someday'" in captured.err
+    assert f"{tmp_path / 'leave.csv'}:4: skipped: unreadable date 'someday'" in captured.err
     days = {e["date"] for e in json.loads(captured.out)["occurrences"]}
     assert "2026-10-08" not in days and "2026-10-09" not in days and "2026-10-12" in days
 
