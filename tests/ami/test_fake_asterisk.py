@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from hotline.simulator import BANNER, Channel
+from hotline.simulator import BANNER, Channel, epoch_stamp
 from tests.captures import FIXTURES, Frame, raw_bytes, received_frames
 from tests.fakes.asterisk import FakeAsterisk, capture_events
 
@@ -128,7 +128,7 @@ async def test_timestamps_go_after_privilege(fake):
     sent = await fake.replay("c-hotline-inbound-call", timestamp_base=1795811542.0)
     lines = sent[0].text.split("\r\n")
     assert lines[:2] == ["Event: Newchannel", "Privilege: call,all"]
-    assert lines[2] == f"Timestamp: {1795811542.0 + sent[0].t:.6f}"
+    assert lines[2] == f"Timestamp: {epoch_stamp(1795811542.0 + sent[0].t)}"
     await wire.close()
 
 

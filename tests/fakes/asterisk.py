@@ -12,8 +12,9 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
-from hotline.simulator import ANSWERED, AmiRequest, AmiServer, AmiSession
+from hotline.simulator import ANSWERED, AmiRequest, AmiServer, AmiSession, epoch_stamp
 from tests.captures import Frame, received_frames
 
 # What a capture's ids look like: Uniqueid/Linkedid `1795811542.876` (also inside MixMonitor file
@@ -61,7 +62,7 @@ def with_timestamp(text: str, stamp: float) -> str:
     lines = text.split("\r\n")
     for index, line in enumerate(lines):
         if line.startswith("Privilege: "):
-            lines.insert(index + 1, f"Timestamp: {stamp:.6f}")
+            lines.insert(index + 1, f"Timestamp: {epoch_stamp(stamp)}")
             break
     return "\r\n".join(lines)
 
@@ -72,8 +73,8 @@ class FakeAsterisk(AmiServer):
     Logins fail fast by default (auth_failure_delay=0.05) so tests stay quick.
     """
 
-    def __init__(self, *, auth_failure_delay: float = 0.05, **kwargs: object) -> None:
-        super().__init__(auth_failure_delay=auth_failure_delay, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, auth_failure_delay: float = 0.05, **server: Any) -> None:
+        super().__init__(auth_failure_delay=auth_failure_delay, **server)
         self.pings = 0
         self.login_attempts = 0
         self.reject_logins = False
