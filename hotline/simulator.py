@@ -738,14 +738,14 @@ class PbxSimulator(AmiServer):
         self._channel_event("MusicOnHoldStart", line, ("Class", "default"))
         patience = self.random.expovariate(1 / self.traffic.mean_patience_seconds)
         answered = await self._ring_agents(line, queue, deadline=joined + patience * self.time_scale)
-        hold = int(time.monotonic() - joined)
+        waited = time.monotonic() - joined
         position = waiting.index(line) + 1
         waiting.remove(line)
         if answered is None:
-            await self._abandon(citizen, line, queue, position, hold)
+            await self._abandon(citizen, line, queue, position, waited)
             return self._outcome("abandoned")
         agent, agent_side, ring = answered
-        await self._talk(citizen, line, agent, agent_side, queue, position, hold, ring)
+        await self._talk(citizen, line, agent, agent_side, queue, position, waited, ring)
         return self._outcome("answered")
 
     async def _ring_agents(
@@ -786,14 +786,13 @@ class PbxSimulator(AmiServer):
 
     async def _talk(
         self, citizen: Channel, line: Channel, agent: Agent, agent_side: tuple[Channel, Channel],
-        queue: str, position: int, hold: int, ring: int,
+        queue: str, position: int, waited: float, ring: int,
     ) -> None:
+        hold = int(waited)
         member, phone = agent_side
         member_fields = [("Queue", queue), ("Interface", agent.interface), ("MemberName", agent.name)]
         self._channel_event("MusicOnHoldStop", line)
-        self._channel_event("QueueCallerLeave", line, ("Queue", queue), ("Position", str(position)),
-                            ("Count", str(len(self._queued[queue]))))
-        self._varset(line, "QUEUEWAIT", str(hold))
+        self._left_queue(line, queue, position, waited)
         self._dial("AgentConnect", line, member, *member_fields, ("HoldTime", str(hold)),
                    ("RingTime", str(ring)))
         bridge = Bridge(self.new_bridge_id())
@@ -825,6 +824,8 @@ class PbxSimulator(AmiServer):
         await self._hang_up([citizen, line] if by_agent else [phone, member])
         self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
                   last_data="600")
+        self._varset(line, "ANSWEREDTIME", str(int(talked)))
+        self._varset(line, "ANSWEREDTIME_MS", str(int(talked * 1000)))
         self._cdr(line, destination=line.exten, context="hotline-in", last_app="Queue",
                   last_data=f"{queue},t,,,300", destination_channel=member.name)
         self.spawn(self._wrap_up(agent))
@@ -834,24 +835,30 @@ class PbxSimulator(AmiServer):
         self._free_agents.put_nowait(agent)
 
     async def _abandon(
-        self, citizen: Channel, line: Channel, queue: str, position: int, hold: int
+        self, citizen: Channel, line: Channel, queue: str, position: int, waited: float
     ) -> None:
         """The citizen hangs up waiting (capture g): Abandon, Leave, then the Hangups."""
         self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
         self._channel_event("HangupRequest", line, ("Cause", "16"))
         self._channel_event("MusicOnHoldStop", line)
-        self._varset(line, "QUEUEWAIT", str(hold))
         self._varset(line, "ABANDONED", "TRUE")
         self._channel_event("QueueCallerAbandon", line, ("Queue", queue), ("Position", str(position)),
-                            ("OriginalPosition", str(position)), ("HoldTime", str(hold)))
-        self._channel_event("QueueCallerLeave", line, ("Queue", queue), ("Position", str(position)),
-                            ("Count", str(len(self._queued[queue]))))
+                            ("OriginalPosition", str(position)), ("HoldTime", str(int(waited))))
+        self._left_queue(line, queue, position, waited)
         await self._record(line, 0)
         await self._hang_up([citizen, line])
         self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
                   last_data="600")
         self._cdr(line, destination=line.exten, context="hotline-in", last_app="Queue",
                   last_data=f"{queue},t,,,300")
+
+    def _left_queue(self, line: Channel, queue: str, position: int, waited: float) -> None:
+        """QueueCallerLeave and the variables app_queue sets as the caller leaves (d #60-#62)."""
+        self._channel_event("QueueCallerLeave", line, ("Queue", queue), ("Position", str(position)),
+                            ("Count", str(len(self._queued[queue]))))
+        self._varset(line, "QUEUEPOSITION", str(position))
+        self._varset(line, "QUEUEWAIT", str(int(waited)))
+        self._varset(line, "QUEUEWAIT_MS", str(int(waited * 1000)))
 
     async def _citizen_hangs_up(self, citizen: Channel, line: Channel) -> None:
         self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
