@@ -773,7 +773,7 @@ class PbxSimulator(AmiServer):
                 self._dial("DialEnd", line, member, ("DialStatus", "NOANSWER"))
                 self._dial("AgentRingNoAnswer", line, member, *member_fields,
                            ("RingTime", str(int(self.traffic.agent_ring_timeout * self.time_scale))))
-                await self._hang_up([member, phone], cause=19)
+                self._hang_up([member, phone], cause=19)
                 self._free_agents.put_nowait(agent)
                 continue
             ring = self.random.uniform(*self.traffic.ring_seconds)
@@ -804,6 +804,8 @@ class PbxSimulator(AmiServer):
         self._varset(member, "BRIDGEPEER", line.name)
         self._varset(line, "BRIDGEPEER", member.name)
         started = time.monotonic()
+        # Talk times are skewed (many short answers, a few long cases): lognormal, sigma 0.6,
+        # mu chosen so that the mean is mean_talk_seconds (mean = exp(mu + sigma**2 / 2)).
         talk = self.random.lognormvariate(math.log(self.traffic.mean_talk_seconds) - 0.18, 0.6)
         await self._pause(talk)
         talked = time.monotonic() - started
@@ -817,11 +819,11 @@ class PbxSimulator(AmiServer):
             channel.bridge_id = ""
             self.emit("BridgeLeave", "call,all", [*bridge.fields(), *channel.snapshot()])
         self.emit("BridgeDestroy", "call,all", bridge.fields())
-        await self._hang_up([phone, member] if by_agent else [citizen, line])
-        self._cdr(phone, destination=agent.exten, context="agents", last_app="Wait", last_data="1")
+        self._hang_up([phone, member] if by_agent else [citizen, line])
+        self._cdr(phone, destination=agent.exten, context="agents", last_app="Answer", last_data="")
         self._cdr(member, destination=line.exten, context="agents", last_app="AppQueue",
                   last_data="(Outgoing Line)")
-        await self._hang_up([citizen, line] if by_agent else [phone, member])
+        self._hang_up([citizen, line] if by_agent else [phone, member])
         self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
                   last_data="600")
         self._varset(line, "ANSWEREDTIME", str(int(talked)))
@@ -846,7 +848,7 @@ class PbxSimulator(AmiServer):
                             ("OriginalPosition", str(position)), ("HoldTime", str(int(waited))))
         self._left_queue(line, queue, position, waited)
         await self._record(line, 0)
-        await self._hang_up([citizen, line])
+        self._hang_up([citizen, line])
         self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
                   last_data="600")
         self._cdr(line, destination=line.exten, context="hotline-in", last_app="Queue",
@@ -865,7 +867,7 @@ class PbxSimulator(AmiServer):
         self._channel_event("HangupRequest", line, ("Cause", "16"))
         self._varset(line, "AGISTATUS", "HANGUP")
         await self._record(line, 0)
-        await self._hang_up([citizen, line])
+        self._hang_up([citizen, line])
         self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
                   last_data="600")
         self._cdr(line, destination=line.exten, context="hotline-in", last_app="AGI",
@@ -907,7 +909,7 @@ class PbxSimulator(AmiServer):
     async def _callback(self, outgoing: Channel, callee: Channel) -> None:
         await self._pause(self.random.uniform(*self.traffic.callback_seconds))
         self._channel_event("SoftHangupRequest", callee, ("Cause", "16"))
-        await self._hang_up([callee, outgoing])
+        self._hang_up([callee, outgoing])
         self._cdr(outgoing, destination=outgoing.exten, context=outgoing.context, last_app="AGI",
                   last_data=outgoing.application_data)
         self._cdr(callee, destination=callee.exten, context=callee.context, last_app="Answer",
@@ -989,7 +991,7 @@ class PbxSimulator(AmiServer):
             ("Exten", two.exten), ("LocalOptimization", "Yes" if optimize else "No"),
         ])
 
-    async def _hang_up(self, channels: list[Channel], cause: int = 16) -> None:
+    def _hang_up(self, channels: list[Channel], cause: int = 16) -> None:
         """Hang up a Local pair: the request reaches the other side, then both Hangups."""
         for other in channels[1:]:
             self._channel_event("HangupRequest", other, ("Cause", str(cause)))
