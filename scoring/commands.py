@@ -212,6 +212,8 @@ def _rubric_show(args: argparse.Namespace, config: Config) -> int:
         print(
             f"disqualified: {shown(rule.at_least)}x {'/'.join(sorted(rule.items))} within the {rule.within}: {rule.reason}"
         )
+    if rubric.monthly_weight is not None:
+        print(f"year: the monthly results count {shown(rubric.monthly_weight)} of {shown(rubric.base)}")
     for kind, award in rubric.awards.items():
         print(f"{kind}: {'at most ' if award.at_most else 'top '}{award.top} -> {award.name}")
     return 0
