@@ -22,6 +22,10 @@ PERIOD_KINDS = ("month", "quarter", "year")
 SUBJECT_KINDS = ("window", "staff")
 SCOPES = ("month", "year")
 WITHIN = ("period", "month", "year")
+RUBRIC_KEYS = (
+    "id", "version", "title", "subjects", "base", "source", "categories", "extras", "caps",
+    "disqualifications", "awards", "eligibility", "annual", "attendance",
+)  # fmt: skip
 
 
 class RubricError(InvalidInput):
@@ -218,27 +222,7 @@ def _category(path: Path, index: int, table: Any) -> Category:
 
 def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
     """Validate a rubric file's parsed TOML; `path` names the file in errors."""
-    top = _Reader(
-        path,
-        "",
-        dict(data),
-        (
-            "id",
-            "version",
-            "title",
-            "subjects",
-            "base",
-            "source",
-            "categories",
-            "extras",
-            "caps",
-            "disqualifications",
-            "awards",
-            "eligibility",
-            "annual",
-            "attendance",
-        ),
-    )
+    top = _Reader(path, "", dict(data), RUBRIC_KEYS)
     rubric_id = top.text("id")
     if rubric_id != path.stem:
         top.fail("id", f"{rubric_id!r} must match the file name {path.stem!r}")
@@ -283,9 +267,7 @@ def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:
     for index, table in enumerate(top.tables("caps")):
         reader = _Reader(path, f"caps[{index}]", table, ("id", "name", "items", "max"))
         members = _item_list(reader, item_ids)
-        if any(item.points <= 0 for item in extras if item.id in members) or members - {
-            item.id for item in extras
-        }:
+        if not members <= {item.id for item in extras if item.points > 0}:
             reader.fail(reader.key("items"), "a cap limits bonus extras only")
         caps.append(Cap(reader.text("id"), reader.text("name"), members, reader.points("max")))
 
