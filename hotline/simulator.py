@@ -55,7 +55,7 @@ def caller_id(text: str) -> tuple[str, str]:
 
 def epoch_stamp(now: float) -> str:
     """Asterisk's `Timestamp:` value, seconds and microseconds: 1795811268.055743."""
-    return f"{int(now)}.{int(now % 1 * 1_000_000):06d}"
+    return f"{now:.6f}"
 
 
 def event_tv(now: float) -> str:
