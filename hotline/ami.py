@@ -548,7 +548,8 @@ class AmiLink:
 
     def _backoff(self, failures: int) -> float:
         """Capped exponential backoff with jitter, so many daemons do not reconnect in step."""
-        ceiling = min(self.pbx.reconnect_max, self.pbx.reconnect_min * 2**failures)
+        # The exponent is capped: after ~1,000 failures (hours of outage) 2**n overflows a float.
+        ceiling = min(self.pbx.reconnect_max, self.pbx.reconnect_min * 2 ** min(failures, 30))
         return random.uniform(ceiling / 2, ceiling)
 
     @staticmethod

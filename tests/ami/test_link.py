@@ -74,6 +74,13 @@ async def test_wrong_secret_reports_down_and_retries_with_backoff(fake, start_li
     assert [item.up for item in items if isinstance(item, LinkState)] == [True]
 
 
+def test_backoff_grows_to_the_cap_and_stays_there_through_a_long_outage(pbx):
+    link = AmiLink(pbx, asyncio.Queue())
+    assert pbx.reconnect_min / 2 <= link._backoff(0) <= pbx.reconnect_min
+    assert pbx.reconnect_max / 2 <= link._backoff(3) <= pbx.reconnect_max
+    assert pbx.reconnect_max / 2 <= link._backoff(100_000) <= pbx.reconnect_max
+
+
 async def test_unreachable_pbx_is_reported_and_run_never_raises(start_link, pbx):
     async with FakeAsterisk() as closed:
         port = closed.port
