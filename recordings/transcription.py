@@ -102,13 +102,13 @@ class Recogniser:
         vosk.SetLogLevel(-1)
         self._vosk = vosk
         try:
-            self._model = vosk.Model(str(self.path))
+            self.model = vosk.Model(str(self.path))
         except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
             raise ModelError(f"vosk model {self.path}: cannot load ({exc})", path=str(self.path)) from None
 
     def transcribe_side(self, side: Side, progress: Callable[[float], None] | None = None) -> list[Segment]:
         """The segments of one side; `progress` is called with the seconds of audio consumed."""
-        recognizer = self._vosk.KaldiRecognizer(self._model, side.sample_rate)
+        recognizer = self._vosk.KaldiRecognizer(self.model, side.sample_rate)
         recognizer.SetWords(True)
         pcm, chunk = side.pcm, int(side.sample_rate * _CHUNK_SECONDS) * 2
         segments: list[Segment] = []
