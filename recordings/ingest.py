@@ -28,6 +28,7 @@ import shutil
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +50,9 @@ from recordings.audio import (
     read_wav_header,
     repair_wav_header,
 )
+
+if TYPE_CHECKING:
+    from hotline import calls as tracking
 
 log = logging.getLogger("hotline.recordings")
 
@@ -486,3 +490,45 @@ async def sweep_forever(
             await asyncio.wait_for(stopping.wait(), interval)
         except TimeoutError:
             pass
+
+
+class Ingestor:
+    """The daemon's side of ingest: takes ended calls from call tracking without blocking it,
+    and sweeps. Wiring in `hotline serve`:
+
+        ingestor = Ingestor(sessions, config)
+        tracking = CallTracking(..., on_call_ended=[ingestor.call_ended])
+        group.create_task(ingestor.run(stop))
+    """
+
+    def __init__(self, sessions: async_sessionmaker, config: Config, *, grace: float = APPEAR_SECONDS) -> None:
+        self.sessions, self.config, self.grace = sessions, config, grace
+        self._pending: set[asyncio.Task] = set()
+
+    async def call_ended(self, call: tracking.Call, call_id: int) -> None:
+        """An EndedCallHandler: start ingesting `call.recording` in the background and return.
+
+        Waiting for MixMonitor to close the file takes seconds; call tracking must not wait.
+        """
+        if not call.recording:
+            return
+        task = asyncio.create_task(on_call_ended(self.sessions, self.config, call_id, call.recording))
+        self._pending.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The file stays in the spool; the next sweep takes it.
+            log.error("ingesting a recording failed: %s", task.exception(), exc_info=task.exception())
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Sweep until `stopping`; then give ingests under way `grace` seconds to finish (what is
+        cut short stays in the spool for the sweep at the next start)."""
+        try:
+            await sweep_forever(self.sessions, self.config, stopping)
+        finally:
+            if self._pending:
+                _done, cut = await asyncio.wait(set(self._pending), timeout=self.grace)
+                for task in cut:
+                    task.cancel()

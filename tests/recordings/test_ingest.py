@@ -193,3 +193,21 @@ def test_an_existing_archive_file_is_never_overwritten(tmp_path):
     (tmp_path / "b.wav").write_bytes(b"second")
     assert ingest.move(tmp_path / "b.wav", tmp_path / "archive/x.wav").name == "x.1.wav"
     assert (tmp_path / "archive/x.wav").read_bytes() == b"first"
+
+
+async def test_the_daemon_hands_over_ended_calls_without_waiting_for_the_file(sessions, config, add_call):
+    from hotline.calls import Call as TrackedCall
+
+    call = await add_call(20)
+    ingestor = ingest.Ingestor(sessions, config)
+    tracked = TrackedCall(pbx="main", linkedid="1795811555.20", started_at=call.started_at, recording=call.recording)
+    stopping = asyncio.Event()
+    async with asyncio.timeout(30):
+        sweeping = asyncio.create_task(ingestor.run(stopping))
+        await ingestor.call_ended(tracked, call.id)  # returns at once: the file is not there yet
+        await ingestor.call_ended(TrackedCall(pbx="main", linkedid="x", started_at=call.started_at), 99)
+        shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.20.wav")
+        stopping.set()
+        await sweeping  # waits for the ingest under way
+    (recording,) = await rows(sessions, Recording)
+    assert recording.call_id == call.id and recording.condition == "ok"
