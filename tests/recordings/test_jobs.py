@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -138,3 +139,11 @@ async def test_changing_the_model_requeues_old_transcripts(sessions, add_recordi
         assert await jobs.requeue_for_model(session, "vosk-model-cn") == 2
     async with sessions() as session:
         assert await jobs.queue_counts(session) == {"done": 2, "queued": 2}
+
+
+async def test_concurrent_claims_never_share_a_job(sessions, add_recording):
+    for n in range(12):
+        await add_recording(n)
+    claims = await asyncio.gather(*(jobs.claim(sessions, f"worker-{n}", LEASE) for n in range(16)))
+    taken = [c.job_id for c in claims if c is not None]
+    assert len(taken) == 12 and len(set(taken)) == 12

@@ -69,7 +69,7 @@ async def test_two_worker_processes_transcribe_each_recording_exactly_once(sessi
 
 
 async def test_a_job_whose_worker_is_killed_is_finished_by_another(sessions, config, add_call, recogniser):
-    await ingest_speech(sessions, config, add_call, 1, " ".join(PHRASES * 3))
+    await ingest_speech(sessions, config, add_call, 1, " ".join(PHRASES * 5))
     pool = workers.WorkerPool(config, 1, lease=timedelta(seconds=2), poll=0.05)
     pool.start()
     try:
