@@ -414,9 +414,9 @@ async def _register_archive(sessions: async_sessionmaker, config: Config) -> int
         known = {path for row in rows for path in row if path}
     registered = 0
     for path in await asyncio.to_thread(_unregistered, root, known):
+        if any(f".{speaker}." in path.name for speaker in SIDE_SUFFIXES):
+            continue  # a side file belongs to its main file's row; alone it stays on disk
         stem = path.name.split(".")[0]
-        if path.name.split(".")[1:2] in (["caller"], ["agent"]):
-            continue  # registered with its main file, which is missing: nothing to attach to
         async with sessions() as session:
             call = await session.get(Call, int(stem)) if stem.isdigit() else None
         inspection = await asyncio.to_thread(inspect, path)

@@ -42,7 +42,7 @@ class Recording(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     # Where Asterisk wrote it (spool name), and where it lives now, relative to recordings_root.
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, index=True)
     path: Mapped[str] = mapped_column(Text, unique=True)
     # MixMonitor r()/t() files: what the caller said and what the caller heard (the agent).
     caller_path: Mapped[str | None] = mapped_column(Text)

@@ -48,6 +48,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recordings_call_id'), ['call_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_recordings_source'), ['source'], unique=False)
 
     op.create_table('recording_audit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -136,6 +137,7 @@ def downgrade() -> None:
 
     op.drop_table('recording_audit')
     with op.batch_alter_table('recordings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recordings_source'))
         batch_op.drop_index(batch_op.f('ix_recordings_call_id'))
 
     op.drop_table('recordings')
