@@ -1,4 +1,4 @@
-"""Command-line: `hotline transcribe`, `hotline worker` and `hotline recordings sweep|retention|requeue`."""
+"""Command-line: `hotline transcribe`, `hotline worker` and `hotline recordings sweep|retention|requeue|status`."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ def add_commands(subparsers: Any) -> None:
     purge.set_defaults(func=apply_retention)
     requeue = commands.add_parser("requeue", help="queue recordings not yet transcribed by the configured model")
     requeue.set_defaults(func=requeue_for_model)
+    status = commands.add_parser("status", help="transcription jobs by state, and the latest failures")
+    status.set_defaults(func=queue_status)
 
 
 def transcribe_files(args: argparse.Namespace, config: Config) -> int:
@@ -128,6 +130,21 @@ def apply_retention(args: argparse.Namespace, config: Config) -> int:
         return f"{verb} {len(report.deleted)} recordings older than {config.retention_days} days; {report.held} on hold kept"
 
     return _with_sessions(config, purge)
+
+
+def queue_status(args: argparse.Namespace, config: Config) -> int:
+    """Jobs per state, then the latest failed jobs with their errors."""
+
+    async def status(sessions: async_sessionmaker) -> str:
+        async with sessions() as session:
+            counts = await jobs.queue_counts(session)
+            failed = await jobs.failed_jobs(session)
+        lines = [", ".join(f"{counts.get(state, 0)} {state}" for state in (jobs.QUEUED, jobs.RUNNING, jobs.DONE, jobs.FAILED))]
+        lines += [f"failed: job {job.id} recording {job.recording_id} after {job.attempts} attempts: {job.last_error}"
+                  for job in failed]
+        return "\n".join(lines)
+
+    return _with_sessions(config, status)
 
 
 def requeue_for_model(args: argparse.Namespace, config: Config) -> int:

@@ -219,6 +219,18 @@ async def fail(sessions: async_sessionmaker, claim: Claim, error: str, *, perman
         return job.state
 
 
+async def failed_jobs(session: AsyncSession, limit: int = 20) -> Sequence[TranscriptionJob]:
+    """The most recently failed jobs, for a supervisor to look into."""
+    return (
+        await session.scalars(
+            select(TranscriptionJob)
+            .where(TranscriptionJob.state == FAILED)
+            .order_by(TranscriptionJob.finished_at.desc(), TranscriptionJob.id.desc())
+            .limit(limit)
+        )
+    ).all()
+
+
 async def queue_counts(session: AsyncSession) -> dict[str, int]:
     """How many jobs are in each state (for the CLI and health checks)."""
     rows = await session.execute(select(TranscriptionJob.state, func.count()).group_by(TranscriptionJob.state))

@@ -80,7 +80,12 @@ async def run_job(
     finally:
         heartbeat.cancel()
     outcome = jobs.Outcome(recogniser.name, segments, seconds, time.perf_counter() - started)
-    return jobs.DONE if await jobs.complete(sessions, claim, outcome) else jobs.RUNNING
+    if not await jobs.complete(sessions, claim, outcome):
+        return jobs.RUNNING  # another worker holds it now and will store its own result
+    log.info("job %s: recording %s, %.1f s of audio in %.1f s, %d segments", claim.job_id,
+             claim.recording_id, seconds, outcome.processing_seconds, len(segments),
+             extra={"action": "transcribe"})
+    return jobs.DONE
 
 
 async def work(

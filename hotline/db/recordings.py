@@ -221,7 +221,18 @@ async def transcript_of_call(session: AsyncSession, call_id: int) -> Transcript:
         .options(selectinload(Transcript.segments))
     )
     if transcript is None:
-        raise NotFound(f"call {call_id} has no transcript yet", call_id=call_id)
+        job = await session.scalar(
+            select(TranscriptionJob)
+            .where(TranscriptionJob.recording_id == recording.id)
+            .order_by(TranscriptionJob.id.desc())
+            .limit(1)
+        )
+        raise NotFound(
+            f"call {call_id} has no transcript yet",
+            call_id=call_id,
+            transcription=job.state if job is not None else None,
+            error=job.last_error if job is not None else None,
+        )
     return transcript
 
 

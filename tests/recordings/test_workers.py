@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.db.recordings import Transcript, TranscriptionJob, transcript_of_call
+from hotline.errors import NotFound
 from recordings import ingest, jobs, workers
 from recordings.transcription import ModelError
 from tests.recordings.speech import PHRASES, speak
@@ -53,6 +55,11 @@ async def test_an_unreadable_archived_file_fails_its_job_visibly(sessions, confi
     await workers.work(sessions, config.recordings_root, recogniser, "test-worker", lambda: False, drain=True)
     (job,) = await all_jobs(sessions)
     assert job.state == "failed" and "No such file" in job.last_error
+    with pytest.raises(NotFound) as missing:
+        async with sessions() as session:
+            await transcript_of_call(session, call.id)
+    assert missing.value.details["transcription"] == "failed"
+    assert "No such file" in missing.value.details["error"]
 
 
 async def test_two_worker_processes_transcribe_each_recording_exactly_once(sessions, config, add_call):
@@ -95,3 +102,16 @@ async def test_a_wrong_model_stops_the_workers_before_they_start(config, tmp_pat
 
     with pytest.raises(ModelError, match="no such directory"):
         await workers.run_workers(replace(config, vosk_model=tmp_path / "nope"), 2, asyncio.Event())
+
+
+async def test_mixmonitor_r_and_t_files_give_caller_and_agent_segments(sessions, config, add_call, recogniser):
+    call = await add_call(3)
+    spool = config.recordings_spool
+    caller = speak(spool / "1795811555.3-in.wav", PHRASES[0])
+    speak(spool / "1795811555.3-out.wav", PHRASES[1])
+    shutil.copy(caller, spool / "1795811555.3.wav")  # the mixed file; its content does not matter here
+    await ingest.on_call_ended(sessions, config, call.id, call.recording, settle=0.2)
+    await workers.work(sessions, config.recordings_root, recogniser, "test-worker", lambda: False, drain=True)
+    async with sessions() as session:
+        transcript = await transcript_of_call(session, call.id)
+    assert {segment.speaker for segment in transcript.segments} == {"caller", "agent"}
