@@ -49,7 +49,6 @@ RAW_FORMATS: dict[str, tuple[str, int]] = {
     "gsm": ("gsm", 8000),
 }
 _RAW_BYTES_PER_SECOND = {"ulaw": 8000, "alaw": 8000, "pcm": 16000}
-AUDIO_SUFFIXES = frozenset({"wav", *RAW_FORMATS})
 
 # Which party a side of the recording is. MixMonitor runs on the caller's channel: what it
 # reads from the channel (r() file, left channel of a stereo file) is the caller, what it writes

@@ -3,8 +3,9 @@
 Asterisk 22 sends no MixMonitorStop when a call hangs up (see the AMI captures), so the daemon
 calls `on_call_ended` when its call tracker sees the call end, with the path MixMonitor was given
 (MIXMONITOR_FILENAME). The file may still be open then: MixMonitor finishes writing and fills in
-the WAV header's sizes only when it closes the file, so ingest waits until the header is final
-or the file has stopped changing. A file whose header was never finalised or that was cut short
+the WAV header's sizes only when it closes the file (format_wav.c: `wav_write` leaves the header
+alone, `update_header` runs at close), so ingest waits until the header is final or the file has
+stopped changing. A file whose header was never finalised or that was cut short
 is repaired (only its two size fields are rewritten); one that cannot be read is archived anyway
 and flagged. Ingest moves files, never deletes them.
 
@@ -165,10 +166,12 @@ async def wait_until_complete(
         if state is None:
             if now >= deadline:
                 raise RecordingMissing(f"recording {path.name} did not appear", path=str(path))
-        elif state[2] and state[0] > 44:
-            return
         elif state[:2] != last:
             last, stable_since = state[:2], now
+        elif state[2] and state[0] > 44:
+            # Final sizes and unchanged since the last look: closed. (Asterisk 1.x rewrote the
+            # header after every write, so a final header alone does not prove it.)
+            return
         elif now - stable_since >= settle:
             return
         await asyncio.sleep(poll)
