@@ -307,7 +307,8 @@ async def _register(sessions: async_sessionmaker, source: str, archived: Archive
             await jobs.enqueue(session, recording.id)
     if inspection.condition != "ok":
         # The problem text names sizes only, never content.
-        log.warning("recording %s archived as %s: %s", archived.path, inspection.condition, inspection.problem)
+        log.warning("recording %s archived as %s: %s", archived.path, inspection.condition, inspection.problem,
+                    extra={"action": "ingest"})
     return recording
 
 
@@ -349,7 +350,8 @@ async def on_call_ended(
         try:
             await wait_until_complete(source, settle=settle, appear=appear)
         except RecordingMissing:
-            log.warning("recording %s of call %s has not appeared; the sweep will look again", source.name, call_id)
+            log.warning("recording %s of call %s has not appeared; the sweep will look again", source.name, call_id,
+                        extra={"action": "ingest"})
             return None
         return await ingest(sessions, config, source, call)
     finally:
@@ -485,10 +487,10 @@ async def sweep_forever(
             if report.ingested or report.orphans or report.registered:
                 log.info(
                     "recordings sweep: %d ingested, %d orphans, %d registered from the archive",
-                    report.ingested, report.orphans, report.registered,
+                    report.ingested, report.orphans, report.registered, extra={"action": "sweep"},
                 )
         except (OSError, SQLAlchemyError, HotlineError) as exc:
-            log.error("recordings sweep failed: %s", exc)
+            log.error("recordings sweep failed: %s", exc, extra={"action": "sweep"})
         try:
             await asyncio.wait_for(stopping.wait(), interval)
         except TimeoutError:
@@ -523,7 +525,8 @@ class Ingestor:
         self._pending.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # The file stays in the spool; the next sweep takes it.
-            log.error("ingesting a recording failed: %s", task.exception(), exc_info=task.exception())
+            log.error("ingesting a recording failed: %s", task.exception(), exc_info=task.exception(),
+                      extra={"action": "ingest"})
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Sweep until `stopping`; then give ingests under way `grace` seconds to finish (what is

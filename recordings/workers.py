@@ -54,7 +54,8 @@ async def _keep_lease(sessions: async_sessionmaker, claim: jobs.Claim, lease: ti
     while True:
         await asyncio.sleep(lease.total_seconds() / 3)
         if not await jobs.renew(sessions, claim, lease):
-            log.warning("job %s: lease lost to another worker; its result will be dropped", claim.job_id)
+            log.warning("job %s: lease lost to another worker; its result will be dropped", claim.job_id,
+                        extra={"action": "transcribe"})
             return
 
 
@@ -72,10 +73,12 @@ async def run_job(
         segments, seconds = await asyncio.to_thread(_transcribe, recogniser, root, recording)
     except (AudioError, FileNotFoundError) as exc:
         # Retrying cannot make an unreadable or missing file readable.
-        log.error("job %s (recording %s) failed: %s", claim.job_id, claim.recording_id, exc)
+        log.error("job %s (recording %s) failed: %s", claim.job_id, claim.recording_id, exc,
+                  extra={"action": "transcribe"})
         return await jobs.fail(sessions, claim, str(exc), permanent=True)
     except Exception as exc:  # the recogniser's failures are not typed; record them and retry
-        log.exception("job %s (recording %s) failed", claim.job_id, claim.recording_id)
+        log.exception("job %s (recording %s) failed", claim.job_id, claim.recording_id,
+                      extra={"action": "transcribe"})
         return await jobs.fail(sessions, claim, f"{type(exc).__name__}: {exc}")
     finally:
         heartbeat.cancel()
