@@ -9,17 +9,22 @@ entry, so that every deletion can be shown later.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
 from hotline.db.recordings import Actor, Recording, Transcript, TranscriptionJob, audit
 
+log = logging.getLogger("hotline.recordings")
+
 RETENTION = Actor(name="hotline:retention")
+RETENTION_SECONDS = 6 * 3600.0
 
 
 def cutoff(now: datetime, retention_days: int) -> datetime:
@@ -75,3 +80,22 @@ async def apply_retention(
             )
         report.deleted.append(recording.id)
     return report
+
+
+async def retention_forever(
+    sessions: async_sessionmaker, config: Config, stopping: asyncio.Event, interval: float = RETENTION_SECONDS
+) -> None:
+    """Apply retention at start and every `interval` seconds until `stopping` is set; a failed
+    run (file system, database) is logged and tried again at the next interval."""
+    while not stopping.is_set():
+        try:
+            report = await apply_retention(sessions, config)
+            if report.deleted:
+                log.info("retention: deleted %d recordings older than %d days, %d on hold kept",
+                         len(report.deleted), config.retention_days, report.held, extra={"action": "retention"})
+        except (OSError, SQLAlchemyError) as exc:
+            log.error("retention failed: %s", exc, extra={"action": "retention"})
+        try:
+            await asyncio.wait_for(stopping.wait(), interval)
+        except TimeoutError:
+            pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from hotline.db.recordings import Recording, RecordingAudit, Transcript, TranscriptionJob, hold
 from recordings import ingest
-from recordings.retention import apply_retention
+from recordings.retention import apply_retention, retention_forever
 from tests.recordings.test_audio import MIXMONITOR_WAV
 
 NOW = datetime(2027, 12, 1, tzinfo=timezone.utc)  # a year after the calls of the fixtures
@@ -62,3 +63,15 @@ async def test_recent_recordings_and_released_holds(sessions, config, add_call):
     assert (await apply_retention(sessions, config, now=NOW)).deleted == [recording.id]
     async with sessions() as session:
         assert (await session.scalars(select(Transcript))).all() == []
+
+
+async def test_the_daemon_applies_retention_at_start(sessions, config, add_call):
+    (recording,) = await recordings_for(sessions, config, add_call, 1)
+    stopping = asyncio.Event()
+    async with asyncio.timeout(10):
+        task = asyncio.create_task(retention_forever(sessions, replace(config, retention_days=0), stopping))
+        while (await apply_retention(sessions, config, dry_run=True, now=NOW)).deleted:
+            await asyncio.sleep(0.05)
+        stopping.set()
+        await task
+    assert not (config.recordings_root / recording.path).exists()
