@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from hotline.db.recordings import Recording, Transcript, TranscriptionJob
 from recordings import jobs
@@ -147,3 +147,17 @@ async def test_concurrent_claims_never_share_a_job(sessions, add_recording):
     claims = await asyncio.gather(*(jobs.claim(sessions, f"worker-{n}", LEASE) for n in range(16)))
     taken = [c.job_id for c in claims if c is not None]
     assert len(taken) == 12 and len(set(taken)) == 12
+
+
+async def test_on_postgresql_claims_skip_rows_other_workers_hold(engine, sessions, add_recording):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
+    await add_recording()
+    statements = []
+    listen = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(engine.sync_engine, "before_cursor_execute", listen)
+    try:
+        assert await jobs.claim(sessions, "worker-a", LEASE) is not None
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", listen)
+    assert any("FOR UPDATE SKIP LOCKED" in s for s in statements)
