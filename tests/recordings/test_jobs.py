@@ -154,7 +154,10 @@ async def test_on_postgresql_claims_skip_rows_other_workers_hold(engine, session
         pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
     await add_recording()
     statements = []
-    listen = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+
+    def listen(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
     event.listen(engine.sync_engine, "before_cursor_execute", listen)
     try:
         assert await jobs.claim(sessions, "worker-a", LEASE) is not None
