@@ -50,7 +50,9 @@ ActionFields = Mapping[str, "str | Sequence[str]"]
 class AmiEvent:
     """One event Asterisk sent, stamped with when it happened.
 
-    A header Asterisk repeats within one event comes as a list of its values (panoramisk's way).
+    `fields` holds the headers as Asterisk spelled them; a header Asterisk repeats within one
+    event comes as a list of its values (panoramisk's way). Events tied to one of our actions
+    (OriginateResponse) come as panoramisk's Message, whose keys are case-insensitive.
     """
 
     pbx: str
@@ -87,7 +89,24 @@ def _fields(message: Message, *, drop: tuple[str, ...] = ()) -> Mapping[str, str
     return MappingProxyType({k: v for k, v in message.items() if k.lower() not in left_out})
 
 
-def _event_time(message: Message) -> datetime:
+def _headers(text: str) -> dict[str, Any] | None:
+    """A message's `Key: value` lines as a dict (a repeated key keeps every value, in a list, as
+    panoramisk does); None if a line has no colon."""
+    headers: dict[str, Any] = {}
+    for line in text.split("\r\n"):
+        key, colon, value = line.partition(":")
+        if not colon:
+            return None
+        value = value[1:] if value.startswith(" ") else value
+        if key in headers:
+            previous = headers[key]
+            headers[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            headers[key] = value
+    return headers
+
+
+def _event_time(message: Mapping[str, Any], received_at: datetime) -> datetime:
     """The event's `Timestamp:` (manager.conf `timestampevents=yes`), else the time it arrived."""
     stamp = message.get("Timestamp")
     if isinstance(stamp, str):
@@ -95,7 +114,7 @@ def _event_time(message: Message) -> datetime:
             return datetime.fromtimestamp(float(stamp), UTC)
         except (ValueError, OverflowError, OSError):
             logger.warning("unreadable event Timestamp %r; using the receive time", stamp)
-    return _now()
+    return received_at
 
 
 class AmiProtocol(AMIProtocol):
@@ -109,10 +128,16 @@ class AmiProtocol(AMIProtocol):
     too, and the connection stays up.
     """
 
-    def __init__(self, manager: Manager, on_skipped: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        manager: Manager,
+        on_skipped: Callable[[], None],
+        on_event: Callable[[Mapping[str, Any], datetime], None],
+    ) -> None:
         super().__init__()
         self._manager = manager
         self._on_skipped = on_skipped
+        self._on_event = on_event
         self._buffer = bytearray()
         self._scanned = 0
         self._discarding = False
@@ -142,6 +167,8 @@ class AmiProtocol(AMIProtocol):
             return
         # Cut every whole message out of the buffer, then drop them from it at once: one read
         # can hold hundreds of messages (Asterisk bursts), and deleting each would be quadratic.
+        # Everything in one read arrived at the same moment: one clock reading serves them all.
+        received_at = _now()
         start = 0
         while not self.closed:
             end = self._buffer.find(FRAME_END, max(start, self._scanned))
@@ -155,7 +182,7 @@ class AmiProtocol(AMIProtocol):
             elif len(frame) > MAX_FRAME_BYTES:
                 self._skip("message larger than %d bytes" % MAX_FRAME_BYTES, frame)
             else:
-                self._frame_received(frame)
+                self._frame_received(frame, received_at)
         del self._buffer[:start]
         self._hold_partial()
 
@@ -186,7 +213,7 @@ class AmiProtocol(AMIProtocol):
         del self._buffer[: -(len(FRAME_END) - 1)]
         self._scanned = 0
 
-    def _frame_received(self, frame: bytes) -> None:
+    def _frame_received(self, frame: bytes, received_at: datetime) -> None:
         frame = frame.lstrip(b"\r\n")
         if not frame:
             return
@@ -195,15 +222,20 @@ class AmiProtocol(AMIProtocol):
         except UnicodeDecodeError as exc:
             self._skip(f"invalid UTF-8 at byte {exc.start}", frame)
             return
-        # Asterisk 22 sends even Command output as `Output:` headers: every line has a colon.
-        if any(":" not in line for line in text.split("\r\n")):
+        headers = _headers(text)
+        if headers is None:
+            # Asterisk 22 sends even Command output as `Output:` headers: every line has a colon.
             self._skip("a line without a colon", frame)
-            return
-        message = Message.from_line(text)
-        if message is None:
+        elif "Event" in headers and "ActionID" not in headers and headers["Event"] != "Shutdown":
+            # An event that answers no action of ours goes straight to the link as plain headers:
+            # building panoramisk's case-insensitive Message and dispatching it was half of the
+            # daemon's time per event (benchmarks/ami_ingest.py). Shutdown stays with panoramisk,
+            # which ends the connection on it.
+            self._on_event(headers, received_at)
+        elif (message := Message.from_line(text)) is None:
             self._skip("neither an Event nor a Response", frame)
-            return
-        self.handle_message(message)
+        else:
+            self.handle_message(message)
 
     def handle_message(self, message: Message) -> None:
         """Route a message to its pending action or, for an event, to the link's callback.
@@ -378,7 +410,9 @@ class AmiLink:
         self._held = []
         async with asyncio.timeout(self.pbx.action_timeout):
             _, protocol = await loop.create_connection(
-                lambda: AmiProtocol(self._manager, self._frame_skipped), self.pbx.host, self.pbx.port
+                lambda: AmiProtocol(self._manager, self._frame_skipped, self._event_parsed),
+                self.pbx.host,
+                self.pbx.port,
             )
         self._protocol = protocol
         try:
@@ -506,9 +540,13 @@ class AmiLink:
     # -- callbacks from panoramisk (sync, must not raise) -------------------------------------
 
     def _event_received(self, manager: Manager, message: Message) -> None:
-        """The one panoramisk callback: stamp the event and queue it, nothing else."""
+        """The one panoramisk callback (events tied to an action of ours, e.g. OriginateResponse)."""
+        self._event_parsed(message, _now())
+
+    def _event_parsed(self, fields: Mapping[str, Any], received_at: datetime) -> None:
+        """Stamp an event and queue it, nothing else (this runs inside data_received)."""
         self.events_received += 1
-        event = AmiEvent(self.pbx.name, _event_time(message), _fields(message))
+        event = AmiEvent(self.pbx.name, _event_time(fields, received_at), fields)
         if self._held is not None:
             self._held.append(event)
         else:

@@ -200,6 +200,7 @@ class AmiServer:
         self.started = time.time()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.Task[None]] = set()
         self._uniqueids = itertools.count(1)
         self._local_ids = itertools.count(1)
 
@@ -221,6 +222,12 @@ class AmiServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Connection handlers end by themselves once their socket is aborted. Cancelling them
+        # instead makes Python 3.11's start_server log a CancelledError traceback.
+        if self._connections:
+            await asyncio.wait(self._connections, timeout=1.0)
+        for task in self._connections:
+            task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -290,7 +297,7 @@ class AmiServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
+        self._connections.add(task)
         session = AmiSession(reader, writer)
         self.sessions.add(session)
         try:
@@ -306,7 +313,7 @@ class AmiServer:
             pass
         finally:
             self.sessions.discard(session)
-            self._tasks.discard(task)
+            self._connections.discard(task)
             writer.close()
 
     async def handle(self, session: AmiSession, request: AmiRequest) -> None:

@@ -8,6 +8,7 @@ thousands of events becomes a few upserts, and a database outage delays calls, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Awaitable, Callable, Iterable
 
@@ -110,18 +111,20 @@ class CallTracking:
         last_flush = loop.time()
         try:
             while not (links_done.is_set() and self.queue.empty()):
-                timeout = max(FLUSH_INTERVAL, self._retry_delay)
-                try:
-                    async with asyncio.timeout(timeout):
-                        item = await self.queue.get()
-                except TimeoutError:
-                    item = None
-                if item is not None:
-                    self.apply(item)
-                due = loop.time() - last_flush >= timeout
-                if len(self._dirty) >= BATCH_SIZE or (due and self._dirty):
+                # Apply everything already queued without awaiting per item: a burst of AMI
+                # events costs no event-loop round trips.
+                while not self.queue.empty() and len(self._dirty) < BATCH_SIZE:
+                    self.apply(self.queue.get_nowait())
+                interval = max(FLUSH_INTERVAL, self._retry_delay)
+                if self._dirty and (
+                    len(self._dirty) >= BATCH_SIZE or loop.time() - last_flush >= interval
+                ):
                     await self.flush()
                     last_flush = loop.time()
+                if self.queue.empty():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(interval):
+                            self.apply(await self.queue.get())
         finally:
             await self.flush()
 
