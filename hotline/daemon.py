@@ -1,4 +1,4 @@
-"""`hotline serve`: one lifecycle for the AMI links, call tracking and the web server.
+"""`hotline serve`: one lifecycle for the AMI links, call tracking, recordings and the web server.
 
 After hypercorn's asyncio runner: one TaskGroup owns every long-running task; SIGTERM and
 Ctrl-C set the stop event; each task cleans up in `finally`. Shutdown order matters: the AMI
@@ -21,21 +21,31 @@ from hotline.ami import AmiLink
 from hotline.calls import CallTracker
 from hotline.config import Config
 from hotline.db import create_engine, session_factory, upgrade
-from hotline.tracking import CallTracking, EndedCallHandler
+from hotline.tracking import CallTracking
 from hotline.web.app import AccessLog, make_app
 from hotline.web.live import CallHub, Telemetry
+from recordings.ingest import Ingestor
+from recordings.retention import retention_forever
+from recordings.transcription import check_model
+from recordings.workers import run_workers
 
 log = logging.getLogger(__name__)
+
+INGEST_GRACE_SECONDS = 5.0
 
 
 async def run(
     config: Config,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[str], Awaitable[None] | None] | None = None,
-    on_call_ended: tuple[EndedCallHandler, ...] = (),
 ) -> None:
     """Run the daemon until `stop` is set (or SIGTERM/SIGINT); `on_ready` gets the web URL."""
     stop = stop or asyncio.Event()
+    if config.vosk_model is not None:
+        check_model(config.vosk_model)  # a wrong model is one error at start, not one per job
+    else:
+        log.warning("no vosk model configured: recordings are archived and queued, not transcribed"
+                    " (set transcription.model, or run `hotline worker --model DIR` elsewhere)")
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError, RuntimeError):
@@ -47,11 +57,14 @@ async def run(
         sessions = session_factory(engine)
         hub, telemetry = CallHub(), Telemetry()
         queue: asyncio.Queue = asyncio.Queue()
+        # At shutdown, ingests under way get a few seconds; one cut short leaves its file in the
+        # spool, where the sweep at the next start takes it.
+        ingestor = Ingestor(sessions, config, grace=INGEST_GRACE_SECONDS)
         links = [AmiLink(pbx, queue) for pbx in config.pbxs]
         telemetry.links = {link.pbx.name: link for link in links}
         tracking = CallTracking(
             {pbx.name: CallTracker(pbx.name, config.hotlines) for pbx in config.pbxs},
-            queue, sessions, hub, telemetry, on_call_ended,
+            queue, sessions, hub, telemetry, on_call_ended=[ingestor.call_ended],
         )
         await tracking.restore()
 
@@ -70,6 +83,10 @@ async def run(
             async with asyncio.TaskGroup() as group:
                 link_tasks = [group.create_task(link.run(stop)) for link in links]
                 group.create_task(tracking.run(links_done))
+                group.create_task(ingestor.run(stop))
+                group.create_task(retention_forever(sessions, config, stop))
+                if config.vosk_model is not None:
+                    group.create_task(run_workers(config, config.workers, stop))
                 await asyncio.gather(*link_tasks)
                 links_done.set()
         finally:

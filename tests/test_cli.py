@@ -89,9 +89,25 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
                             statuses.add(message["call"]["status"])
             async with http.get(f"{url}/api/v1/calls") as response:
                 calls = (await response.json())["calls"]
-        ended = [c for c in calls if c["ended_at"]]
-        assert ended and all(c["hotline"] in ("12345", "12319") for c in calls)
-        assert all(c["wait_seconds"] is not None and c["talk_seconds"] is not None for c in ended)
+            ended = [c for c in calls if c["ended_at"]]
+            assert ended and all(c["hotline"] in ("12345", "12319") for c in calls)
+            assert all(c["wait_seconds"] is not None and c["talk_seconds"] is not None for c in ended)
+
+            # The simulated MixMonitor file of an answered call reaches the archive and the API.
+            answered = [c for c in ended if c["disposition"] == "answered" and c["agent"]]
+            audio = None
+            async with asyncio.timeout(30):
+                while audio is None:
+                    for call in answered:
+                        async with http.get(f"{url}/api/v1/calls/{call['id']}/recording") as response:
+                            if response.status == 200:
+                                audio = await response.read()
+                                break
+                    else:
+                        await asyncio.sleep(0.5)
+                        async with http.get(f"{url}/api/v1/calls?disposition=answered") as response:
+                            answered = [c for c in (await response.json())["calls"] if c["agent"]]
+            assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
     finally:
         stop.set()
         async with asyncio.timeout(20):

@@ -75,7 +75,8 @@ async def running(config):
             yield running
         finally:
             running.stop.set()
-            async with asyncio.timeout(10):
+            # Ingests still waiting for their file get hotline.daemon.INGEST_GRACE_SECONDS.
+            async with asyncio.timeout(20):
                 await running.task
             await running.http.close()
 
