@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 

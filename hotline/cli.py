@@ -32,14 +32,11 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
-    from hotline.db import create_engine, upgrade
+    from hotline.db import database
 
     async def run() -> None:
-        engine = create_engine(config.database_url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
+        async with database(config.database_url):
+            pass
 
     asyncio.run(run())
     print(f"database at {_safe_url(config.database_url)} is up to date")
@@ -47,17 +44,12 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 
 def _user_add(args: argparse.Namespace, config: Config) -> int:
-    from hotline.db import create_engine, session_factory, upgrade
+    from hotline.db import database
     from hotline.db.users import add_user
 
     async def run() -> str:
-        engine = create_engine(config.database_url)
-        try:
-            await upgrade(engine)
-            async with session_factory(engine)() as session:
-                return await add_user(session, args.name, args.role)
-        finally:
-            await engine.dispose()
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await add_user(session, args.name, args.role)
 
     token = asyncio.run(run())
     print(f"user {args.name} ({args.role}) created; their bearer token (shown only now):")
@@ -105,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.log_level != "DEBUG":
+        # Alembic narrates every migration step at INFO; an operator needs only its failures.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
         return args.func(args, config)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from contextlib import suppress
 from typing import Awaitable, Callable
@@ -20,6 +21,7 @@ from aiohttp import web
 from hotline.ami import AmiLink
 from hotline.calls import CallTracker
 from hotline.config import Config
+from hotline.errors import ConfigError
 from hotline.db import create_engine, session_factory, upgrade
 from hotline.tracking import CallTracking
 from hotline.web.app import AccessLog, make_app
@@ -72,7 +74,14 @@ async def run(
         await runner.setup()
         try:
             site = web.TCPSite(runner, config.web_host, config.web_port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ConfigError(
+                    f"web.port: cannot listen on {config.web_host}:{config.web_port}: "
+                    f"{os.strerror(exc.errno) if exc.errno else exc}",
+                    key="web.port",
+                ) from None
             url = _url(site)
             log.info("web UI and API at %s", url)
             if on_ready is not None:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from hotline import daemon
 from hotline.config import Config, PbxConfig
-from hotline.db import create_engine, session_factory, upgrade
+from hotline.db import database
 from hotline.db.users import reissue_token
 from hotline.simulator import PbxSimulator, Traffic
 
@@ -23,13 +23,8 @@ DEMO_USER = "demo"
 
 async def demo_token(config: Config) -> str:
     """A fresh admin token for the demo user (the previous demo's token stops working)."""
-    engine = create_engine(config.database_url)
-    try:
-        await upgrade(engine)
-        async with session_factory(engine)() as session:
-            return await reissue_token(session, DEMO_USER, "admin")
-    finally:
-        await engine.dispose()
+    async with database(config.database_url) as sessions, sessions() as session:
+        return await reissue_token(session, DEMO_USER, "admin")
 
 
 async def run_demo(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tqdm import tqdm
 
 from hotline.config import Config
-from hotline.db import create_engine, session_factory
+from hotline.db import database
 from recordings import ingest, jobs, retention, workers
 from recordings.audio import AudioError, duration_seconds, sides
 from recordings.transcription import Recogniser, check_model, model_name
@@ -100,11 +100,8 @@ def run_worker(args: argparse.Namespace, config: Config) -> int:
 
 def _with_sessions(config: Config, action: Callable[[async_sessionmaker], Awaitable[str]]) -> int:
     async def run() -> str:
-        engine = create_engine(config.database_url)
-        try:
-            return await action(session_factory(engine))
-        finally:
-            await engine.dispose()
+        async with database(config.database_url) as sessions:
+            return await action(sessions)
 
     print(asyncio.run(run()))
     return 0

@@ -26,7 +26,7 @@ from typing import Callable
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
-from hotline.db import create_engine, session_factory
+from hotline.db import database
 from hotline.db.recordings import Recording
 from recordings import jobs
 from recordings.audio import AudioError, sides
@@ -123,12 +123,9 @@ def worker_name() -> str:
 
 
 async def _process_loop(config: Config, recogniser: Recogniser, stopping: Callable[[], bool], lease: timedelta, poll: float, drain: bool) -> None:
-    engine = create_engine(config.database_url)
-    try:
-        await work(session_factory(engine), config.recordings_root, recogniser, worker_name(), stopping,
+    async with database(config.database_url, migrate=False) as sessions:
+        await work(sessions, config.recordings_root, recogniser, worker_name(), stopping,
                    lease=lease, poll=poll, drain=drain)
-    finally:
-        await engine.dispose()
 
 
 def _process_main(config: Config, stop, lease_seconds: float, poll: float, drain: bool) -> None:

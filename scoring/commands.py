@@ -42,16 +42,11 @@ T = TypeVar("T")
 
 
 def _in_database(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
-    from hotline.db import create_engine, session_factory, upgrade
+    from hotline.db import database
 
     async def run() -> T:
-        engine = create_engine(config.database_url)
-        try:
-            await upgrade(engine)
-            async with session_factory(engine)() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await work(session)
 
     return asyncio.run(run())
 

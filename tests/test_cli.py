@@ -7,10 +7,8 @@ import os
 import re
 import signal
 import sys
-from dataclasses import replace
 
 import aiohttp
-import pytest
 
 from hotline.cli import main
 from hotline.config import Config
@@ -57,13 +55,11 @@ async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url
         assert "stopped cleanly" in rest and "Traceback" not in rest
         assert [r.get("Action") for r in fake.requests][-1:] == ["Logoff"], [r.get("Action") for r in fake.requests]
 
-    from hotline.db import create_engine, session_factory
+    from hotline.db import database
     from hotline.db.calls import CallFilter, list_calls
 
-    engine = create_engine(database_url)
-    async with session_factory(engine)() as session:
+    async with database(database_url) as sessions, sessions() as session:
         calls, _ = await list_calls(session, CallFilter(), 10)
-    await engine.dispose()
     assert [(c.hotline, c.disposition, c.caller_number) for c in calls] == [("12345", "answered", "0612345678")]
 
 
@@ -112,3 +108,22 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
         stop.set()
         async with asyncio.timeout(20):
             await demo
+
+
+async def test_a_busy_web_port_is_one_clear_line(database_url, tmp_path):
+    blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = blocker.sockets[0].getsockname()[1]
+    env = os.environ | {"HOTLINE_DATABASE_URL": database_url, "HOTLINE_WEB_PORT": str(port),
+                        "HOTLINE_RECORDINGS_SPOOL": str(tmp_path / "spool"),
+                        "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "recordings")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.cli", "serve", env=env, stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        err = (await process.stderr.read()).decode()
+        assert await process.wait() == 2
+    blocker.close()
+    assert err.splitlines()[-1] == (
+        f"hotline: error: web.port: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert "Traceback" not in err

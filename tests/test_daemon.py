@@ -12,7 +12,7 @@ import pytest
 
 from hotline import daemon
 from hotline.config import Config, PbxConfig
-from hotline.db import create_engine, session_factory, upgrade
+from hotline.db import database
 from hotline.db.users import add_user
 from tests.capture_expectations import HOTLINES, PBX, expected_calls
 from hotline.simulator import Channel
@@ -43,11 +43,8 @@ class Running:
 
 
 async def start_daemon(config: Config, fake: FakeAsterisk) -> Running:
-    engine = create_engine(config.database_url)
-    await upgrade(engine)
-    async with session_factory(engine)() as session:
+    async with database(config.database_url) as sessions, sessions() as session:
         token = await add_user(session, "supervisor-1", "supervisor")
-    await engine.dispose()
     stop, ready = asyncio.Event(), asyncio.Queue()
     task = asyncio.create_task(daemon.run(config, stop, on_ready=ready.put_nowait))
     async with asyncio.timeout(10):

@@ -6,7 +6,9 @@ scale-out). Queries live per concept in the sibling modules.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import AsyncIterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -60,3 +62,17 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+@asynccontextmanager
+async def database(url: str, *, migrate: bool = True) -> AsyncIterator[async_sessionmaker]:
+    """Sessions on `url` for the length of one command: the schema is brought up to date first
+    (unless `migrate` is off, as for workers that must not change a shared schema), and the
+    engine is disposed of afterwards."""
+    engine = create_engine(url)
+    try:
+        if migrate:
+            await upgrade(engine)
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
