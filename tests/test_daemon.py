@@ -42,14 +42,15 @@ class Running:
         return await self.http.ws_connect(f"{self.url}/api/v1/events")
 
 
-async def start_daemon(config: Config, fake: FakeAsterisk) -> Running:
+async def start_daemon(config: Config, fake: FakeAsterisk, user: str = "supervisor-1") -> Running:
     async with database(config.database_url) as sessions, sessions() as session:
-        token = await add_user(session, "supervisor-1", "supervisor")
+        token = await add_user(session, user, "supervisor")
     stop, ready = asyncio.Event(), asyncio.Queue()
     task = asyncio.create_task(daemon.run(config, stop, on_ready=ready.put_nowait))
+    logins = fake.logins
     async with asyncio.timeout(10):
         url = await ready.get()
-        await fake.wait_for(lambda: fake.logins >= 1)
+        await fake.wait_for(lambda: fake.logins > logins)
     http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
     return Running(fake, url, token, stop, task, http)
 
@@ -172,3 +173,41 @@ async def test_every_call_is_accounted_for_when_the_link_drops_mid_call(running)
     assert all(c["hangup_cause"] == 16 for c in ended)
     final = await running.calls()
     assert len(final) == 3 and all(c["ended_at"] for c in final)
+
+
+async def test_a_restarted_daemon_settles_the_calls_the_last_one_left_in_progress(config):
+    async with FakeAsterisk() as fake:
+        config = replace(config, pbxs=(replace(config.pbxs[0], port=fake.port),))
+        ended_meanwhile, still_up = queue_call(fake), queue_call(fake)
+        connected = index_of(still_up, "AgentConnect") + 1
+
+        first = await start_daemon(config, fake)
+        async with await first.updates() as ws:
+            await send(fake, ended_meanwhile[:connected] + still_up[:connected])
+            async with asyncio.timeout(10):
+                while len([c for c in await first.calls() if c["status"] == "answered"]) < 2:
+                    await ws.receive_json()
+        first.stop.set()
+        await first.task
+        await first.http.close()
+
+        # While no daemon runs, one call ends; the other is still up when the next one starts.
+        fake.channels = {c.uniqueid: c for c in live_channels(still_up[:connected])}
+        second = await start_daemon(config, fake, user="supervisor-2")
+        try:
+            async with await second.updates() as ws:
+                # The reconciliation may come before this client subscribed: ask the API.
+                async with asyncio.timeout(10):
+                    while not (closed := await second.calls("disposition=answered")):
+                        await ws.receive_json()
+                assert [c["linkedid"] for c in closed] == [linkedid_of(ended_meanwhile)]
+                await send(fake, still_up[connected:])
+                [finished] = await ended_calls(ws, 1)
+            assert finished["linkedid"] == linkedid_of(still_up)
+            assert finished["hangup_cause_text"] == "Normal Clearing"
+            assert len(await second.calls()) == 2
+        finally:
+            second.stop.set()
+            async with asyncio.timeout(20):
+                await second.task
+            await second.http.close()
