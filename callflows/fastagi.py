@@ -70,10 +70,6 @@ class AgiResult:
         """Asterisk's two ways of saying the channel is gone: `result=-1` and `511`."""
         return self.status == 511 or (self.status == 200 and self.result == "-1")
 
-    @property
-    def timed_out(self) -> bool:
-        return self.data == "timeout"
-
 
 @dataclass(frozen=True)
 class RecordedFile:

@@ -222,7 +222,8 @@ async def test_a_hangup_notice_before_the_command_marks_the_session(agi_server):
          b"200 result=12 (timeout)\n", "12"),
         (lambda s: s.wait_for_digit(5000), b"WAIT FOR DIGIT 5000\n", b"200 result=57\n", "9"),
         (lambda s: s.wait_for_digit(5000), b"WAIT FOR DIGIT 5000\n", b"200 result=0\n", None),
-        (lambda s: s.record_file("/tmp/r", "wav", "#", 5000), b'RECORD FILE /tmp/r wav "#" 5000 0 BEEP\n',
+        (lambda s: s.record_file("/tmp/r", "wav", "#", 5000),
+         b'RECORD FILE /tmp/r wav "#" 5000 0 BEEP\n',
          b"200 result=0 (timeout) endpos=0\n", RecordedFile(None, 0)),
         (lambda s: s.record_file("/tmp/r", "wav", "#", 5000, beep=False),
          b'RECORD FILE /tmp/r wav "#" 5000 0\n', b"200 result=35 (dtmf) endpos=5298\n",
@@ -274,14 +275,29 @@ async def test_asterisk_closing_the_socket_ends_the_session_with_channel_hung_up
     assert not errors(caplog)
 
 
+async def ivr_call_at_answer(port: int) -> FakeAgiChannel:
+    """A call to the IVR whose ANSWER the fake has read and not yet answered."""
+    channel = await FakeAgiChannel.connect(port)
+    await channel.send(IVR.environment)
+    assert await channel.read_command() == b"ANSWER\n"
+    return channel
+
+
 async def test_a_command_without_reply_times_out_and_the_connection_is_closed(agi_server):
     server = await agi_server({"ivr": ivr}, command_timeout=0.1)
     async with asyncio.timeout(3):
-        channel = await FakeAgiChannel.connect(server.port)
-        await channel.send(IVR.environment)
-        assert await channel.read_command() == b"ANSWER\n"
+        channel = await ivr_call_at_answer(server.port)
         assert await channel.wait_closed_by_server() == b""
         await channel.close()
+
+
+async def stop_during_a_call(server: FastAgiServer) -> tuple[FakeAgiChannel, asyncio.Task[None]]:
+    """Serve, start an IVR call, and set the stop event while its ANSWER awaits a reply."""
+    stop = asyncio.Event()
+    serving = asyncio.create_task(server.serve(stop))
+    channel = await ivr_call_at_answer(server.port)
+    stop.set()
+    return channel, serving
 
 
 async def test_shutdown_lets_a_call_in_flight_finish_within_the_grace(agi_server):
@@ -291,13 +307,8 @@ async def test_shutdown_lets_a_call_in_flight_finish_within_the_grace(agi_server
         finished.put_nowait(await ivr(session))
 
     server = await agi_server({"ivr": menu}, grace=5.0)
-    stop = asyncio.Event()
-    serving = asyncio.create_task(server.serve(stop))
     async with asyncio.timeout(3):
-        channel = await FakeAgiChannel.connect(server.port)
-        await channel.send(IVR.environment)
-        assert await channel.read_command() == b"ANSWER\n"
-        stop.set()
+        channel, serving = await stop_during_a_call(server)
         await channel.send(IVR.replies[0])
         assert await channel.replay(IVR.replies[1:]) == IVR.sent
         await channel.close()
@@ -309,13 +320,8 @@ async def test_shutdown_lets_a_call_in_flight_finish_within_the_grace(agi_server
 
 async def test_shutdown_closes_a_call_that_outlasts_the_grace(agi_server, caplog):
     server = await agi_server({"ivr": ivr}, grace=0.1)
-    stop = asyncio.Event()
-    serving = asyncio.create_task(server.serve(stop))
     async with asyncio.timeout(3):
-        channel = await FakeAgiChannel.connect(server.port)
-        await channel.send(IVR.environment)
-        assert await channel.read_command() == b"ANSWER\n"
-        stop.set()
+        channel, serving = await stop_during_a_call(server)
         await serving
         assert await channel.wait_closed_by_server() == b""
         await channel.close()
@@ -364,3 +370,16 @@ async def test_survey_capture_replays_through_the_hangup_notice_and_511(
         # Read after the HANGUP notice: the reply to this command, not one behind.
         "stored": "4", "refused": True, "noop": "200 result=0", "hung_up": True,
     }
+
+
+async def test_a_value_that_would_split_the_command_is_refused_before_sending(agi_server):
+    async def inject(session: AgiSession) -> str:
+        try:
+            await session.set_variable("NOTE", "x\nHANGUP")
+        except ValueError as exc:
+            return str(exc)
+        return "sent"
+
+    returned, _, sent = await one_command(agi_server, inject, [])
+    assert returned.startswith("an AGI command is one line")
+    assert sent == b""

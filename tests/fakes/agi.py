@@ -10,6 +10,7 @@ server that goes quiet fails the test instead of hanging it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def with_env(environment: bytes, **fields: bytes) -> bytes:
     return b"\n".join(lines)
 
 
+Replies = tuple[bytes, ...] | list[bytes]
+
+
 class FakeAgiChannel:
     """One FastAGI connection to the server under test, played from Asterisk's side."""
 
@@ -95,8 +99,7 @@ class FakeAgiChannel:
         self.received += rest
         return rest
 
-    async def replay(self, replies: tuple[bytes, ...] | list[bytes],
-                     *, notices_before_command: bool = False) -> bytes:
+    async def replay(self, replies: Replies, *, notices_before_command: bool = False) -> bytes:
         """Answer each command with the next reply, then wait for the server to close; a
         command beyond the replies gets the connection closed instead.
 
@@ -121,14 +124,12 @@ class FakeAgiChannel:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
-        except ConnectionError:
-            pass
 
 
-async def call(port: int, capture: AgiCapture, replies: tuple[bytes, ...] | list[bytes] | None = None,
-               *, environment: bytes | None = None, notices_before_command: bool = False) -> bytes:
+async def call(port: int, capture: AgiCapture, replies: Replies | None = None, *,
+               environment: bytes | None = None, notices_before_command: bool = False) -> bytes:
     """Play one whole call: the capture's environment (or `environment`), then its replies (or
     `replies`); return every byte the server sent before closing."""
     channel = await FakeAgiChannel.connect(port)
