@@ -150,22 +150,28 @@ class AgiSession:
         if "\n" in text or "\r" in text:
             raise ValueError(f"an AGI command is one line: {text!r}")
         if self._gone:
-            raise ChannelHungUp(f"{self.channel}: FastAGI connection closed", channel=self.channel)
+            raise self._closed()
         try:
             async with asyncio.timeout(self.command_timeout if timeout is None else timeout):
                 self._writer.write(text.encode() + b"\n")
                 await self._writer.drain()
                 return await self._read_reply()
-        except TimeoutError:
+        except (TimeoutError, asyncio.LimitOverrunError) as exc:
+            # No reply, or a line past the reader's 64 KiB limit: whatever comes next would be
+            # taken for the next command's reply, so the connection is dropped.
             self._gone = True
             self._writer.transport.abort()
-            raise AgiError(f"{self.channel}: no reply to {text!r}", channel=self.channel) from None
+            raise AgiError(
+                f"{self.channel}: no readable reply to {text!r} ({type(exc).__name__})",
+                channel=self.channel,
+            ) from None
         except (ConnectionError, asyncio.IncompleteReadError):
             self._gone = True
             self.hung_up = True
-            raise ChannelHungUp(
-                f"{self.channel}: FastAGI connection closed", channel=self.channel
-            ) from None
+            raise self._closed() from None
+
+    def _closed(self) -> ChannelHungUp:
+        return ChannelHungUp(f"{self.channel}: FastAGI connection closed", channel=self.channel)
 
     async def _read_line(self) -> str:
         line = await self._reader.readuntil(b"\n")
