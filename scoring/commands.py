@@ -237,13 +237,9 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
         findings, items, subject_of=windows, entered_by=args.by, entered_at=datetime.now(timezone.utc)
     )
     if args.record:
-        from hotline.db.occurrences import record_occurrence
+        from hotline.db.occurrences import record_occurrences
 
-        async def record(session: Any) -> None:
-            for entry in entries:
-                await record_occurrence(session, rubric.id, entry)
-
-        _in_database(config, record)
+        _in_database(config, lambda session: record_occurrences(session, rubric, entries))
         print(
             f"recorded {len(entries)} occurrences from {len(punches)} punches ({len(bad)} rows skipped)"
         )
@@ -309,7 +305,7 @@ def _subject_add(args: argparse.Namespace, config: Config) -> int:
 
 
 def _record(args: argparse.Namespace, config: Config) -> int:
-    from hotline.db.occurrences import record_occurrence
+    from hotline.db.occurrences import record_occurrences
 
     rubric = _rubric(args)
     draft = read_ledger(
@@ -329,9 +325,7 @@ def _record(args: argparse.Namespace, config: Config) -> int:
             ]
         }
     ).entries[0]
-    if draft.item not in rubric.items:
-        raise InvalidInput(f"rubric {rubric.id} has no item {draft.item!r}")
-    entry = _in_database(config, lambda session: record_occurrence(session, rubric.id, draft))
+    (entry,) = _in_database(config, lambda session: record_occurrences(session, rubric, [draft]))
     print(f"recorded occurrence {entry.id}")
     return 0
 

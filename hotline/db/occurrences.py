@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import Sequence
+
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,11 +119,57 @@ async def record_occurrence(session: AsyncSession, rubric: str, entry: Occurrenc
     """Append `entry` (its id is ignored; the database numbers entries) and return it as stored."""
     if await session.get(ScoredSubject, entry.subject) is None:
         raise NotFound(f"no subject {entry.subject!r}; add it first", subject=entry.subject)
+    row = _row(rubric, entry)
+    session.add(row)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise InvalidInput(
+            f"occurrence {entry.reverses} is already reversed", occurrence=entry.reverses
+        ) from None
+    return _occurrence(row)
+
+
+async def record_occurrences(
+    session: AsyncSession, rubric: Rubric, entries: Sequence[Occurrence]
+) -> list[Occurrence]:
+    """Append new `entries` to `rubric`'s ledger in one transaction: all of them, or none if one
+    is refused. Each must name an item of the rubric and a subject of the kind the rubric scores:
+    scoring refuses a ledger holding anything else, so one stray entry would stop every
+    scoreboard of the rubric until the end of its year."""
+    wanted = {entry.subject for entry in entries}
+    kinds = dict(
+        (
+            await session.execute(
+                select(ScoredSubject.id, ScoredSubject.kind).where(ScoredSubject.id.in_(wanted))
+            )
+        ).all()
+    )
+    rows = []
+    for entry in entries:
+        kind = kinds.get(entry.subject)
+        if kind is None:
+            raise NotFound(f"no subject {entry.subject!r}; add it first", subject=entry.subject)
+        if kind != rubric.subjects:
+            raise InvalidInput(
+                f"subject {entry.subject!r} is a {kind}, but rubric {rubric.id} scores {rubric.subjects}s",
+                subject=entry.subject,
+            )
+        if entry.item not in rubric.items:
+            raise InvalidInput(f"rubric {rubric.id} has no item {entry.item!r}", item=entry.item)
+        rows.append(_row(rubric.id, entry))
+    session.add_all(rows)
+    await session.commit()
+    return [_occurrence(row) for row in rows]
+
+
+def _row(rubric: str, entry: Occurrence) -> OccurrenceEntry:
     if entry.entered_at is None or not entry.entered_by:
         raise InvalidInput("an occurrence needs who entered it and when")
     if len(entry.evidence) > EVIDENCE_LENGTH:
         raise InvalidInput(f"evidence: at most {EVIDENCE_LENGTH} characters", occurrence=entry.id)
-    row = OccurrenceEntry(
+    return OccurrenceEntry(
         rubric=rubric,
         subject_id=entry.subject,
         item=entry.item,
@@ -134,15 +182,6 @@ async def record_occurrence(session: AsyncSession, rubric: str, entry: Occurrenc
         reverses_id=int(entry.reverses) if entry.reverses is not None else None,
         note=entry.note,
     )
-    session.add(row)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise InvalidInput(
-            f"occurrence {entry.reverses} is already reversed", occurrence=entry.reverses
-        ) from None
-    return _occurrence(row)
 
 
 async def reverse_occurrence(

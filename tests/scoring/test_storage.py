@@ -124,3 +124,30 @@ async def test_supervisors_read_scores_over_the_api(api, sessions):
 async def test_the_scores_api_checks_role_and_parameters(api, query, role, status):
     response = await api.get(f"/api/v1/scores/{query}", headers=api.auth(role))
     assert response.status == status
+
+
+def test_attendance_for_a_window_rubric_refuses_staff_without_a_window_and_records_nothing(tmp_path, capsys):
+    # 王 has no window: his absences used to go into the window rubric's ledger under his own
+    # id, and from then on every scoreboard of that year failed with "unknown subject 'wang'".
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    score("subject add gongan 公安局", database_url=url)
+    score("subject add li 李 --kind staff --window gongan", database_url=url)
+    score("subject add wang 王 --kind staff", database_url=url)
+    punches = tmp_path / "punches.csv"
+    punches.write_text("li,2026-10-08 08:00\nwang,2026-10-08 12:00\n")
+    with pytest.raises(InvalidInput, match="'wang' is a staff, but rubric yihuang-window scores windows"):
+        score(f"attendance {punches} --by 督查股 --record --rubric yihuang-window --month 2026-10", database_url=url)
+    capsys.readouterr()
+    score("month --rubric yihuang-window --month 2026-10 --format csv", database_url=url)
+    # Nothing of the refused run was kept, not even 李's entries for 公安局.
+    assert capsys.readouterr().out.splitlines()[1] == "1,gongan,公安局,15,40,45,0,100,yes,"
+
+
+def test_an_occurrence_for_a_subject_of_the_wrong_kind_is_refused(tmp_path, capsys):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    score("subject add gongan 公安局", database_url=url)
+    score("subject add wang 王 --kind staff", database_url=url)
+    with pytest.raises(InvalidInput, match="'wang' is a staff"):
+        score("record --rubric yihuang-window --subject wang --item overdue --date 2026-10-09 --by 李敏", database_url=url)
+    score("month --rubric yihuang-window --month 2026-10 --format csv", database_url=url)
+    assert capsys.readouterr().out.splitlines()[-1] == "1,gongan,公安局,15,40,45,0,100,yes,"
