@@ -96,6 +96,8 @@ def parse_period(kind: str, text: str) -> Period:
             period = Period("year", int(text))
         else:
             raise ValueError
+        if period.year < 1:
+            raise ValueError  # "0000" and "-001" have four characters; date() has no year 0
     except ValueError:
         example = {"month": "2026-10", "quarter": "2026-Q3", "year": "2026"}.get(kind, "2026-10")
         raise InvalidPeriod(f"{kind} {text!r}: expected e.g. {example}", period=text) from None

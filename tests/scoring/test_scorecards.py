@@ -287,7 +287,8 @@ def test_an_entry_for_an_unknown_item_or_subject_is_refused_by_id():
         score_period(YIHUANG, windows("a"), ledger("z | overdue | 2026-10-02 | 1"), OCTOBER)
 
 
-@pytest.mark.parametrize(("kind", "text"), [("month", "2026-13"), ("month", "26-10"), ("year", "20266"), ("quarter", "2026-Q5")])
+@pytest.mark.parametrize(("kind", "text"), [("month", "2026-13"), ("month", "26-10"), ("year", "20266"), ("quarter", "2026-Q5"),
+                                            ("year", "0000"), ("month", "0000-10"), ("quarter", "-001-Q1")])
 def test_a_bad_period_is_refused_with_an_example(kind, text):
     with pytest.raises(InvalidPeriod, match="expected e.g."):
         parse_period(kind, text)

@@ -119,6 +119,7 @@ async def test_supervisors_read_scores_over_the_api(api, sessions):
         ("month?month=2026-10", "supervisor", 400),
         ("month?rubric=nowhere&month=2026-10", "supervisor", 404),
         ("month?rubric=/etc/passwd.toml&month=2026-10", "supervisor", 400),
+        ("year?rubric=yihuang-window&year=0000", "supervisor", 400),
     ],
 )
 async def test_the_scores_api_checks_role_and_parameters(api, query, role, status):
