@@ -84,10 +84,16 @@ async def _reader(request: web.Request, action: str, call_id: int | None, detail
     return actor
 
 
+# Call ids are INTEGER columns: a larger number makes PostgreSQL fail the query (and the audit
+# entry) rather than find nothing.
+_CALL_ID_MAX = 2**31 - 1
+
+
 def _call_id(request: web.Request) -> int:
     raw = request.match_info["call_id"]
-    if not raw.isdigit():
-        raise InvalidInput(f"call id must be a number, got {raw!r}", parameter="call_id")
+    # isdigit() alone accepts "²" and other Unicode digits, which int() then refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > _CALL_ID_MAX:
+        raise InvalidInput(f"call id must be a number up to {_CALL_ID_MAX}, got {raw!r}", parameter="call_id")
     return int(raw)
 
 

@@ -94,6 +94,14 @@ async def test_a_call_without_recording_or_transcript_is_404(api, add_call, reco
     assert (await api.get("/api/v1/calls/x/recording", headers=api.auth("supervisor"))).status == 400
 
 
+@pytest.mark.parametrize("call_id", ["%C2%B2", "99999999999", "99999999999999999999"], ids=["superscript-two", "past-int32", "past-int64"])
+async def test_a_call_id_that_is_no_database_id_is_400(api, call_id):
+    for path in (f"/api/v1/calls/{call_id}/recording", f"/api/v1/calls/{call_id}/transcript"):
+        response = await api.get(path, headers=api.auth("supervisor"))
+        assert response.status == 400, path
+        assert (await response.json())["details"] == {"parameter": "call_id"}
+
+
 @pytest.mark.slow
 async def test_the_transcript_of_a_call_has_segments_and_word_timings(api, sessions, config, add_call, recogniser):
     call = await add_call(7)
