@@ -141,7 +141,11 @@ async def call_transcript(request: web.Request) -> web.Response:
 async def transcripts_search(request: web.Request) -> web.Response:
     """Calls whose transcript contains `q`, newest first, with where each hit was said."""
     query = request.query.get("q", "")
-    await _reader(request, "transcript.search", None, detail=f"q={query}")
+    # PostgreSQL text cannot hold NUL: the audit entry keeps it escaped, the search refuses it.
+    await _reader(request, "transcript.search", None, detail=f"q={query}".replace("\x00", "\\x00"))
+    for name in ("q", "hotline", "agent"):
+        if "\x00" in request.query.get(name, ""):
+            raise InvalidInput(f"{name}: must not contain NUL characters", parameter=name)
     async with request.app[SESSIONS]() as session:
         matches = await search_transcripts(
             session,

@@ -116,3 +116,13 @@ async def test_the_transcript_of_a_call_has_segments_and_word_timings(api, sessi
         assert segment["speaker"] == "mixed"
         assert segment["words"] and set(segment["words"][0]) == {"word", "start", "end", "conf"}
     assert [e.action for e in await audit_log(sessions)] == ["transcript.read"]
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=%E9%81%93%00%E8%B7%AF", "q=road&agent=%00", "q=road&hotline=12345%00"])
+async def test_a_search_with_a_nul_character_is_400_and_still_audited(api, sessions, query):
+    # PostgreSQL text cannot hold NUL: the audit insert and the query used to fail with a 500.
+    response = await api.get(f"/api/v1/transcripts/search?{query}", headers=api.auth("supervisor"))
+    assert response.status == 400
+    assert (await response.json())["error"] == "invalid-input"
+    (entry,) = await audit_log(sessions)
+    assert entry.action == "transcript.search" and "\x00" not in entry.detail
