@@ -211,10 +211,11 @@ def scoreboard_workbook(
         ["surveys", "satisfied %"] if satisfaction is not None else []
     )
     ranking.append(titles)
+    numeric = {"rank", "bonus", "total"} | {c.name for c in board.rubric.categories}
     for index, card in enumerate(board.cards):
-        row: list[Any] = [c.cells[index] for c in columns]
-        # Numbers as numbers, so the supervision section can sum and sort in Excel.
-        row = [_cell(value) for value in row]
+        # Numbers as numbers, so the supervision section can sum and sort in Excel; ids and
+        # names stay text (window "001" is not 1).
+        row: list[Any] = [_cell(c.cells[index]) if c.title in numeric else c.cells[index] for c in columns]
         if satisfaction is not None:
             found = satisfaction.get(card.subject.id)
             row += (

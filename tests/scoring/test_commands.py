@@ -71,6 +71,15 @@ def test_month_csv_and_xlsx(tmp_path, capsys):
         score(october("--format xlsx"))
 
 
+def test_xlsx_keeps_ids_and_names_that_look_like_numbers_as_text(tmp_path):
+    ledger = tmp_path / "ledger.json"
+    ledger.write_text(json.dumps({"subjects": [{"id": "001", "name": "1e3"}, {"id": "002", "name": "NaN"}]}))
+    path = tmp_path / "windows.xlsx"
+    score(f"month --rubric yihuang-window --month 2026-10 --input {ledger} --format xlsx --output {path}")
+    rows = [[c.value for c in row][:3] for row in load_workbook(path)["ranking"].iter_rows(min_row=2)]
+    assert rows == [[1, "001", "1e3"], [1, "002", "NaN"]]
+
+
 def test_explain_lists_one_window_s_points(capsys):
     score(october("--explain jiaojing"))
     out = capsys.readouterr().out
