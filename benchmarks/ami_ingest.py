@@ -99,7 +99,7 @@ async def full_rate(stream: bytes, events: int, calls: int, database_url: str) -
     """Events per second through the daemon until every call is saved as ended."""
     async with StreamingServer(stream) as server:
         config = Config(
-            database_url=database_url, web_port=0,
+            database_url=database_url, web_port=0, fastagi_port=0,
             pbxs=(PbxConfig(name="bench", port=server.port, secret=SECRET),),
             hotlines={"12300": "12345"},
         )

@@ -1,4 +1,5 @@
-"""`hotline serve`: one lifecycle for the AMI links, call tracking, recordings and the web server.
+"""`hotline serve`: one lifecycle for the AMI links, call tracking, FastAGI call flows,
+recordings and the web server.
 
 After hypercorn's asyncio runner: one TaskGroup owns every long-running task; SIGTERM and
 Ctrl-C set the stop event; each task cleans up in `finally`. Shutdown order matters: the AMI
@@ -13,11 +14,13 @@ import asyncio
 import logging
 import os
 import signal
-from contextlib import suppress
-from typing import Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from callflows.fastagi import FastAgiServer
+from callflows.ivr import ivr
 from hotline.ami import AmiLink
 from hotline.calls import CallTracker
 from hotline.config import Config
@@ -34,6 +37,8 @@ from recordings.workers import run_workers
 log = logging.getLogger(__name__)
 
 INGEST_GRACE_SECONDS = 5.0
+# FastAGI routes by the script in the dialplan's URL: AGI(agi://host:4573/ivr).
+CALL_FLOWS = {"ivr": ivr}
 
 
 async def run(
@@ -72,18 +77,15 @@ async def run(
 
         runner = web.AppRunner(make_app(config, sessions, hub, telemetry), access_log_class=AccessLog)
         await runner.setup()
+        fastagi = FastAgiServer(CALL_FLOWS, config.fastagi_host, config.fastagi_port)
         try:
             site = web.TCPSite(runner, config.web_host, config.web_port)
-            try:
+            async with _listening("web", config.web_host, config.web_port):
                 await site.start()
-            except OSError as exc:
-                raise ConfigError(
-                    f"web.port: cannot listen on {config.web_host}:{config.web_port}: "
-                    f"{os.strerror(exc.errno) if exc.errno else exc}",
-                    key="web.port",
-                ) from None
+            async with _listening("fastagi", config.fastagi_host, config.fastagi_port):
+                await fastagi.start()
             url = _url(site)
-            log.info("web UI and API at %s", url)
+            log.info("web UI and API at %s; FastAGI on %s:%d", url, config.fastagi_host, fastagi.port)
             if on_ready is not None:
                 result = on_ready(url)
                 if asyncio.iscoroutine(result):
@@ -92,6 +94,7 @@ async def run(
             async with asyncio.TaskGroup() as group:
                 link_tasks = [group.create_task(link.run(stop)) for link in links]
                 group.create_task(tracking.run(links_done))
+                group.create_task(fastagi.serve(stop))
                 group.create_task(ingestor.run(stop))
                 group.create_task(retention_forever(sessions, config, stop))
                 if config.vosk_model is not None:
@@ -99,6 +102,7 @@ async def run(
                 await asyncio.gather(*link_tasks)
                 links_done.set()
         finally:
+            await fastagi.close()
             await runner.cleanup()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -106,6 +110,17 @@ async def run(
                 loop.remove_signal_handler(signum)
         await engine.dispose()
     log.info("stopped cleanly")
+
+
+@asynccontextmanager
+async def _listening(section: str, host: str, port: int) -> AsyncIterator[None]:
+    """Turn a port that cannot be bound into one line naming the setting."""
+    try:
+        yield
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(f"{section}.port: cannot listen on {host}:{port}: {reason}",
+                          key=f"{section}.port") from None
 
 
 def _url(site: web.TCPSite) -> str:

@@ -30,7 +30,7 @@ def test_user_add_prints_a_token_that_works_only_once_per_name(database_url, cap
 async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url, tmp_path):
     async with FakeAsterisk() as fake:
         env = os.environ | {
-            "HOTLINE_DATABASE_URL": database_url, "HOTLINE_WEB_PORT": "0",
+            "HOTLINE_DATABASE_URL": database_url, "HOTLINE_WEB_PORT": "0", "HOTLINE_FASTAGI_PORT": "0",
             "HOTLINE_AMI_PORT": str(fake.port), "HOTLINE_AMI_SECRET": "hotline-secret",
             "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "recordings"),
             "HOTLINE_RECORDINGS_SPOOL": str(tmp_path / "spool"),
@@ -64,7 +64,7 @@ async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url
 
 
 async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(database_url, tmp_path):
-    config = Config(database_url=database_url, web_port=0, recordings_root=tmp_path / "recordings",
+    config = Config(database_url=database_url, web_port=0, fastagi_port=0, recordings_root=tmp_path / "recordings",
                     recordings_spool=tmp_path / "spool")
     announced: asyncio.Queue = asyncio.Queue()
     stop = asyncio.Event()
@@ -113,7 +113,7 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
 async def test_a_busy_web_port_is_one_clear_line(database_url, tmp_path):
     blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = blocker.sockets[0].getsockname()[1]
-    env = os.environ | {"HOTLINE_DATABASE_URL": database_url, "HOTLINE_WEB_PORT": str(port),
+    env = os.environ | {"HOTLINE_DATABASE_URL": database_url, "HOTLINE_WEB_PORT": str(port), "HOTLINE_FASTAGI_PORT": "0",
                         "HOTLINE_RECORDINGS_SPOOL": str(tmp_path / "spool"),
                         "HOTLINE_RECORDINGS_ROOT": str(tmp_path / "recordings")}
     process = await asyncio.create_subprocess_exec(

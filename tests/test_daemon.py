@@ -16,6 +16,7 @@ from hotline.db import database
 from hotline.db.users import add_user
 from tests.capture_expectations import HOTLINES, PBX, expected_calls
 from hotline.simulator import Channel
+from tests.fakes.agi import call as agi_call, load_agi_capture
 from tests.fakes.asterisk import FakeAsterisk, IdRewriter, capture_events
 
 BASE = datetime(2026, 11, 27, 20, 32, 22, tzinfo=timezone.utc)
@@ -36,6 +37,13 @@ class Running:
         async with self.http.get(f"{self.url}/api/v1/calls?limit=500&{query}") as response:
             assert response.status == 200
             return (await response.json())["calls"]
+
+    async def close(self) -> None:
+        self.stop.set()
+        # Ingests still waiting for their file get hotline.daemon.INGEST_GRACE_SECONDS.
+        async with asyncio.timeout(20):
+            await self.task
+        await self.http.close()
 
     async def updates(self):
         """The WebSocket of call updates (snapshot first)."""
@@ -58,7 +66,7 @@ async def start_daemon(config: Config, fake: FakeAsterisk, user: str = "supervis
 @pytest.fixture
 async def config(database_url, tmp_path) -> Config:
     return Config(
-        database_url=database_url, web_port=0, hotlines=HOTLINES,
+        database_url=database_url, web_port=0, fastagi_port=0, hotlines=HOTLINES,
         recordings_root=tmp_path / "recordings", recordings_spool=tmp_path / "spool",
         pbxs=(PbxConfig(name=PBX, secret="hotline-secret", reconnect_min=0.05, reconnect_max=0.3),),
     )
@@ -72,11 +80,7 @@ async def running(config):
         try:
             yield running
         finally:
-            running.stop.set()
-            # Ingests still waiting for their file get hotline.daemon.INGEST_GRACE_SECONDS.
-            async with asyncio.timeout(20):
-                await running.task
-            await running.http.close()
+            await running.close()
 
 
 async def ended_calls(ws, count: int, timeout: float = 10.0) -> list[dict]:
@@ -187,9 +191,7 @@ async def test_a_restarted_daemon_settles_the_calls_the_last_one_left_in_progres
             async with asyncio.timeout(10):
                 while len([c for c in await first.calls() if c["status"] == "answered"]) < 2:
                     await ws.receive_json()
-        first.stop.set()
-        await first.task
-        await first.http.close()
+        await first.close()
 
         # While no daemon runs, one call ends; the other is still up when the next one starts.
         fake.channels = {c.uniqueid: c for c in live_channels(still_up[:connected])}
@@ -207,7 +209,21 @@ async def test_a_restarted_daemon_settles_the_calls_the_last_one_left_in_progres
             assert finished["hangup_cause_text"] == "Normal Clearing"
             assert len(await second.calls()) == 2
         finally:
-            second.stop.set()
-            async with asyncio.timeout(20):
-                await second.task
-            await second.http.close()
+            await second.close()
+
+
+async def test_the_daemon_answers_the_ivr_over_fastagi_as_the_capture_shows(config):
+    # A free port found now: the daemon reports only its web URL.
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    ivr = load_agi_capture("c-hotline-inbound-call.1")
+    async with FakeAsterisk() as fake:
+        config = replace(config, fastagi_port=port, pbxs=(replace(config.pbxs[0], port=fake.port),))
+        running = await start_daemon(config, fake)
+        try:
+            async with asyncio.timeout(10):
+                assert await agi_call(port, ivr) == ivr.sent
+        finally:
+            await running.close()
