@@ -24,6 +24,9 @@ from scoring.scorecards import Period
 
 
 EVIDENCE_LENGTH = 200
+# `count` is NUMERIC(10, 2): whole hundredths below 10^8; anything else would be stored rounded
+# (1/3 as 0.33, 0.001 as 0) or refused by PostgreSQL.
+COUNT_LIMIT = 10**8
 
 
 class ScoredSubject(Base):
@@ -169,6 +172,11 @@ def _row(rubric: str, entry: Occurrence) -> OccurrenceEntry:
         raise InvalidInput("an occurrence needs who entered it and when")
     if len(entry.evidence) > EVIDENCE_LENGTH:
         raise InvalidInput(f"evidence: at most {EVIDENCE_LENGTH} characters", occurrence=entry.id)
+    if (entry.count * 100).denominator != 1 or not 0 < entry.count < COUNT_LIMIT:
+        raise InvalidInput(
+            f"count: expected a positive number below {COUNT_LIMIT} with at most two decimals, got {entry.count}",
+            occurrence=entry.id,
+        )
     return OccurrenceEntry(
         rubric=rubric,
         subject_id=entry.subject,

@@ -152,3 +152,13 @@ def test_an_occurrence_for_a_subject_of_the_wrong_kind_is_refused(tmp_path, caps
         score("record --rubric yihuang-window --subject wang --item overdue --date 2026-10-09 --by 李敏", database_url=url)
     score("month --rubric yihuang-window --month 2026-10 --format csv", database_url=url)
     assert capsys.readouterr().out.splitlines()[-1] == "1,gongan,公安局,15,40,45,0,100,yes,"
+
+
+@pytest.mark.parametrize("count", ["1/3", "0.001", "100000000"])
+async def test_a_count_the_ledger_cannot_hold_exactly_is_refused(sessions, count):
+    # NUMERIC(10, 2) stored 1/3 as 0.33 and 0.001 as 0, and PostgreSQL refused 10^8.
+    async with sessions() as session:
+        await save_subject(session, Subject("gongan", "公安局"), "window")
+        with pytest.raises(InvalidInput, match="at most two decimals"):
+            await record_occurrence(session, "yihuang-window", entry("gongan", "overdue", "2026-10-09", count))
+        assert await ledger_for_period(session, YIHUANG, OCTOBER) == ([Subject("gongan", "公安局")], [])
