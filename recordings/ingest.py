@@ -366,6 +366,7 @@ class SweepReport:
     orphans: int = 0
     registered: int = 0
     waiting: int = 0
+    failed: int = 0
 
 
 def _is_side(path: Path) -> bool:
@@ -464,6 +465,12 @@ async def sweep(
         _in_progress.add(path)
         try:
             await ingest(sessions, config, path, call)
+        except (OSError, HotlineError) as exc:
+            # One file that cannot be read or moved must not hold up every file after it, sweep
+            # after sweep: it stays in the spool and the next sweep tries it again.
+            log.error("recording %s could not be ingested: %s", path.name, exc, extra={"action": "sweep"})
+            report.failed += 1
+            continue
         finally:
             _in_progress.discard(path)
         if call is None:

@@ -154,6 +154,24 @@ async def test_the_sweep_ingests_what_the_daemon_missed_and_keeps_orphans(sessio
     assert live.id not in by_call
 
 
+async def test_a_file_that_cannot_be_ingested_does_not_hold_up_the_rest_of_the_spool(sessions, config, add_call, monkeypatch):
+    calls = [await add_call(n) for n in (20, 21)]
+    for call in calls:
+        shutil.copy(MIXMONITOR_WAV, config.recordings_spool / Path(call.recording).name)
+    real_archive = ingest.archive
+
+    def unreadable_first(source, *args):
+        if source.name == "1795811555.20.wav":
+            raise PermissionError(errno.EACCES, "Permission denied", str(source))
+        return real_archive(source, *args)
+
+    monkeypatch.setattr(ingest, "archive", unreadable_first)
+    report = await ingest.sweep(sessions, config, min_age=0)
+    assert (report.ingested, report.failed) == (1, 1)
+    assert files_under(config.recordings_spool) == ["1795811555.20.wav"]  # kept for the next sweep
+    assert [r.call_id for r in await rows(sessions, Recording)] == [calls[1].id]
+
+
 async def test_a_young_unclaimed_file_waits_for_its_call(sessions, config):
     shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "new.wav")
     report = await ingest.sweep(sessions, config, min_age=0)
