@@ -423,14 +423,23 @@ async def _register_archive(sessions: async_sessionmaker, config: Config) -> int
         if any(f".{speaker}." in path.name for speaker in SIDE_SUFFIXES):
             continue  # a side file belongs to its main file's row; alone it stays on disk
         stem = path.name.split(".")[0]
-        async with sessions() as session:
-            call = await session.get(Call, int(stem)) if stem.isdigit() else None
-        inspection = await asyncio.to_thread(inspect, path)
-        archived = Archived(
-            path.relative_to(root).as_posix(), {}, inspection,
-            await asyncio.to_thread(_sha256, path), path.stat().st_size,
-        )
-        await _register(sessions, str(path), archived, call, await asyncio.to_thread(_mtime, path))
+        # Call ids are INTEGER: a longer run of digits is no call of ours (PostgreSQL would
+        # refuse the look-up), and int() refuses non-ASCII digits such as "²".
+        is_call_id = stem.isascii() and stem.isdigit() and int(stem) < 2**31
+        try:
+            async with sessions() as session:
+                call = await session.get(Call, int(stem)) if is_call_id else None
+            inspection = await asyncio.to_thread(inspect, path)
+            archived = Archived(
+                path.relative_to(root).as_posix(), {}, inspection,
+                await asyncio.to_thread(_sha256, path), path.stat().st_size,
+            )
+            await _register(sessions, str(path), archived, call, await asyncio.to_thread(_mtime, path))
+        except (OSError, HotlineError) as exc:
+            # Like the spool: one unreadable file must not stop the start-up sweep every time
+            # (the spool would then never be swept); the next full sweep tries it again.
+            log.error("archive file %s could not be registered: %s", path.name, exc, extra={"action": "sweep"})
+            continue
         registered += 1
     return registered
 

@@ -190,6 +190,30 @@ async def test_a_full_sweep_registers_archive_files_that_have_no_row(sessions, c
     assert (await ingest.sweep(sessions, config, full=True)).registered == 0
 
 
+async def test_a_full_sweep_goes_on_past_archive_files_it_cannot_register(sessions, config, add_call, monkeypatch):
+    call, missed = await add_call(13), await add_call(14)
+    day = config.recordings_root / "2026/11/27"
+    day.mkdir(parents=True)
+    for name in ("10.wav", "99999999999.wav", "²³.wav", f"{call.id}.wav"):
+        shutil.copy(MIXMONITOR_WAV, day / name)
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / Path(missed.recording).name)
+    real_inspect = ingest.inspect
+
+    def unreadable(path):
+        if path.name == "10.wav":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_inspect(path)
+
+    monkeypatch.setattr(ingest, "inspect", unreadable)
+    report = await ingest.sweep(sessions, config, full=True, min_age=0)
+    assert (report.registered, report.ingested) == (3, 1)
+    # 10.wav stays on disk without a row, for the next full sweep.
+    assert sorted((r.path, r.call_id) for r in await rows(sessions, Recording)) == [
+        (f"2026/11/27/{call.id}.wav", call.id), (f"2026/11/27/{missed.id}.wav", missed.id),
+        ("2026/11/27/99999999999.wav", None), ("2026/11/27/²³.wav", None),
+    ]
+
+
 def test_moving_across_file_systems_copies_then_removes(tmp_path, monkeypatch):
     source = shutil.copy(MIXMONITOR_WAV, tmp_path / "a.wav")
 
