@@ -317,7 +317,7 @@ async def ingest(sessions: async_sessionmaker, config: Config, source: Path, cal
     queue its transcription."""
     recorded_at = call.started_at if call is not None else await asyncio.to_thread(_mtime, source)
     name = str(call.id) if call is not None else f"orphan-{source.stem}"
-    sides = side_files(source)
+    sides = await asyncio.to_thread(side_files, source)  # lists the spool directory: blocking
     archived = await asyncio.to_thread(archive, source, config.recordings_root, recorded_at, name, sides)
     return await _register(sessions, str(source), archived, call, recorded_at)
 

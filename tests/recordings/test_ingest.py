@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import struct
+import threading
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,22 @@ async def test_mixmonitor_r_and_t_files_travel_with_the_call(sessions, config, a
     assert recording.caller_path == f"2026/11/27/{call.id}.caller.wav"
     assert recording.agent_path == f"2026/11/27/{call.id}.agent.ulaw"
     assert files_under(spool) == []
+
+
+async def test_side_files_are_looked_for_off_the_event_loop(sessions, config, add_call, monkeypatch):
+    # Listing a spool of thousands of files (on NFS, say) must not stall call tracking.
+    listed_on = []
+    real_side_files = ingest.side_files
+
+    def side_files(main):
+        listed_on.append(threading.current_thread())
+        return real_side_files(main)
+
+    monkeypatch.setattr(ingest, "side_files", side_files)
+    call = await add_call(6)
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.6.wav")
+    assert await ingest.on_call_ended(sessions, config, call.id, call.recording) is not None
+    assert listed_on and threading.main_thread() not in listed_on
 
 
 async def test_the_sweep_ingests_what_the_daemon_missed_and_keeps_orphans(sessions, config, add_call):
