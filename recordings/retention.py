@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
 from hotline.db.recordings import Actor, Recording, Transcript, TranscriptionJob, audit
+from hotline.errors import ConfigError
 
 log = logging.getLogger("hotline.recordings")
 
@@ -50,6 +51,12 @@ async def apply_retention(
 ) -> RetentionReport:
     """Delete the recordings past `config.retention_days` that are not on hold; with `dry_run`,
     only report what would go."""
+    if config.retention_days < 1:
+        # Read as "keep forever" or mistyped, 0 or less would delete every recording at once.
+        raise ConfigError(
+            f"recordings.retention_days: expected at least 1 day, got {config.retention_days}",
+            key="recordings.retention_days",
+        )
     limit = cutoff(now or datetime.now(timezone.utc), config.retention_days)
     expired = (Recording.deleted_at.is_(None), Recording.recorded_at < limit)
     report = RetentionReport()

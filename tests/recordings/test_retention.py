@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from hotline.db.recordings import Recording, RecordingAudit, Transcript, TranscriptionJob, hold
+from hotline.errors import ConfigError
 from recordings import ingest
 from recordings.retention import apply_retention, retention_forever
 from tests.recordings.test_audio import MIXMONITOR_WAV
@@ -66,12 +68,25 @@ async def test_recent_recordings_and_released_holds(sessions, config, add_call):
 
 
 async def test_the_daemon_applies_retention_at_start(sessions, config, add_call):
-    (recording,) = await recordings_for(sessions, config, add_call, 1)
+    call = await add_call(1, started_at=datetime.now(timezone.utc) - timedelta(days=3))
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.1.wav")
+    recording = await ingest.on_call_ended(sessions, config, call.id, call.recording)
     stopping = asyncio.Event()
     async with asyncio.timeout(10):
-        task = asyncio.create_task(retention_forever(sessions, replace(config, retention_days=0), stopping))
+        task = asyncio.create_task(retention_forever(sessions, replace(config, retention_days=2), stopping))
         while (await apply_retention(sessions, config, dry_run=True, now=NOW)).deleted:
             await asyncio.sleep(0.05)
         stopping.set()
         await task
     assert not (config.recordings_root / recording.path).exists()
+
+
+@pytest.mark.parametrize("days", [0, -30])
+async def test_a_retention_of_less_than_a_day_is_refused_and_deletes_nothing(sessions, config, add_call, days):
+    # 0 (meant as "keep forever"?) or a negative number put the cut-off at or after now: the
+    # whole archive went at the daemon's next start.
+    (recording,) = await recordings_for(sessions, config, add_call, 1)
+    for dry_run in (True, False):
+        with pytest.raises(ConfigError, match="retention_days: expected at least 1 day"):
+            await apply_retention(sessions, replace(config, retention_days=days), now=NOW, dry_run=dry_run)
+    assert (config.recordings_root / recording.path).exists()
