@@ -51,6 +51,14 @@ def _in_database(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
+def _unreadable(path: str, exc: OSError | UnicodeDecodeError) -> InvalidInput:
+    """One line for a file that is there but cannot be read as text (clock exports saved by
+    Excel on a Chinese Windows are GBK, not UTF-8)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InvalidInput(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8", file=path)
+    return InvalidInput(f"{path}: {exc.strerror or exc}", file=path)
+
+
 def _read_json(path: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -58,6 +66,8 @@ def _read_json(path: str) -> Any:
         raise InvalidInput(f"input file {path}: not found", file=path) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"input file {path}: line {exc.lineno}: {exc.msg}", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 def _rubric(args: argparse.Namespace) -> Rubric:
@@ -258,6 +268,8 @@ def _clock_file(path: str, parse: Callable[[str], tuple[list[T], list[BadRow]]])
         rows, bad = parse(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise InvalidInput(f"{path}: not found", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
     for row in bad:
         print(f"{path}:{row.line}: skipped: {row.problem}: {row.text}", file=sys.stderr)
     return rows, bad
@@ -269,6 +281,8 @@ def _staff_windows(path: str) -> dict[str, str]:
         rows = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise InvalidInput(f"staff-window file {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
     found = {}
     for line, row in enumerate(rows, start=1):
         fields = [f.strip() for f in row.split(",")]

@@ -192,3 +192,21 @@ def test_staff_quarter_example_awards_ten_and_a_tie_and_explains_who_cannot_win(
     assert result["ties_at_cut"] == [
         {"total": 98.33, "rank": 10, "subjects": ["cz-01", "gs-01", "ly-02", "ny-02"], "places": 2, "decided": True}
     ]
+
+
+def test_an_unreadable_input_file_is_one_clear_error(tmp_path):
+    # Excel on a Chinese Windows saves CSV as GBK: that was a UnicodeDecodeError traceback.
+    gbk = tmp_path / "punches.csv"
+    gbk.write_bytes("工号,时间\n李,2026-10-08 08:00\n".encode("gbk"))
+    (tmp_path / "ledger.json").write_bytes('{"subjects": [{"id": "a", "name": "公安局"}]}'.encode("gbk"))
+    for command in (
+        f"attendance {gbk} --by 督查股 --rubric yihuang-staff --month 2026-10",
+        f"attendance {tmp_path / 'ok.csv'} --windows {gbk} --by 督查股 --rubric yihuang-window --month 2026-10",
+        f"attendance {tmp_path / 'ok.csv'} --leave {gbk} --by 督查股 --rubric yihuang-staff --month 2026-10",
+        f"month --rubric yihuang-window --month 2026-10 --input {tmp_path / 'ledger.json'}",
+    ):
+        (tmp_path / "ok.csv").write_text("li,2026-10-08 08:00\n")
+        with pytest.raises(InvalidInput, match="not UTF-8 text"):
+            score(command)
+    with pytest.raises(InvalidInput, match="Is a directory"):
+        score(f"month --rubric yihuang-window --month 2026-10 --input {tmp_path}")
