@@ -194,6 +194,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     config = Config(**values)
     if config.workers < 1:
         raise ConfigError("transcription.workers: must be at least 1", key="transcription.workers")
+    if config.retention_days < 1:
+        # 0 would put the cut-off at now: the daemon's first retention run would empty the archive.
+        raise ConfigError("recordings.retention_days: must be at least 1", key="recordings.retention_days")
     if not config.database_url.split(":", 1)[0].startswith(("sqlite", "postgresql")):
         raise ConfigError(
             f"database.url: unsupported database {config.database_url.split(':', 1)[0]!r}"

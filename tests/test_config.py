@@ -54,6 +54,7 @@ def test_several_pbxs_each_with_their_own_link(tmp_path):
     ("[[pbx]]\nname = 'a'\n[[pbx]]\nname = 'b'\n", {"HOTLINE_AMI_HOST": "x"}, "HOTLINE_AMI_"),
     ("", {"HOTLINE_WEB_PORT": "70000"}, "HOTLINE_WEB_PORT"),
     ("[database]\nurl = 'mysql://x'\n", {}, "database.url"),
+    ("[recordings]\nretention_days = 0\n", {}, "recordings.retention_days"),
     ("[web\n", {}, "config file"),
 ])
 def test_a_mistake_names_its_key(tmp_path, text, environ, key):
