@@ -21,6 +21,28 @@ from recordings.audio import AudioError, duration_seconds, sides
 from recordings.transcription import Recogniser, check_model, model_name
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    # A lease of 0 expires as it is taken (any worker may take the job again) and renews in a
+    # loop without pause.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
 def add_commands(subparsers: Any) -> None:
     """Add the recordings sub-commands to the `hotline` parser."""
     transcribe = subparsers.add_parser(
@@ -34,8 +56,8 @@ def add_commands(subparsers: Any) -> None:
     worker = subparsers.add_parser(
         "worker", help="run transcription worker processes on the configured database and recordings root"
     )
-    worker.add_argument("--workers", type=int, metavar="N", help="processes (default: [transcription] workers, the core count)")
-    worker.add_argument("--lease", type=float, default=workers.LEASE.total_seconds(), metavar="SECONDS",
+    worker.add_argument("--workers", type=_at_least_one, metavar="N", help="processes (default: [transcription] workers, the core count)")
+    worker.add_argument("--lease", type=_seconds, default=workers.LEASE.total_seconds(), metavar="SECONDS",
                         help="how long a job stays claimed without a sign of life")
     worker.set_defaults(func=run_worker)
 

@@ -54,6 +54,16 @@ def test_a_wrong_model_is_one_clear_error(tmp_path, config):
         run(replace(config, vosk_model=None), "worker")
 
 
+@pytest.mark.parametrize("option", ["--workers=0", "--workers=-2", "--lease=0", "--lease=-5", "--lease=nan", "--lease=x"])
+def test_a_worker_count_or_lease_that_cannot_work_is_a_usage_error(config, capsys, option):
+    # --workers -2 started no process and exited 0; --lease 0 expired every claim as it was made
+    # and renewed it in a loop without pause.
+    with pytest.raises(SystemExit) as exit:
+        run(config, "worker", option)
+    assert exit.value.code == 2
+    assert f"argument {option.split('=')[0]}: expected" in capsys.readouterr().err
+
+
 async def test_sweep_retention_and_requeue_report_what_they_did(engine, config, capsys):
     shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "lost.wav")
 
