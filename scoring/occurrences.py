@@ -163,6 +163,10 @@ def read_ledger(data: Any) -> Ledger:
     """Parse the `--input` JSON document (docs/scoring.md), naming the key of any error."""
     if not isinstance(data, dict):
         raise LedgerError("input: expected an object with subjects and occurrences")
+    for key, kind, name in (("subjects", list, "an array"), ("occurrences", list, "an array"),
+                            ("satisfaction", dict, "an object")):
+        if not isinstance(data.get(key, kind()), kind):
+            raise LedgerError(f"{key}: expected {name}", key=key)
     subjects = []
     for index, table in enumerate(data.get("subjects", [])):
         where = f"subjects[{index}]"
@@ -199,8 +203,10 @@ def read_ledger(data: Any) -> Ledger:
             )
         )
     satisfaction = {}
-    for subject, table in dict(data.get("satisfaction", {})).items():
+    for subject, table in data.get("satisfaction", {}).items():
         where = f"satisfaction.{subject}"
+        if not isinstance(table, dict):
+            raise LedgerError(f"{where}: expected an object", key=where)
         surveys = _field(where, table, "surveys", int)
         satisfied = _field(where, table, "satisfied", int)
         if not 0 <= satisfied <= surveys:

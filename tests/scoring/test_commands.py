@@ -178,6 +178,23 @@ def test_bad_input_is_one_clear_error(tmp_path):
         score(f"month --rubric yihuang-window --month 2026-10 --input {wrong}")
 
 
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"subjects": 3}, "subjects: expected an array"),
+        ({"occurrences": {"a": 1}}, "occurrences: expected an array"),
+        ({"satisfaction": [{"surveys": 1, "satisfied": 1}]}, "satisfaction: expected an object"),
+        ({"satisfaction": {"gongan": 5}}, "satisfaction.gongan: expected an object"),
+    ],
+)
+def test_an_input_of_the_wrong_shape_is_one_clear_error(tmp_path, document, message):
+    # These were TypeErrors with a traceback, or (a list of satisfaction) a misleading message.
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InvalidInput, match=message):
+        score(f"month --rubric yihuang-window --month 2026-10 --input {path}")
+
+
 def test_staff_quarter_example_awards_ten_and_a_tie_and_explains_who_cannot_win(capsys):
     example = EXAMPLE.with_name("yihuang-staff-2026-Q3.json")
     score(f"quarter --rubric yihuang-staff --quarter 2026-Q3 --input {example} --format json")
