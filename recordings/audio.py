@@ -138,6 +138,9 @@ def read_wav_header(head: bytes, file_size: int) -> WavHeader:
             tag, channels, rate, align, bits = fmt
             if not channels or not rate or not align:
                 raise AudioError(f"WAV fmt chunk is invalid ({channels} ch, {rate} Hz)")
+            if tag == WAVE_PCM and bits not in (8, 16, 24, 32):
+                # audioop knows 1 to 4 bytes a sample: anything else cannot be decoded.
+                raise AudioError(f"WAV fmt chunk is invalid ({bits}-bit PCM)")
             return WavHeader(tag, channels, rate, bits, align, body, size, max(file_size - body, 0))
         offset = body + size + (size & 1)
     raise AudioError("WAV header is cut off before its data chunk")

@@ -20,6 +20,7 @@ from recordings.audio import (
     repair_wav_header,
     sides,
 )
+from recordings.ingest import inspect
 from tests.recordings.speech import PHRASES, speak, stereo
 
 MIXMONITOR_WAV = Path(__file__).parents[1] / "fixtures/ami/d-queue-call-agent-answers.mixmonitor.1795811555.879.wav"
@@ -110,6 +111,19 @@ def test_non_audio_and_cut_headers_are_refused_with_a_reason(tmp_path):
         read_wav_header(MIXMONITOR_WAV.read_bytes()[:30], 30)
     with pytest.raises(NotAudio):
         read_wav_header(b"", 0)
+
+
+@pytest.mark.parametrize("bits", [0, 7, 12])
+def test_pcm_of_a_sample_size_audioop_cannot_decode_is_damaged_audio(tmp_path, bits):
+    # It passed as "ok", then decoding raised audioop.error: the worker retried it five times
+    # and `hotline transcribe` ended with a traceback.
+    data = bytearray(MIXMONITOR_WAV.read_bytes())
+    data[34:36] = struct.pack("<H", bits)  # the fmt chunk's bits per sample
+    path = tmp_path / "odd.wav"
+    path.write_bytes(bytes(data))
+    assert inspect(path).condition == "damaged"
+    with pytest.raises(AudioError, match=f"{bits}-bit PCM"):
+        decode(path)
 
 
 def test_stereo_is_split_into_caller_left_and_agent_right(tmp_path):
