@@ -63,13 +63,13 @@ class CallTracking:
             if changed is not None:
                 self._dirty[(changed.pbx, changed.linkedid)] = changed
         elif isinstance(item, Reconciliation):
-            for call in self.trackers[item.pbx].reconcile(item.channels, item.at):
+            settled = self.trackers[item.pbx].reconcile(item.channels, item.at)
+            for call in settled:
                 self._dirty[(call.pbx, call.linkedid)] = call
-            log.info("pbx %s: reconciled with %d live channels", item.pbx, len(item.channels),
-                     extra={"action": "reconcile"})
-        else:
-            log.log(logging.INFO if item.up else logging.WARNING, "pbx %s: AMI link %s (%s)",
-                    item.pbx, "up" if item.up else "down", item.reason)
+            if settled:
+                log.info("pbx %s: reconciliation closed or picked up %d calls", item.pbx,
+                         len(settled), extra={"action": "reconcile"})
+        # A LinkState needs nothing here: the link logs its own ups and downs.
 
     async def flush(self) -> None:
         """Save every changed call, then publish them and hand ended ones to their handlers."""
