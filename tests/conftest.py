@@ -17,6 +17,9 @@ from sqlalchemy.engine import make_url
 from hotline.db import create_engine, session_factory, upgrade
 
 SERVER_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
+# Tests of PostgreSQL's own behaviour (marked `postgresql`) use this server when the suite runs
+# on SQLite: the one .ci/run starts on this machine.
+LOCAL_POSTGRESQL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 def pytest_report_header(config) -> str:
@@ -24,12 +27,13 @@ def pytest_report_header(config) -> str:
 
 
 @pytest.fixture
-async def database_url(tmp_path) -> str:
-    """The URL of an empty database for this test alone."""
-    if not SERVER_URL:
+async def database_url(request, tmp_path) -> str:
+    """The URL of an empty database for this test alone (PostgreSQL for `postgresql` tests)."""
+    server_url = SERVER_URL or (LOCAL_POSTGRESQL if request.node.get_closest_marker("postgresql") else "")
+    if not server_url:
         yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
         return
-    server = make_url(SERVER_URL)
+    server = make_url(server_url)
     name = f"hotline_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(
         host=server.host, port=server.port, user=server.username,

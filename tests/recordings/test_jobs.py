@@ -149,9 +149,8 @@ async def test_concurrent_claims_never_share_a_job(sessions, add_recording):
     assert len(taken) == 12 and len(set(taken)) == 12
 
 
+@pytest.mark.postgresql
 async def test_on_postgresql_claims_skip_rows_other_workers_hold(engine, sessions, add_recording):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
     await add_recording()
     statements = []
 

@@ -98,10 +98,9 @@ async def test_the_api_returns_matching_calls_with_hit_offsets(api, transcribed)
     assert (await api.get("/api/v1/transcripts/search?q=", headers=api.auth("supervisor"))).status == 400
 
 
+@pytest.mark.postgresql
 async def test_on_postgresql_the_trigram_index_serves_substring_search(sessions, transcribed):
     async with sessions() as session:
-        if session.bind.dialect.name != "postgresql":
-            pytest.skip("pg_trgm is PostgreSQL's")
         await session.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(
             row[0] for row in await session.execute(
