@@ -157,11 +157,16 @@ class Call:
 
     def to_dict(self) -> dict[str, Any]:
         """The call record, JSON-ready (ISO 8601 times), without legs or bookkeeping."""
-        record = {name: getattr(self, name) for name in CALL_FIELDS}
-        return {
-            name: value.isoformat() if isinstance(value, datetime) else value
-            for name, value in record.items()
-        }
+        return call_record(self)
+
+
+def call_record(call: Any) -> dict[str, Any]:
+    """The CALL_FIELDS of `call` (tracked here or stored in the database), JSON-ready."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name in CALL_FIELDS
+        for value in (getattr(call, name),)
+    }
 
 
 def originate_disposition(reason: str | None) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from hotline.db.tables import Call, CallLeg
 from hotline.errors import InvalidInput, NotFound
 
-from hotline.calls import CALL_FIELDS
+from hotline.calls import CALL_FIELDS, call_record
 
 if TYPE_CHECKING:
     from hotline import calls as tracking
@@ -142,8 +142,4 @@ async def get_call(session: AsyncSession, call_id: int) -> Call:
 
 def call_json(call: Call | tracking.Call, call_id: int | None) -> dict[str, Any]:
     """A call, stored or still tracked in memory, as the API and the WebSocket show it."""
-    out: dict[str, Any] = {"id": call_id}
-    for name in CALL_FIELDS:
-        value = getattr(call, name)
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
-    return out
+    return {"id": call_id} | call_record(call)
