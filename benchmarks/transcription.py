@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hotline.config import Config  # noqa: E402
 from hotline.db import create_engine, session_factory, upgrade  # noqa: E402
-from hotline.db.recordings import Transcript  # noqa: E402
+from recordings.store import Transcript  # noqa: E402
 from hotline.db.tables import Call  # noqa: E402
 from recordings import ingest, workers  # noqa: E402
 from recordings.transcription import Recogniser  # noqa: E402

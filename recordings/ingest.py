@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
-from hotline.db.recordings import TRANSCRIBABLE, Recording
+from recordings.store import TRANSCRIBABLE, Recording
 from hotline.db.tables import Call
 from hotline.errors import HotlineError
 from recordings import jobs

@@ -20,7 +20,7 @@ from typing import Sequence
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.db.recordings import (
+from recordings.store import (
     TRANSCRIBABLE,
     Recording,
     Transcript,

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
-from hotline.db.recordings import Actor, Recording, Transcript, TranscriptionJob, audit
+from recordings.store import Actor, Recording, Transcript, TranscriptionJob, audit
 from hotline.errors import ConfigError
 
 log = logging.getLogger("hotline.recordings")

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.db.recordings import Recording, Transcript, TranscriptSegment
+from recordings.store import Recording, Transcript, TranscriptSegment
 from hotline.db.tables import Call
 from hotline.errors import InvalidInput
 

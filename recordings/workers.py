@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
 from hotline.db import database
-from hotline.db.recordings import Recording
+from recordings.store import Recording
 from recordings import jobs
 from recordings.audio import AudioError, sides
 from recordings.transcription import ModelError, Recogniser, Segment, audio_seconds, check_model

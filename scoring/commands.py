@@ -86,7 +86,7 @@ def _scoreboard(
             ledger.satisfaction,
         )
     else:
-        from hotline.db.occurrences import ledger_for_period
+        from scoring.store import ledger_for_period
 
         subjects, entries = _in_database(
             config, lambda session: ledger_for_period(session, rubric, period)
@@ -237,7 +237,7 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
     elif rubric.subjects == "window":
         # A window carries its staff's lates and absences (每人次): the staff's windows as saved
         # with `hotline score subject add ID NAME --kind staff --window W`.
-        from hotline.db.occurrences import staff_windows
+        from scoring.store import staff_windows
 
         windows = _in_database(config, staff_windows)
         if not windows:
@@ -247,7 +247,7 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
         findings, items, subject_of=windows, entered_by=args.by, entered_at=datetime.now(timezone.utc)
     )
     if args.record:
-        from hotline.db.occurrences import record_occurrences
+        from scoring.store import record_occurrences
 
         _in_database(config, lambda session: record_occurrences(session, rubric, entries))
         print(
@@ -309,7 +309,7 @@ def _entry_json(entry: Occurrence) -> dict[str, Any]:
 
 
 def _subject_add(args: argparse.Namespace, config: Config) -> int:
-    from hotline.db.occurrences import save_subject
+    from scoring.store import save_subject
 
     fields = {"id": args.id, "name": args.name} | ({"since": args.since} if args.since else {})
     subject = read_ledger({"subjects": [fields]}).subjects[0]
@@ -319,7 +319,7 @@ def _subject_add(args: argparse.Namespace, config: Config) -> int:
 
 
 def _record(args: argparse.Namespace, config: Config) -> int:
-    from hotline.db.occurrences import record_occurrences
+    from scoring.store import record_occurrences
 
     rubric = _rubric(args)
     draft = read_ledger(
@@ -345,7 +345,7 @@ def _record(args: argparse.Namespace, config: Config) -> int:
 
 
 def _reverse(args: argparse.Namespace, config: Config) -> int:
-    from hotline.db.occurrences import reverse_occurrence
+    from scoring.store import reverse_occurrence
 
     entry = _in_database(
         config,

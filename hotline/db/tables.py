@@ -1,4 +1,4 @@
-"""Tables for users and calls. Every other concept keeps its tables in its own module here.
+"""Tables for users and calls, the kernel's own. Each feature keeps its tables in its `store.py`.
 
 Times are stored as timezone-aware UTC. SQLite has no time zone type, so `UtcDateTime` puts the
 zone back on the way out: a naive datetime never reaches the rest of the code.

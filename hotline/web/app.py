@@ -10,16 +10,18 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+import recordings.api
+import scoring.api
 from hotline.config import Config
 from hotline.errors import HotlineError
-from hotline.web import calls, monitoring, openapi, recordings, scores
+from hotline.web import calls, monitoring, openapi
 from hotline.web.auth import USER, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = (calls, monitoring, openapi, recordings, scores)
+ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api)
 
 
 @web.middleware

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from sqlalchemy import select
 
-from hotline.db.recordings import RecordingAudit
+from recordings.store import RecordingAudit
 from recordings import ingest, workers
 from tests.recordings.speech import PHRASES, speak
 from tests.recordings.test_audio import MIXMONITOR_WAV

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.db.recordings import Recording, TranscriptionJob
+from recordings.store import Recording, TranscriptionJob
 from recordings import ingest
 from recordings.audio import decode
 from tests.recordings.speech import PHRASES, speak

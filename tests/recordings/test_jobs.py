@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, select, update
 
-from hotline.db.recordings import Recording, Transcript, TranscriptionJob
+from recordings.store import Recording, Transcript, TranscriptionJob
 from recordings import jobs
 from recordings.transcription import Segment
 

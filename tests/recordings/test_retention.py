@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from hotline.db.recordings import Recording, RecordingAudit, Transcript, TranscriptionJob, hold
+from recordings.store import Recording, RecordingAudit, Transcript, TranscriptionJob, hold
 from hotline.errors import ConfigError
 from recordings import ingest
 from recordings.retention import apply_retention, retention_forever

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text, update
 
-from hotline.db.recordings import Recording
+from recordings.store import Recording
 from hotline.errors import InvalidInput
 from recordings import jobs
 from recordings.search import hit_offset, search_transcripts, searchable

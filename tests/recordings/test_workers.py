@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from hotline.db.recordings import Transcript, TranscriptionJob, transcript_of_call
+from recordings.store import Transcript, TranscriptionJob, transcript_of_call
 from hotline.errors import NotFound
 from recordings import ingest, jobs, workers
 from recordings.transcription import ModelError

@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from hotline.db.occurrences import (
+from scoring.store import (
     ledger_for_period, record_occurrence, reverse_occurrence, save_subject,
 )
 from hotline.errors import InvalidInput, NotFound

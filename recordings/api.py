@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hotline.db.recordings import Actor, audit, recording_of_call, transcript_of_call
 from hotline.errors import Forbidden, InvalidInput, NotFound
 from hotline.web.auth import USER
 from hotline.web.context import CONFIG, SESSIONS, query_int, query_time
 from recordings.search import search_transcripts
+from recordings.store import Actor, audit, recording_of_call, transcript_of_call
 
 RECORDING_READERS = ("supervisor", "admin")
 

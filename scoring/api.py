@@ -7,13 +7,13 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from hotline.db.occurrences import ledger_for_period
 from hotline.errors import InvalidInput
 from hotline.web.auth import require_role
 from hotline.web.context import SESSIONS
 from scoring.reports import scoreboard_json
 from scoring.rubrics import find_rubric
 from scoring.scorecards import parse_period, score_period
+from scoring.store import ledger_for_period
 
 SCORE_READERS = ("supervisor",)
 RUBRIC_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
