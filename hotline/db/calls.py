@@ -141,5 +141,11 @@ async def get_call(session: AsyncSession, call_id: int) -> Call:
 
 
 def call_json(call: Call | tracking.Call, call_id: int | None) -> dict[str, Any]:
-    """A call, stored or still tracked in memory, as the API and the WebSocket show it."""
-    return {"id": call_id} | call_record(call)
+    """A call, stored or still tracked in memory, as the API and the WebSocket show it.
+
+    `recording` (MIXMONITOR_FILENAME) is a path on the PBX or in the spool: clients learn only
+    whether the call was recorded, and fetch the audio from /api/v1/calls/{id}/recording.
+    """
+    record = call_record(call)
+    recording = record.pop("recording")
+    return {"id": call_id} | record | {"recorded": recording is not None}

@@ -28,7 +28,7 @@ _CALL_SCHEMA = {
             "wait_seconds": ["number", "null"], "talk_seconds": ["number", "null"],
             "hangup_cause": ["integer", "null"], "hangup_cause_text": ["string", "null"],
             "queue": ["string", "null"], "agent": ["string", "null"],
-            "recording": ["string", "null"], "survey_case": ["string", "null"],
+            "recorded": "boolean", "survey_case": ["string", "null"],
         }.items()
     },
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -60,9 +61,20 @@ async def test_calls_come_newest_first_with_every_documented_field(api, calls):
     assert first["wait_seconds"] == 5.0 and first["talk_seconds"] == 60.0
     for field in ("id", "hotline", "caller_number", "caller_name", "started_at", "answered_at",
                   "ended_at", "wait_seconds", "talk_seconds", "disposition", "hangup_cause",
-                  "hangup_cause_text", "queue", "agent", "recording"):
+                  "hangup_cause_text", "queue", "agent", "recorded"):
         assert field in first
     assert body["next_cursor"] is None
+
+
+async def test_a_call_says_whether_it_was_recorded_but_never_where_the_file_lies(api, sessions, calls):
+    async with sessions() as session, session.begin():
+        session.add(stored_call(9, recording="/srv/hotline/var/spool/1796131866.4.wav"))
+    body = await (await api.get("/api/v1/calls", headers=api.auth("operator"))).json()
+    recorded = {c["linkedid"]: c["recorded"] for c in body["calls"]}
+    assert recorded["1795811542.9"] is True and recorded["1795811542.0"] is False
+    assert "/srv/" not in json.dumps(body) and "recording" not in body["calls"][0]
+    one = await (await api.get(f"/api/v1/calls/{body['calls'][0]['id']}", headers=api.auth("operator"))).json()
+    assert one["recorded"] is True and "/srv/" not in json.dumps(one)
 
 
 async def test_filters_narrow_the_list(api, calls):
