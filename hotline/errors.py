@@ -23,6 +23,11 @@ class HotlineError(Exception):
     def message(self) -> str:
         return str(self)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error's response must carry besides its JSON body."""
+        return {}
+
     def to_json(self) -> dict[str, Any]:
         return {"error": self.error_id, "message": self.message, "details": self.details}
 
@@ -45,6 +50,18 @@ class NotFound(HotlineError):
 
     status_code = 404
     error_id = "not-found"
+
+
+class RangeNotSatisfiable(HotlineError):
+    """The requested byte range lies outside the file."""
+
+    status_code = 416
+    error_id = "range-not-satisfiable"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        # RFC 9110 15.5.17: a 416 to a byte-range request sends the current length this way.
+        return {"Content-Range": f"bytes */{self.details['size']}"}
 
 
 class Unauthorized(HotlineError):

@@ -1,16 +1,21 @@
 """Recordings and transcripts: personal data, for supervisors and admins only, every access audited.
 
-The audio is served with HTTP Range support (aiohttp's FileResponse answers `Range: bytes=...`
-with 206 and `Content-Range`, and 416 for a range past the end), which is what lets a browser's
-audio player seek. Each request is written to the recordings audit log before any byte is sent,
-and refused attempts are logged too.
+The audio is served with HTTP Range support (RFC 9110 14: one `bytes=` range gives 206 and
+`Content-Range`; a range outside the file a JSON 416; a Range header that is no single valid byte
+range is ignored and the whole file sent), which is what lets a browser's audio player seek. Each
+request is written to the recordings audit log before any byte is sent, and refused attempts are
+logged too.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
+import re
+from pathlib import Path
 
-from hotline.errors import Forbidden, InvalidInput, NotFound
+from aiohttp import web
+from multidict import CIMultiDict
+
+from hotline.errors import Forbidden, InvalidInput, NotFound, RangeNotSatisfiable
 from hotline.web.auth import USER
 from hotline.web.context import CONFIG, SESSIONS, query_int, query_time
 from recordings.search import search_transcripts
@@ -97,6 +102,33 @@ def _call_id(request: web.Request) -> int:
     return int(raw)
 
 
+# RFC 9110 14.1.1: the unit is case-insensitive; one int-range or suffix-range. A set of several
+# ranges is valid HTTP but only ever sent by clients we do not serve; it is ignored (200).
+_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII | re.IGNORECASE)
+# What the archive holds: MixMonitor's WAV (WAV49 is GSM in a WAV container); anything else is
+# sent as bytes.
+AUDIO_TYPES = {".wav": "audio/wav", ".wav49": "audio/wav"}
+
+
+def byte_range(header: str | None, size: int) -> str | None:
+    """The `Range` to honour for a file of `size` bytes, normalised, or None to send it whole.
+
+    RFC 9110 14.2: a Range that is not one valid byte range (bad syntax, last before first, other
+    units, several ranges) may be ignored; a valid one that selects no byte of the file (first
+    position past the end, a suffix of length 0) is unsatisfiable.
+    """
+    match = _BYTE_RANGE.fullmatch(header or "")
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first and last and int(last) < int(first):
+        return None
+    if (first and int(first) >= size) or (not first and (int(last) == 0 or size == 0)):
+        raise RangeNotSatisfiable(f"the range {header!r} lies outside the {size} bytes of the file",
+                                  range=header, size=size)
+    return f"bytes={first}-{last}"
+
+
 @routes.get("/api/v1/calls/{call_id}/recording")
 async def call_recording(request: web.Request) -> web.StreamResponse:
     """Stream the call's recording; Range requests give 206 partial content."""
@@ -107,14 +139,33 @@ async def call_recording(request: web.Request) -> web.StreamResponse:
     path = request.app[CONFIG].recordings_root / recording.path
     if not path.is_file():
         raise NotFound(f"the audio of call {call_id} is missing from the archive", call_id=call_id)
-    return web.FileResponse(
+    return _Audio(
         path,
+        byte_range(request.headers.get("Range"), path.stat().st_size),
         headers={
-            # Personal data: no shared cache may keep a copy.
-            "Cache-Control": "private, no-store",
+            "Content-Type": AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
             "Content-Disposition": f'inline; filename="call-{call_id}{path.suffix.lower()}"',
         },
     )
+
+
+class _Audio(web.FileResponse):
+    """A file served with only the byte range `byte_range` decided on.
+
+    FileResponse reads the Range header itself and answers bad syntax with an empty 416, so it
+    is shown a request whose Range is the normalised one, or none.
+    """
+
+    def __init__(self, path: Path, honoured: str | None, headers: dict[str, str]) -> None:
+        super().__init__(path, headers=headers)
+        self.honoured = honoured
+
+    async def prepare(self, request: web.BaseRequest):
+        headers = CIMultiDict(request.headers)
+        headers.popall("Range", None)
+        if self.honoured is not None:
+            headers["Range"] = self.honoured
+        return await super().prepare(request.clone(headers=headers))
 
 
 @routes.get("/api/v1/calls/{call_id}/transcript")
@@ -134,7 +185,7 @@ async def call_transcript(request: web.Request) -> web.Response:
             {"speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text, "words": s.words}
             for s in transcript.segments
         ],
-    }, headers={"Cache-Control": "private, no-store"})
+    })
 
 
 @routes.get("/api/v1/transcripts/search")
@@ -156,4 +207,4 @@ async def transcripts_search(request: web.Request) -> web.Response:
             until=query_time(request, "until"),
             limit=query_int(request, "limit", 50, 1, 200),
         )
-    return web.json_response({"calls": [m.to_json() for m in matches]}, headers={"Cache-Control": "private, no-store"})
+    return web.json_response({"calls": [m.to_json() for m in matches]})

@@ -31,7 +31,7 @@ async def errors_middleware(
     try:
         return await handler(request)
     except HotlineError as error:
-        return web.json_response(error.to_json(), status=error.status_code)
+        return web.json_response(error.to_json(), status=error.status_code, headers=error.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -51,6 +51,13 @@ class AccessLog(AbstractAccessLogger):
             request.remote, request.method, request.path, response.status,
             response.body_length, time, user.name if user else "-",
         )
+
+
+async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
+    # Calls carry callers' names and numbers; recordings, transcripts and scores are personal
+    # data: no cache, shared or private, may keep any API answer (RFC 9111 5.2.2.5).
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 def _static(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -79,5 +86,6 @@ def make_app(
         app.router.add_routes(module.routes)
     app.router.add_get("/", _static("index.html", "text/html"))
     app.router.add_get("/ui/app.js", _static("app.js", "application/javascript"))
+    app.on_response_prepare.append(_no_store)
     app.cleanup_ctx.extend(contexts or [])
     return app

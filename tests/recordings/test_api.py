@@ -33,7 +33,7 @@ async def test_the_whole_recording_streams_as_wav(api, recorded_call):
     assert response.status == 200
     assert await response.read() == AUDIO
     assert response.headers["Accept-Ranges"] == "bytes"
-    assert response.headers["Content-Type"] in ("audio/x-wav", "audio/wav")
+    assert response.headers["Content-Type"] == "audio/wav"  # as the OpenAPI document says
     assert "no-store" in response.headers["Cache-Control"]
 
 
@@ -51,11 +51,28 @@ async def test_a_player_can_seek_with_range_requests(api, recorded_call, range_,
     assert await response.read() == AUDIO[start:end]
 
 
-async def test_a_range_past_the_end_is_unsatisfiable(api, recorded_call):
-    headers = api.auth("supervisor") | {"Range": f"bytes={len(AUDIO)}-"}
+@pytest.mark.parametrize("range_", [f"bytes={len(AUDIO)}-", f"bytes={len(AUDIO) + 5}-{len(AUDIO) + 9}", "bytes=-0"],
+                         ids=["past-the-end", "wholly-past-the-end", "empty-suffix"])
+async def test_a_range_outside_the_file_is_unsatisfiable_with_a_json_body(api, recorded_call, range_):
+    # RFC 9110 14.1.1: a suffix of length 0 selects nothing, so `bytes=-0` is unsatisfiable too.
+    headers = api.auth("supervisor") | {"Range": range_}
     response = await api.get(f"/api/v1/calls/{recorded_call.id}/recording", headers=headers)
     assert response.status == 416
     assert response.headers["Content-Range"] == f"bytes */{len(AUDIO)}"
+    body = await response.json()
+    assert body["error"] == "range-not-satisfiable" and body["details"] == {"size": len(AUDIO), "range": range_}
+
+
+@pytest.mark.parametrize("range_", ["bytes=abc", "bytes=500-100", "bytes=", "bytes=-", "items=0-99",
+                                    "bytes=0-99,200-299", "bytes=1-2-3"])
+async def test_a_malformed_range_is_ignored_and_the_whole_file_served(api, recorded_call, range_):
+    # RFC 9110 14.2: a server may ignore a Range it cannot or will not satisfy as a range set;
+    # only a valid range outside the file is a 416.
+    headers = api.auth("supervisor") | {"Range": range_}
+    response = await api.get(f"/api/v1/calls/{recorded_call.id}/recording", headers=headers)
+    assert response.status == 200
+    assert "Content-Range" not in response.headers
+    assert await response.read() == AUDIO
 
 
 async def test_operators_and_handlers_get_403_and_the_attempt_is_logged(api, sessions, recorded_call):
@@ -126,3 +143,13 @@ async def test_a_search_with_a_nul_character_is_400_and_still_audited(api, sessi
     assert (await response.json())["error"] == "invalid-input"
     (entry,) = await audit_log(sessions)
     assert entry.action == "transcript.search" and "\x00" not in entry.detail
+
+
+async def test_no_cache_may_keep_personal_data(api, add_call, recorded_call):
+    # Calls carry names and numbers; recordings, transcripts and scores are personal data too.
+    for path in ("/api/v1/calls", f"/api/v1/calls/{recorded_call.id}", f"/api/v1/calls/{recorded_call.id}/recording",
+                 "/api/v1/transcripts/search?q=road", "/api/v1/scores/month?rubric=yihuang-window&month=2026-10",
+                 "/api/v1/calls/999/transcript"):
+        response = await api.get(path, headers=api.auth("admin"))
+        assert response.status in (200, 404), path
+        assert "no-store" in response.headers.get("Cache-Control", ""), path
