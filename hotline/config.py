@@ -38,6 +38,11 @@ class Config:
     database_url: str = DEFAULT_DATABASE_URL
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # A client has this long to send a request's head (and an idle keep-alive connection stays
+    # this long); a request body it sends is drained for at most web_body_timeout.
+    web_header_timeout: float = 15.0
+    web_body_timeout: float = 30.0
+    web_max_connections: int = 1000
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = 4573
     recordings_root: Path = Path("./var/recordings")
@@ -57,6 +62,9 @@ _SCALARS: dict[tuple[str, str], tuple[str, type]] = {
     ("database", "url"): ("database_url", str),
     ("web", "host"): ("web_host", str),
     ("web", "port"): ("web_port", int),
+    ("web", "header_timeout"): ("web_header_timeout", float),
+    ("web", "body_timeout"): ("web_body_timeout", float),
+    ("web", "max_connections"): ("web_max_connections", int),
     ("fastagi", "host"): ("fastagi_host", str),
     ("fastagi", "port"): ("fastagi_port", int),
     ("recordings", "root"): ("recordings_root", Path),
@@ -194,6 +202,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     config = Config(**values)
     if config.workers < 1:
         raise ConfigError("transcription.workers: must be at least 1", key="transcription.workers")
+    if config.web_max_connections < 1:
+        raise ConfigError("web.max_connections: must be at least 1", key="web.max_connections")
     if config.retention_days < 1:
         # 0 would put the cut-off at now: the daemon's first retention run would empty the archive.
         raise ConfigError("recordings.retention_days: must be at least 1", key="recordings.retention_days")

@@ -27,8 +27,9 @@ from hotline.config import Config
 from hotline.errors import ConfigError
 from hotline.db import create_engine, session_factory, upgrade
 from hotline.tracking import CallTracking
-from hotline.web.app import AccessLog, make_app
+from hotline.web.app import make_app
 from hotline.web.live import CallHub, Telemetry
+from hotline.web.server import WebRunner
 from recordings.ingest import Ingestor
 from recordings.retention import retention_forever
 from recordings.transcription import check_model
@@ -75,7 +76,7 @@ async def run(
         )
         await tracking.restore()
 
-        runner = web.AppRunner(make_app(config, sessions, hub, telemetry), access_log_class=AccessLog)
+        runner = WebRunner(make_app(config, sessions, hub, telemetry), config)
         await runner.setup()
         fastagi = FastAgiServer(CALL_FLOWS, config.fastagi_host, config.fastagi_port)
         try:

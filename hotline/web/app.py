@@ -14,6 +14,7 @@ import recordings.api
 import scoring.api
 from hotline.config import Config
 from hotline.errors import HotlineError
+from hotline.logs import printable
 from hotline.web import calls, monitoring, openapi
 from hotline.web.auth import USER, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
@@ -42,14 +43,18 @@ async def errors_middleware(
 
 
 class AccessLog(AbstractAccessLogger):
-    """Method, path (no query string: it may carry a token), status, size, time and user."""
+    """Method, path (no query string: it may carry a token), status, size, time and user.
+
+    The path (percent-decoded: `%0A` is a newline) and the user name come from outside: they are
+    written with control characters escaped, so neither can forge a line of the log.
+    """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         user = request.get(USER)
         self.logger.info(
             '%s "%s %s" %s %s %.3fs %s',
-            request.remote, request.method, request.path, response.status,
-            response.body_length, time, user.name if user else "-",
+            request.remote, printable(request.method), printable(request.path), response.status,
+            response.body_length, time, printable(user.name) if user else "-",
         )
 
 
