@@ -64,6 +64,17 @@ class RangeNotSatisfiable(HotlineError):
         return {"Content-Range": f"bytes */{self.details['size']}"}
 
 
+class UpgradeRequired(HotlineError):
+    """This resource speaks another protocol."""
+
+    status_code = 426
+    error_id = "upgrade-required"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Upgrade": "websocket", "Connection": "Upgrade"}
+
+
 class Unauthorized(HotlineError):
     """A valid bearer token is required."""
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from aiohttp import web
 from multidict import CIMultiDict
 
-from hotline.errors import Forbidden, InvalidInput, NotFound, RangeNotSatisfiable
+from hotline.errors import Forbidden, NotFound, RangeNotSatisfiable
 from hotline.web.auth import USER
-from hotline.web.context import CONFIG, SESSIONS, query_int, query_time
+from hotline.web.context import CONFIG, SESSIONS
+from hotline.web.openapi import CALL_ID, Integer, Text, Time, read, specs
 from recordings.search import search_transcripts
 from recordings.store import Actor, audit, recording_of_call, transcript_of_call
 
@@ -25,7 +26,18 @@ RECORDING_READERS = ("supervisor", "admin")
 
 routes = web.RouteTableDef()
 
-_CALL_ID = [{"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+SEARCH = (
+    # The keyword must keep a character once whitespace is dropped (Python's and ECMAScript's
+    # whitespace both), as `searchable` does.
+    Text(name="q", required=True, description="keyword (substring; spaces are ignored)", example="道路",
+         pattern="^[^\\x00]*[^\\s\\x00\\x1c-\\x1f\\x85\\ufeff][^\\x00]*$"),
+    Text(name="hotline", description="12345 or 12319 (empty: every hotline)", example="12345"),
+    Text(name="agent", description="the agent who took the call (empty: every agent)"),
+    Time(name="since", description="calls started at or after this time"),
+    Time(name="until", description="calls started before this time"),
+    Integer(name="limit", low=1, high=200, default=50, description="calls at most"),
+)
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _WORD = {
     "type": "object",
     "properties": {"word": {"type": "string"}, "start": {"type": "number"},
@@ -34,16 +46,18 @@ _WORD = {
 OPENAPI_PATHS = {
     "/api/v1/calls/{call_id}/recording": {"get": {
         "summary": "The call's audio, seekable with Range requests (supervisor; audited)",
-        "parameters": _CALL_ID + [{"name": "Range", "in": "header", "schema": {"type": "string"},
-                                   "description": "bytes=START-END, bytes=START- or bytes=-SUFFIX"}],
-        "responses": {"200": {"description": "The whole file", "content": {"audio/wav": {}}},
-                      "206": {"description": "The requested byte range", "content": {"audio/wav": {}}},
-                      "404": {"description": "No such call, or it has no recording"},
-                      "416": {"description": "The range lies outside the file"}},
+        "parameters": specs([CALL_ID]) + [{
+            "name": "Range", "in": "header", "schema": {"type": "string"},
+            "description": "bytes=START-END, bytes=START- or bytes=-SUFFIX; anything else is ignored"}],
+        "responses": {"200": {"description": "The whole file", "content": {"audio/wav": {}, "application/octet-stream": {}}},
+                      "206": {"description": "The requested byte range",
+                              "content": {"audio/wav": {}, "application/octet-stream": {}}},
+                      "404": {"description": "No such call, or it has no recording", "content": _ERROR},
+                      "416": {"description": "The range lies outside the file", "content": _ERROR}},
     }},
     "/api/v1/calls/{call_id}/transcript": {"get": {
         "summary": "The call's transcript: segments per speaker with vosk's word timings (supervisor; audited)",
-        "parameters": _CALL_ID,
+        "parameters": specs([CALL_ID]),
         "responses": {"200": {"description": "The transcript", "content": {"application/json": {"schema": {
             "type": "object",
             "properties": {
@@ -61,17 +75,7 @@ OPENAPI_PATHS = {
     }},
     "/api/v1/transcripts/search": {"get": {
         "summary": "Calls whose transcript contains a keyword, with the time of each hit (supervisor; audited)",
-        "parameters": [
-            {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
-            for name, text in [
-                ("q", "keyword (substring; spaces are ignored)"),
-                ("hotline", "12345 or 12319"),
-                ("agent", "the agent who took the call"),
-                ("since", "ISO 8601; calls started at or after"),
-                ("until", "ISO 8601; calls started before"),
-                ("limit", "1-200 calls, default 50"),
-            ]
-        ],
+        "parameters": specs(SEARCH),
         "responses": {"200": {"description": "Matching calls, newest first"}},
     }},
 }
@@ -87,19 +91,6 @@ async def _reader(request: web.Request, action: str, call_id: int | None, detail
     if not allowed:
         raise Forbidden(f"role {user.role!r} may not access recordings", required=list(RECORDING_READERS))
     return actor
-
-
-# Call ids are INTEGER columns: a larger number makes PostgreSQL fail the query (and the audit
-# entry) rather than find nothing.
-_CALL_ID_MAX = 2**31 - 1
-
-
-def _call_id(request: web.Request) -> int:
-    raw = request.match_info["call_id"]
-    # isdigit() alone accepts "²" and other Unicode digits, which int() then refuses.
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > _CALL_ID_MAX:
-        raise InvalidInput(f"call id must be a number up to {_CALL_ID_MAX}, got {raw!r}", parameter="call_id")
-    return int(raw)
 
 
 # RFC 9110 14.1.1: the unit is case-insensitive; one int-range or suffix-range. A set of several
@@ -132,7 +123,7 @@ def byte_range(header: str | None, size: int) -> str | None:
 @routes.get("/api/v1/calls/{call_id}/recording")
 async def call_recording(request: web.Request) -> web.StreamResponse:
     """Stream the call's recording; Range requests give 206 partial content."""
-    call_id = _call_id(request)
+    call_id = CALL_ID.read(request)
     await _reader(request, "recording.play", call_id, detail=request.headers.get("Range"))
     async with request.app[SESSIONS]() as session:
         recording = await recording_of_call(session, call_id)
@@ -171,7 +162,7 @@ class _Audio(web.FileResponse):
 @routes.get("/api/v1/calls/{call_id}/transcript")
 async def call_transcript(request: web.Request) -> web.Response:
     """The call's transcript, segment by segment, with word timings."""
-    call_id = _call_id(request)
+    call_id = CALL_ID.read(request)
     await _reader(request, "transcript.read", call_id)
     async with request.app[SESSIONS]() as session:
         transcript = await transcript_of_call(session, call_id)
@@ -191,20 +182,18 @@ async def call_transcript(request: web.Request) -> web.Response:
 @routes.get("/api/v1/transcripts/search")
 async def transcripts_search(request: web.Request) -> web.Response:
     """Calls whose transcript contains `q`, newest first, with where each hit was said."""
-    query = request.query.get("q", "")
+    raw = request.query.get("q", "")
     # PostgreSQL text cannot hold NUL: the audit entry keeps it escaped, the search refuses it.
-    await _reader(request, "transcript.search", None, detail=f"q={query}".replace("\x00", "\\x00"))
-    for name in ("q", "hotline", "agent"):
-        if "\x00" in request.query.get(name, ""):
-            raise InvalidInput(f"{name}: must not contain NUL characters", parameter=name)
+    await _reader(request, "transcript.search", None, detail=f"q={raw}".replace("\x00", "\\x00"))
+    query = read(request, SEARCH)
     async with request.app[SESSIONS]() as session:
         matches = await search_transcripts(
             session,
-            query,
-            hotline=request.query.get("hotline") or None,
-            agent=request.query.get("agent") or None,
-            since=query_time(request, "since"),
-            until=query_time(request, "until"),
-            limit=query_int(request, "limit", 50, 1, 200),
+            query["q"],
+            hotline=query["hotline"] or None,
+            agent=query["agent"] or None,
+            since=query["since"],
+            until=query["until"],
+            limit=query["limit"],
         )
     return web.json_response({"calls": [m.to_json() for m in matches]})

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from hotline.errors import InvalidInput
 from hotline.web.auth import require_role
 from hotline.web.context import SESSIONS
+from hotline.web.openapi import Text, read, specs
 from scoring.reports import scoreboard_json
 from scoring.rubrics import find_rubric
 from scoring.scorecards import parse_period, score_period
 from scoring.store import ledger_for_period
 
 SCORE_READERS = ("supervisor",)
-RUBRIC_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
-PERIODS = {"month": "2026-10", "quarter": "2026-Q3", "year": "2026"}
+# Only ids: find_rubric would read a path ending in .toml from the server's disk.
+RUBRIC = Text(name="rubric", required=True, pattern="^[a-z0-9][a-z0-9-]*$", max_length=64,
+              example="yihuang-window", description="rubric id")
+# The period's text as parse_period reads it; year 0000 does not exist.
+PERIODS = {
+    "month": Text(name="month", required=True, pattern="^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7,
+                  example="2026-10", description="the month, YYYY-MM"),
+    "quarter": Text(name="quarter", required=True, pattern="^(?!0000)[0-9]{4}-[Qq][1-4]$", max_length=7,
+                    example="2026-Q3", description="the quarter, YYYY-Qn"),
+    "year": Text(name="year", required=True, pattern="^(?!0000)[0-9]{4}$", max_length=4,
+                 example="2026", description="the year, YYYY"),
+}
 
 routes = web.RouteTableDef()
 
@@ -25,22 +34,7 @@ OPENAPI_PATHS = {
     f"/api/v1/scores/{kind}": {
         "get": {
             "summary": f"Every subject's score, rank and award for one {kind}, with the breakdown (supervisor)",
-            "parameters": [
-                {
-                    "name": "rubric",
-                    "in": "query",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": "rubric id, e.g. yihuang-window",
-                },
-                {
-                    "name": kind,
-                    "in": "query",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    "description": f"e.g. {example}",
-                },
-            ],
+            "parameters": specs([RUBRIC, period]),
             "responses": {
                 "200": {
                     "description": "The scoreboard (docs/scoring.md)",
@@ -53,28 +47,21 @@ OPENAPI_PATHS = {
                         }
                     },
                 },
-                "404": {"description": "No such rubric"},
+                "404": {"description": "No such rubric",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         }
     }
-    for kind, example in PERIODS.items()
+    for kind, period in PERIODS.items()
 }
 
 
 def _scores(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         require_role(request, *SCORE_READERS)
-        missing = [name for name in ("rubric", kind) if not request.query.get(name)]
-        if missing:
-            raise InvalidInput(f"{missing[0]}: required", parameter=missing[0])
-        rubric_id = request.query["rubric"]
-        if not RUBRIC_ID.fullmatch(rubric_id):
-            # Only ids: find_rubric would read a path ending in .toml from the server's disk.
-            raise InvalidInput(
-                f"rubric: expected an id such as yihuang-window, got {rubric_id!r}", parameter="rubric"
-            )
-        rubric = find_rubric(rubric_id)
-        period = parse_period(kind, request.query[kind])
+        query = read(request, [RUBRIC, PERIODS[kind]])
+        rubric = find_rubric(query["rubric"])
+        period = parse_period(kind, query[kind])
         async with request.app[SESSIONS]() as session:
             subjects, entries = await ledger_for_period(session, rubric, period)
         return web.json_response(scoreboard_json(score_period(rubric, subjects, entries, period)))

@@ -13,6 +13,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 
+# Ids are INTEGER columns: PostgreSQL refuses a larger number in a query rather than find nothing.
+MAX_ID = 2**31 - 1
+
+
 class UtcDateTime(TypeDecorator):
     """A datetime that is always timezone-aware UTC in Python, on SQLite and PostgreSQL."""
 

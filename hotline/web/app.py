@@ -36,9 +36,11 @@ async def errors_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        # Keep what the status needs besides the body: Allow on a 405 (RFC 9110 15.5.6).
+        headers = {name: value for name, value in exc.headers.items() if name.lower() != "content-type"}
         return web.json_response(
             {"error": exc.reason.lower().replace(" ", "-"), "message": exc.reason, "details": {}},
-            status=exc.status,
+            status=exc.status, headers=headers,
         )
 
 

@@ -33,7 +33,9 @@ def require_role(request: web.Request, *roles: str) -> User:
 def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+        # Tokens are URL-safe base64; other bytes (aiohttp keeps undecodable ones as surrogates,
+        # which cannot even be hashed) are simply no token of ours.
+        return token.strip() if token.isascii() else ""
     # Browsers cannot set headers on a WebSocket handshake; the UI passes the token in the query
     # instead, and the access log never writes query strings.
     if request.path == "/api/v1/events":

@@ -6,98 +6,101 @@ import asyncio
 
 from aiohttp import WSMsgType, web
 
-from hotline.db.calls import CallFilter, call_json, get_call, list_calls
-from hotline.errors import InvalidInput
+from hotline.db.calls import CURSOR_PATTERN, CallFilter, call_json, get_call, list_calls
+from hotline.errors import UpgradeRequired
 from hotline.web.auth import require_role
-from hotline.web.context import HUB, SESSIONS, query_int, query_time
+from hotline.web.context import HUB, SESSIONS
+from hotline.web.openapi import CALL_ID, Choice, Integer, Text, Time, read, specs
 
 DISPOSITIONS = ("answered", "abandoned", "missed", "failed", "busy", "lost")
 CALL_READERS = ("operator", "supervisor")
 
 routes = web.RouteTableDef()
 
+CALL_FILTERS = (
+    Time(name="since", description="calls started at or after this time"),
+    Time(name="until", description="calls started before this time"),
+    Text(name="hotline", description="12345 or 12319 (empty: every hotline)", example="12345"),
+    Choice(name="disposition", values=DISPOSITIONS, description="how the call ended"),
+    Text(name="caller", description="the caller's number, exactly (empty: every caller)", example="13800000000"),
+    Text(name="cursor", pattern=CURSOR_PATTERN, max_length=29, description="next_cursor of the previous page"),
+    Integer(name="limit", low=1, high=500, default=50, description="calls per page"),
+)
+
+_NULLABLE = {"string": ["string", "null"], "number": ["number", "null"], "integer": ["integer", "null"]}
 _CALL_SCHEMA = {
     "type": "object",
+    "required": ["id", "pbx", "linkedid", "status", "started_at", "recorded"],
     "properties": {
-        name: {"type": kind}
+        "id": {"type": "integer"}, "pbx": {"type": "string"}, "linkedid": {"type": "string"},
+        "status": {"type": "string", "enum": ["ringing", "queued", "answered", "ended"]},
+        "started_at": {"type": "string", "format": "date-time"},
+        "recorded": {"type": "boolean",
+                     "description": "the PBX recorded the call; supervisors fetch it at /api/v1/calls/{id}/recording"},
+        "disposition": {"type": ["string", "null"], "enum": [*DISPOSITIONS, None]},
+    } | {
+        name: {"type": _NULLABLE[kind]}
         for name, kind in {
-            "id": "integer", "pbx": "string", "linkedid": "string", "hotline": ["string", "null"],
-            "caller_number": ["string", "null"], "caller_name": ["string", "null"],
-            "status": "string", "disposition": ["string", "null"], "started_at": "string",
-            "answered_at": ["string", "null"], "ended_at": ["string", "null"],
-            "wait_seconds": ["number", "null"], "talk_seconds": ["number", "null"],
-            "hangup_cause": ["integer", "null"], "hangup_cause_text": ["string", "null"],
-            "queue": ["string", "null"], "agent": ["string", "null"],
-            "recorded": "boolean", "survey_case": ["string", "null"],
+            "hotline": "string", "caller_number": "string", "caller_name": "string",
+            "answered_at": "string", "ended_at": "string", "wait_seconds": "number",
+            "talk_seconds": "number", "hangup_cause": "integer", "hangup_cause_text": "string",
+            "queue": "string", "agent": "string", "survey_case": "string",
         }.items()
     },
 }
 OPENAPI_PATHS = {
     "/api/v1/calls": {"get": {
         "summary": "Calls, newest first (operator, supervisor)",
-        "parameters": [
-            {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
-            for name, text in [
-                ("since", "ISO 8601; calls started at or after"),
-                ("until", "ISO 8601; calls started before"),
-                ("hotline", "12345 or 12319"),
-                ("disposition", " | ".join(DISPOSITIONS)),
-                ("caller", "caller number"),
-                ("cursor", "next_cursor of the previous page"),
-                ("limit", "1-500, default 50"),
-            ]
-        ],
+        "parameters": specs(CALL_FILTERS),
         "responses": {"200": {"description": "A page of calls", "content": {"application/json": {"schema": {
             "type": "object",
+            "required": ["calls", "next_cursor"],
             "properties": {"calls": {"type": "array", "items": _CALL_SCHEMA},
                            "next_cursor": {"type": ["string", "null"]}},
         }}}}},
     }},
     "/api/v1/calls/{call_id}": {"get": {
         "summary": "One call (operator, supervisor)",
-        "parameters": [{"name": "call_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "parameters": specs([CALL_ID]),
         "responses": {"200": {"description": "The call", "content": {"application/json": {"schema": _CALL_SCHEMA}}},
                       "404": {"description": "No such call"}},
     }},
     "/api/v1/events": {"get": {
         "summary": "WebSocket: a snapshot of calls in progress, then every call update (operator, supervisor)",
         "description": "Messages: {type: snapshot, calls: [...]} then {type: call, call: {...}}. "
-                       "Browsers may pass the token as ?access_token=.",
-        "responses": {"101": {"description": "Switching to WebSocket"}},
+                       "Browsers may pass the token as ?access_token=. A request that is no "
+                       "WebSocket handshake gets 426 Upgrade Required.",
+        "responses": {"101": {"description": "Switching to WebSocket"},
+                      "426": {"description": "Not a WebSocket handshake"}},
     }},
 }
 
 
 @routes.get("/api/v1/calls")
 async def calls_list(request: web.Request) -> web.Response:
-    """Calls, newest first, filtered and paginated with an opaque cursor."""
+    """Calls, newest first, filtered and paginated with a cursor."""
     require_role(request, *CALL_READERS)
-    disposition = request.query.get("disposition") or None
-    if disposition and disposition not in DISPOSITIONS:
-        raise InvalidInput(
-            f"disposition: expected one of {', '.join(DISPOSITIONS)}, got {disposition!r}",
-            parameter="disposition",
-        )
+    query = read(request, CALL_FILTERS)
     filters = CallFilter(
-        since=query_time(request, "since"),
-        until=query_time(request, "until"),
-        hotline=request.query.get("hotline") or None,
-        disposition=disposition,
-        caller=request.query.get("caller") or None,
+        since=query["since"],
+        until=query["until"],
+        hotline=query["hotline"] or None,
+        disposition=query["disposition"],
+        caller=query["caller"] or None,
     )
-    limit = query_int(request, "limit", 50, 1, 500)
     async with request.app[SESSIONS]() as session:
-        page, next_cursor = await list_calls(session, filters, limit, request.query.get("cursor"))
+        page, next_cursor = await list_calls(session, filters, query["limit"], query["cursor"])
     return web.json_response(
         {"calls": [call_json(call, call.id) for call in page], "next_cursor": next_cursor}
     )
 
 
-@routes.get(r"/api/v1/calls/{call_id:\d+}")
+@routes.get("/api/v1/calls/{call_id}")
 async def calls_show(request: web.Request) -> web.Response:
     require_role(request, *CALL_READERS)
+    call_id = CALL_ID.read(request)
     async with request.app[SESSIONS]() as session:
-        call = await get_call(session, int(request.match_info["call_id"]))
+        call = await get_call(session, call_id)
     return web.json_response(call_json(call, call.id))
 
 
@@ -114,6 +117,9 @@ async def calls_stream(request: web.Request) -> web.WebSocketResponse:
     require_role(request, *CALL_READERS)
     hub = request.app[HUB]
     ws = web.WebSocketResponse(heartbeat=30)
+    if not ws.can_prepare(request):
+        # RFC 9110 15.5.22: 426 names the protocol to switch to in Upgrade.
+        raise UpgradeRequired("this is a WebSocket: send a WebSocket handshake (Upgrade: websocket)")
     await ws.prepare(request)
     with hub.subscribe() as updates:
         await ws.send_json({"type": "snapshot", "calls": list(hub.active.values())})

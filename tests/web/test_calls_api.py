@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -154,3 +155,50 @@ async def test_websocket_sends_a_snapshot_then_live_updates(api):
 async def test_health_reports_database_and_links(api):
     body = await (await api.get("/api/v1/health")).json()
     assert body["status"] == "ok" and body["database"] == "ok"
+
+
+def _cursor(payload: str) -> str:
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+# Each of these used to be a plain-text 500 with a traceback in the log (on SQLite, PostgreSQL or
+# both): every one is a JSON 400 naming the parameter, on both databases.
+@pytest.mark.parametrize("path, parameter", [
+    ("/api/v1/calls/999999999999999999999999999999", "call_id"),
+    ("/api/v1/calls/2147483648", "call_id"),
+    ("/api/v1/calls/%D9%A3", "call_id"),
+    ("/api/v1/calls?since=9999-12-31T23:59:59-23:59", "since"),
+    ("/api/v1/calls?since=0001-01-01T00:00%2B14:00", "since"),
+    ("/api/v1/calls?until=0000-06-01T00:00:00Z", "until"),
+    ("/api/v1/calls?since=", "since"),
+    ("/api/v1/calls?cursor=" + _cursor('["2026-01-01T00:00:00",1]'), "cursor"),
+    ("/api/v1/calls?cursor=" + _cursor('["2026-01-01T00:00:00+00:00",2147483648]'), "cursor"),
+    ("/api/v1/calls?cursor=" + _cursor('["2026-01-01T00:00:00+00:00",9223372036854775808]'), "cursor"),
+    ("/api/v1/calls?cursor=" + _cursor('["2026-01-01T00:00:00+00:00",Infinity]'), "cursor"),
+    ("/api/v1/calls?cursor=" + _cursor('["2026-01-01T00:00:00+00:00",1e400]'), "cursor"),
+    ("/api/v1/calls?cursor=" + _cursor('[' * 3000), "cursor"),
+    ("/api/v1/calls?caller=%00", "caller"),
+    ("/api/v1/calls?hotline=%00", "hotline"),
+    ("/api/v1/calls?limit=", "limit"),
+    ("/api/v1/calls?limit=%D9%A3", "limit"),
+    ("/api/v1/calls?disposition=", "disposition"),
+], ids=lambda value: value if len(value) < 60 else value[:40] + "...")
+async def test_crafted_input_is_a_json_400_naming_the_parameter(api, calls, path, parameter):
+    response = await api.get(path, headers=api.auth("operator"))
+    assert response.status == 400, await response.text()
+    body = await response.json()
+    assert body["error"] == "invalid-input" and body["details"]["parameter"] == parameter
+
+
+async def test_a_bearer_token_of_invalid_utf8_is_a_json_401(api):
+    response = await api.get("/api/v1/calls", headers={"Authorization": b"Bearer \xff\xfe".decode("latin-1")})
+    assert response.status == 401
+    assert (await response.json())["error"] == "unauthorized"
+
+
+async def test_a_405_says_which_methods_are_allowed(api):
+    # RFC 9110 15.5.6: a 405 must carry Allow.
+    response = await api.post("/api/v1/calls", headers=api.auth("operator"))
+    assert response.status == 405
+    assert set(response.headers["Allow"].split(",")) >= {"GET"}
+    assert (await response.json())["error"] == "method-not-allowed"
