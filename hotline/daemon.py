@@ -25,7 +25,7 @@ from hotline.ami import AmiLink
 from hotline.calls import CallTracker
 from hotline.config import Config
 from hotline.errors import ConfigError
-from hotline.db import create_engine, session_factory, upgrade
+from hotline.db import check_connection, create_engine, session_factory, upgrade
 from hotline.tracking import CallTracking
 from hotline.web.app import AccessLog, make_app
 from hotline.web.live import CallHub, Telemetry
@@ -60,6 +60,7 @@ async def run(
 
     engine = create_engine(config.database_url)
     try:
+        await check_connection(engine)
         await upgrade(engine)
         sessions = session_factory(engine)
         hub, telemetry = CallHub(), Telemetry()
