@@ -8,7 +8,7 @@ from aiohttp import WSMsgType, web
 
 from hotline.db.calls import CallFilter, call_json, get_call, list_calls
 from hotline.errors import InvalidInput
-from hotline.web.auth import require_role
+from hotline.web.auth import SOCKETS, USER, require_role
 from hotline.web.context import HUB, SESSIONS, query_int, query_time
 
 DISPOSITIONS = ("answered", "abandoned", "missed", "failed", "busy", "lost")
@@ -115,7 +115,7 @@ async def calls_stream(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    with hub.subscribe() as updates:
+    with hub.subscribe() as updates, request.app[SOCKETS].hold(ws, request[USER]):
         await ws.send_json({"type": "snapshot", "calls": list(hub.active.values())})
         gone = asyncio.ensure_future(_client_gone(ws))
         try:
