@@ -67,7 +67,7 @@ async def run(
         queue: asyncio.Queue = asyncio.Queue()
         # At shutdown, ingests under way get a few seconds; one cut short leaves its file in the
         # spool, where the sweep at the next start takes it.
-        ingestor = Ingestor(sessions, config, grace=INGEST_GRACE_SECONDS)
+        ingestor = Ingestor(sessions, config, grace=INGEST_GRACE_SECONDS, telemetry=telemetry)
         links = [AmiLink(pbx, queue) for pbx in config.pbxs]
         telemetry.links = {link.pbx.name: link for link in links}
         tracking = CallTracking(

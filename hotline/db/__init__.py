@@ -57,6 +57,13 @@ def _check_sqlite_path(path: Path, url: str) -> None:
         raise ConfigError(f"database.url: cannot use that file: {exc.strerror}", key="database.url") from None
 
 
+def error_reason(error: BaseException) -> str:
+    """One line saying why a database operation failed: the driver's own message, without the
+    SQL statement and its parameters (phone numbers, names) that SQLAlchemy's message carries."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
 async def check_connection(engine: AsyncEngine) -> None:
     """Open one connection now: an unreachable database (refused, unknown role, a file SQLite
     cannot open) is one line naming the setting at start, not a traceback."""
@@ -64,8 +71,7 @@ async def check_connection(engine: AsyncEngine) -> None:
         async with engine.connect():
             pass
     except (OSError, SQLAlchemyError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise ConfigError(f"database.url: cannot open the database: {reason}", key="database.url") from None
+        raise ConfigError(f"database.url: cannot open the database: {error_reason(exc)}", key="database.url") from None
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
