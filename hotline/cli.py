@@ -1,4 +1,4 @@
-"""The `hotline` command: serve, demo, db upgrade, user add, and the commands of each package.
+"""The `hotline` command: serve, demo, db upgrade, user add/list/revoke, and the commands of each package.
 
 A HotlineError (bad configuration, bad input) ends the command with one line on stderr and exit
 status 2; anything else is a bug and keeps its traceback.
@@ -58,6 +58,37 @@ def _user_add(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _user_list(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db import database
+    from hotline.db.users import list_users
+
+    async def run():
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await list_users(session)
+
+    users = asyncio.run(run())
+    width = max([len(user.name) for user in users] + [4])
+    print(f"{'NAME':<{width}}  {'ROLE':<10}  {'CREATED':<25}  STATUS")
+    for user in users:
+        status = "active" if user.disabled_at is None else f"revoked {user.disabled_at:%Y-%m-%d %H:%M:%S}Z"
+        print(f"{user.name:<{width}}  {user.role:<10}  {user.created_at:%Y-%m-%d %H:%M:%S}Z{'':<5}  {status}")
+    return 0
+
+
+def _user_revoke(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db import database
+    from hotline.db.users import revoke_user
+
+    async def run():
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await revoke_user(session, args.name)
+
+    user = asyncio.run(run())
+    print(f"user {user.name} revoked at {user.disabled_at:%Y-%m-%d %H:%M:%S}Z: their token no longer works"
+          " (open WebSockets are closed within seconds)")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -86,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.set_defaults(func=_user_add)
+    user_commands.add_parser("list", help="every user, their role and whether their token works").set_defaults(
+        func=_user_list
+    )
+    revoke = user_commands.add_parser("revoke", help="stop a user's token working, at once")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=_user_revoke)
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(commands)

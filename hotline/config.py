@@ -6,16 +6,23 @@ localhost). A bad value stops the daemon with one line naming the key, never a t
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from hotline.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/hotline.db"
 ROLES = ("operator", "supervisor", "handler", "admin")
+# The asynchronous driver hotline runs on, per database: the whole daemon is one event loop.
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,8 @@ _ENV_PBX = {
 
 def _coerce(key: str, value: Any, kind: type) -> Any:
     if kind is int:
-        if isinstance(value, bool):
+        # A TOML float (8080.5) or a boolean would pass int() and become a different number.
+        if isinstance(value, (bool, float)):
             raise ConfigError(f"{key}: expected a whole number, got {value!r}", key=key)
         try:
             number = int(value)
@@ -114,12 +122,16 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
             raise ConfigError(f"{key}: port {number} is outside 0-65535", key=key)
         return number
     if kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}", key=key)
         try:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key}: expected a number, got {value!r}", key=key) from None
-        if number <= 0:
-            raise ConfigError(f"{key}: must be positive, got {value!r}", key=key)
+        # nan compares false with everything (a timer that never fires or fires at once), inf
+        # waits forever: TOML and float() accept both.
+        if not math.isfinite(number) or number <= 0:
+            raise ConfigError(f"{key}: must be a positive number of seconds, got {value!r}", key=key)
         return number
     if not isinstance(value, str) or (kind is str and key.endswith(("host", "url")) and not value):
         raise ConfigError(f"{key}: expected a non-empty string, got {value!r}", key=key)
@@ -134,7 +146,38 @@ def _pbx(index: int, table: Any, base: PbxConfig) -> PbxConfig:
         if key not in _PBX_KEYS:
             raise ConfigError(f"pbx[{index}].{key}: unknown key", key=f"pbx[{index}].{key}")
         values[key] = _coerce(f"pbx[{index}].{key}", value, _PBX_KEYS[key])
-    return replace(base, **values)
+    pbx = replace(base, **values)
+    if pbx.reconnect_min > pbx.reconnect_max:
+        key = f"pbx[{index}].reconnect_min"
+        raise ConfigError(
+            f"{key}: {pbx.reconnect_min} is above reconnect_max {pbx.reconnect_max}", key=key
+        )
+    return pbx
+
+
+def _check_database_url(url: str) -> None:
+    """Refuse a URL hotline cannot run on: a synchronous or missing driver would otherwise fail
+    deep inside SQLAlchemy with a traceback."""
+    key = "database.url"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{key}: not a database URL (use sqlite+aiosqlite:// or postgresql+asyncpg://)",
+                          key=key) from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    wanted = ASYNC_DRIVERS.get(backend)
+    if wanted is None:
+        raise ConfigError(
+            f"{key}: unsupported database {backend!r} (use sqlite+aiosqlite:// or postgresql+asyncpg://)", key=key
+        )
+    if driver != wanted:
+        raise ConfigError(
+            f"{key}: {parsed.drivername}:// uses the {driver} driver; hotline needs {backend}+{wanted}://",
+            key=key,
+        )
+    if importlib.util.find_spec(wanted) is None:
+        raise ConfigError(f"{key}: the {wanted} driver is not installed (pip install 'hotline[postgres]')",
+                          key=key)
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -146,6 +189,10 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {path}: not found", key="--config") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start})", key="--config") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror or exc}", key="--config") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}", key="--config") from None
 
@@ -207,10 +254,5 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if config.retention_days < 1:
         # 0 would put the cut-off at now: the daemon's first retention run would empty the archive.
         raise ConfigError("recordings.retention_days: must be at least 1", key="recordings.retention_days")
-    if not config.database_url.split(":", 1)[0].startswith(("sqlite", "postgresql")):
-        raise ConfigError(
-            f"database.url: unsupported database {config.database_url.split(':', 1)[0]!r}"
-            " (use sqlite+aiosqlite:// or postgresql+asyncpg://)",
-            key="database.url",
-        )
+    _check_database_url(config.database_url)
     return config

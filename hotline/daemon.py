@@ -25,7 +25,7 @@ from hotline.ami import AmiLink
 from hotline.calls import CallTracker
 from hotline.config import Config
 from hotline.errors import ConfigError
-from hotline.db import create_engine, session_factory, upgrade
+from hotline.db import check_connection, create_engine, session_factory, upgrade
 from hotline.tracking import CallTracking
 from hotline.web.app import make_app
 from hotline.web.live import CallHub, Telemetry
@@ -61,13 +61,14 @@ async def run(
 
     engine = create_engine(config.database_url)
     try:
+        await check_connection(engine)
         await upgrade(engine)
         sessions = session_factory(engine)
         hub, telemetry = CallHub(), Telemetry()
         queue: asyncio.Queue = asyncio.Queue()
         # At shutdown, ingests under way get a few seconds; one cut short leaves its file in the
         # spool, where the sweep at the next start takes it.
-        ingestor = Ingestor(sessions, config, grace=INGEST_GRACE_SECONDS)
+        ingestor = Ingestor(sessions, config, grace=INGEST_GRACE_SECONDS, telemetry=telemetry)
         links = [AmiLink(pbx, queue) for pbx in config.pbxs]
         telemetry.links = {link.pbx.name: link for link in links}
         tracking = CallTracking(

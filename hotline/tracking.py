@@ -84,6 +84,7 @@ class CallTracking:
                 async with self.sessions() as session, session.begin():
                     ids = await save_calls(session, calls)
             except (SQLAlchemyError, OSError) as exc:
+                self.telemetry.save_failed("calls", exc)
                 # Keep the batch (a newer state of the same call, if any, wins) and back off.
                 self._dirty = batch | self._dirty
                 self._retry_delay = min(RETRY_MAX, max(0.5, self._retry_delay * 2))
@@ -91,6 +92,7 @@ class CallTracking:
                           self._retry_delay, extra={"action": "save-calls"})
                 return
             self._retry_delay = 0.0
+            self.telemetry.saved("calls")
             for call, snapshot in zip(calls, snapshots):
                 call_id = ids[(call.pbx, call.linkedid)]
                 self.hub.publish(snapshot | {"id": call_id})

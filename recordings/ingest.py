@@ -10,8 +10,9 @@ is repaired (only its two size fields are rewritten); one that cannot be read is
 and flagged. Ingest moves files, never deletes them.
 
 `sweep` catches what the daemon missed (a crash, the AMI link down): files in the spool that an
-ended call claims are ingested for that call, files no call claims become orphans, and at start
-files in the archive with no row (a crash between the move and the commit) are registered.
+ended call claims are ingested for that call, files no call claims become orphans, files moved
+into the archive while the database refused their row are registered at the next sweep, and at
+start files in the archive with no row (a crash between the move and the commit) are registered.
 
 Archive layout: `<root>/YYYY/MM/DD/<call id><ext>`, with `.caller`/`.agent` before the extension
 for MixMonitor's r()/t() files, and `orphan-<spool name>` for files no call claims. The original
@@ -36,9 +37,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
+from hotline.db import error_reason
 from recordings.store import TRANSCRIBABLE, Recording
 from hotline.db.tables import Call
 from hotline.errors import HotlineError
+from hotline.web.live import Telemetry
 from recordings import jobs
 from recordings.audio import (
     AGENT,
@@ -72,6 +75,10 @@ _PART = ".part"
 # Spool files some task of this process is ingesting right now (on_call_ended and the sweep
 # must not both take the same file).
 _in_progress: set[Path] = set()
+# Files moved into the archive whose row the database refused (a full disk, a read-only
+# volume), by archive path: every sweep registers them again, so they are not unknown to the
+# API until the next start's full sweep.
+_refused_rows: dict[str, tuple[str, Archived, Call | None, datetime]] = {}
 
 
 class RecordingMissing(HotlineError):
@@ -319,7 +326,21 @@ async def ingest(sessions: async_sessionmaker, config: Config, source: Path, cal
     name = str(call.id) if call is not None else f"orphan-{source.stem}"
     sides = await asyncio.to_thread(side_files, source)  # lists the spool directory: blocking
     archived = await asyncio.to_thread(archive, source, config.recordings_root, recorded_at, name, sides)
-    return await _register(sessions, str(source), archived, call, recorded_at)
+    try:
+        return await _register(sessions, str(source), archived, call, recorded_at)
+    except SQLAlchemyError:
+        _refused_rows[archived.path] = (str(source), archived, call, recorded_at)
+        raise
+
+
+async def _register_refused(sessions: async_sessionmaker) -> int:
+    """Rows for the archive files whose row the database refused earlier in this process."""
+    registered = 0
+    for path, (source, archived, call, recorded_at) in list(_refused_rows.items()):
+        await _register(sessions, source, archived, call, recorded_at)  # still refused: raises
+        del _refused_rows[path]
+        registered += 1
+    return registered
 
 
 async def on_call_ended(
@@ -452,13 +473,15 @@ async def sweep(
     min_age: float = SETTLE_SECONDS,
     orphan_age: float = ORPHAN_AGE_SECONDS,
 ) -> SweepReport:
-    """Ingest the spool files the daemon missed; with `full`, also register unrecorded archive
-    files. Files of calls still in progress, and unclaimed files younger than `orphan_age`, wait."""
+    """Ingest the spool files the daemon missed and register the archive files whose row the
+    database refused; with `full`, also every other unrecorded archive file. Files of calls
+    still in progress, and unclaimed files younger than `orphan_age`, wait."""
     report = SweepReport()
     config.recordings_spool.mkdir(parents=True, exist_ok=True)
     config.recordings_root.mkdir(parents=True, exist_ok=True)
+    report.registered = await _register_refused(sessions)
     if full:
-        report.registered = await _register_archive(sessions, config)
+        report.registered += await _register_archive(sessions, config)
     files, report.waiting = await asyncio.to_thread(_spool_files, config.recordings_spool, min_age)
     for path in files:
         if path in _in_progress:
@@ -490,22 +513,32 @@ async def sweep(
 
 
 async def sweep_forever(
-    sessions: async_sessionmaker, config: Config, stopping: asyncio.Event, interval: float = SWEEP_SECONDS
+    sessions: async_sessionmaker,
+    config: Config,
+    stopping: asyncio.Event,
+    interval: float = SWEEP_SECONDS,
+    telemetry: Telemetry | None = None,
 ) -> None:
     """Sweep at start (full: spool and archive) and then every `interval` seconds (spool) until
     `stopping` is set. A sweep that fails on a file system or database error is logged and
-    tried again at the next interval."""
+    tried again at the next interval; `telemetry` learns whether the database took its rows."""
     full = True
     while not stopping.is_set():
         try:
             report = await sweep(sessions, config, full=full)
             full = False
             if report.ingested or report.orphans or report.registered:
+                if telemetry is not None:
+                    telemetry.saved("recordings")
                 log.info(
                     "recordings sweep: %d ingested, %d orphans, %d registered from the archive",
                     report.ingested, report.orphans, report.registered, extra={"action": "sweep"},
                 )
-        except (OSError, SQLAlchemyError, HotlineError) as exc:
+        except SQLAlchemyError as exc:
+            if telemetry is not None:
+                telemetry.save_failed("recordings", exc)
+            log.error("recordings sweep failed: %s", error_reason(exc), extra={"action": "sweep"})
+        except (OSError, HotlineError) as exc:
             log.error("recordings sweep failed: %s", exc, extra={"action": "sweep"})
         try:
             await asyncio.wait_for(stopping.wait(), interval)
@@ -522,8 +555,15 @@ class Ingestor:
         group.create_task(ingestor.run(stop))
     """
 
-    def __init__(self, sessions: async_sessionmaker, config: Config, *, grace: float = APPEAR_SECONDS) -> None:
-        self.sessions, self.config, self.grace = sessions, config, grace
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        config: Config,
+        *,
+        grace: float = APPEAR_SECONDS,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.sessions, self.config, self.grace, self.telemetry = sessions, config, grace, telemetry
         self._pending: set[asyncio.Task] = set()
 
     async def call_ended(self, call: tracking.Call, call_id: int) -> None:
@@ -539,16 +579,25 @@ class Ingestor:
 
     def _finished(self, task: asyncio.Task) -> None:
         self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, SQLAlchemyError):
+            # The file is in the archive (or still in the spool); every sweep tries its row again.
+            if self.telemetry is not None:
+                self.telemetry.save_failed("recordings", error)
+            log.error("saving a recording's row failed: %s", error_reason(error), extra={"action": "ingest"})
+        elif error is not None:
             # The file stays in the spool; the next sweep takes it.
-            log.error("ingesting a recording failed: %s", task.exception(), exc_info=task.exception(),
-                      extra={"action": "ingest"})
+            log.error("ingesting a recording failed: %s", error, exc_info=error, extra={"action": "ingest"})
+        elif task.result() is not None and self.telemetry is not None:
+            self.telemetry.saved("recordings")
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Sweep until `stopping`; then give ingests under way `grace` seconds to finish (what is
         cut short stays in the spool for the sweep at the next start)."""
         try:
-            await sweep_forever(self.sessions, self.config, stopping)
+            await sweep_forever(self.sessions, self.config, stopping, telemetry=self.telemetry)
         finally:
             if self._pending:
                 _done, cut = await asyncio.wait(set(self._pending), timeout=self.grace)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Collection, Iterable, Iterator, Mapping
 
 from hotline.errors import InvalidInput
 from scoring.occurrences import Occurrence
@@ -105,24 +105,33 @@ class BadRow:
     problem: str
 
 
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+# The header rows docs/scoring.md shows: a first row that is exactly one of these (any case) is
+# skipped. Anything else on line 1 is data, checked like every other row.
+PUNCHES_HEADER = ("staff", "timestamp")
+LEAVE_HEADER = ("staff", "date", "session")
+WINDOWS_HEADER = ("staff", "window")
+
+
+def _rows(text: str, header: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
     for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and "".join(row).strip():
-            yield line, [cell.strip() for cell in row]
+        cells = [cell.strip() for cell in row]
+        if not "".join(cells):
+            continue
+        if line == 1 and 2 <= len(cells) <= len(header) and [c.lower() for c in cells] == list(header[: len(cells)]):
+            continue
+        yield line, cells
 
 
 def read_punches(text: str) -> tuple[list[Punch], list[BadRow]]:
-    """Parse `staff id, timestamp` rows; a header row is allowed. Bad rows do not stop the rest."""
+    """Parse `staff, timestamp` rows (that header is allowed). Bad rows do not stop the rest."""
     punches, bad = [], []
-    for line, row in _rows(text):
+    for line, row in _rows(text, PUNCHES_HEADER):
         if len(row) != 2 or not row[0]:
             bad.append(BadRow(line, ",".join(row), "expected two fields: staff id, timestamp"))
             continue
         try:
             at = datetime.fromisoformat(row[1].replace("/", "-"))
         except ValueError:
-            if line == 1:
-                continue  # a header such as "staff,timestamp"
             bad.append(BadRow(line, ",".join(row), f"unreadable timestamp {row[1]!r}"))
             continue
         punches.append(Punch(row[0], at.replace(tzinfo=None), line))
@@ -136,24 +145,48 @@ class Leave:
     staff: str
     day: date
     session: str
+    line: int = 0
 
 
 def read_leave(text: str) -> tuple[list[Leave], list[BadRow]]:
-    """Parse `staff id, date[, morning|afternoon]` rows (no session: the whole day)."""
+    """Parse `staff, date[, session]` rows, session morning or afternoon (none: the whole day)."""
     leave, bad = [], []
-    for line, row in _rows(text):
+    for line, row in _rows(text, LEAVE_HEADER):
         if len(row) not in (2, 3) or not row[0] or (len(row) == 3 and row[2] not in SESSIONS):
             bad.append(BadRow(line, ",".join(row), "expected: staff id, date[, morning|afternoon]"))
             continue
         try:
             day = date.fromisoformat(row[1].replace("/", "-"))
         except ValueError:
-            if line == 1:
-                continue  # a header
             bad.append(BadRow(line, ",".join(row), f"unreadable date {row[1]!r}"))
             continue
-        leave += [Leave(row[0], day, session) for session in (row[2:] or SESSIONS)]
+        leave += [Leave(row[0], day, session, line) for session in (row[2:] or SESSIONS)]
     return leave, bad
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A row of the staff-window file: whose window a staff member's clock findings count against."""
+
+    staff: str
+    window: str
+    line: int
+
+
+def read_staff_windows(text: str) -> tuple[list[Assignment], list[BadRow]]:
+    """Parse `staff, window` rows (that header is allowed)."""
+    found, bad = [], []
+    for line, row in _rows(text, WINDOWS_HEADER):
+        if len(row) != 2 or not all(row):
+            bad.append(BadRow(line, ",".join(row), "expected two fields: staff id, window id"))
+            continue
+        found.append(Assignment(row[0], row[1], line))
+    return found, bad
+
+
+def strangers(named: Iterable[tuple[int, str]], known: Collection[str]) -> list[tuple[int, str]]:
+    """The (line, name) pairs of `named` whose name is not in `known`, first line first."""
+    return sorted({(line, name) for line, name in named if name not in known})
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from scoring.attendance import (
     load_schedule,
     read_leave,
     read_punches,
+    read_staff_windows,
+    strangers,
 )
 from scoring.occurrences import SOURCES, Occurrence, Satisfaction, read_ledger
 from scoring.reports import (
@@ -231,17 +233,33 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
     schedule = load_schedule(Path(args.schedule)) if args.schedule else Schedule()
     punches, bad = _clock_file(args.punches, read_punches)
     leave, _ = _clock_file(args.leave, read_leave) if args.leave else ([], [])
-    windows = None
-    if args.windows:
-        windows = _staff_windows(args.windows)
-    elif rubric.subjects == "window":
-        # A window carries its staff's lates and absences (每人次): the staff's windows as saved
-        # with `hotline score subject add ID NAME --kind staff --window W`.
-        from scoring.store import staff_windows
+    if args.windows and rubric.subjects != "window":
+        raise InvalidInput(f"--windows: rubric {rubric.id} scores {rubric.subjects}, not windows")
+    assignments, _ = _clock_file(args.windows, read_staff_windows, refuse=True) if args.windows else ([], [])
+    from scoring.store import staff_windows, subjects_of_kind
 
-        windows = _in_database(config, staff_windows)
+    async def centre(session) -> tuple[set[str], set[str], dict[str, str]]:
+        windows = {s.id for s in await subjects_of_kind(session, "window")}
+        staff = {s.id for s in await subjects_of_kind(session, "staff")}
+        return windows, staff, await staff_windows(session)
+
+    known_windows, known_staff, saved_windows = _in_database(config, centre)
+    windows = None
+    if rubric.subjects == "window":
+        # A window carries its staff's lates and absences (每人次): the staff's windows from
+        # --windows, else as saved with `hotline score subject add ID NAME --kind staff --window W`.
+        _refuse_strangers(
+            args.windows, [(a.line, a.window) for a in assignments], known_windows,
+            "is not a window of the centre (add it: hotline score subject add ID NAME)",
+        )
+        windows = {a.staff: a.window for a in assignments} if args.windows else saved_windows
         if not windows:
             raise InvalidInput("a window rubric needs --windows FILE or staff saved with --window")
+        staff, missing = set(windows), f"has no window in {args.windows or 'the database'}"
+    else:
+        staff, missing = known_staff, "is not staff of the centre (add them: hotline score subject add ID NAME --kind staff)"
+    _refuse_strangers(args.punches, [(p.line, p.staff) for p in punches], staff, missing)
+    _refuse_strangers(args.leave, [(entry.line, entry.staff) for entry in leave], staff, missing)
     findings = clock_findings(punches, schedule, period.start, period.end, windows or (), leave)
     entries = attendance_occurrences(
         findings, items, subject_of=windows, entered_by=args.by, entered_at=datetime.now(timezone.utc)
@@ -262,34 +280,32 @@ def _attendance(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _clock_file(path: str, parse: Callable[[str], tuple[list[T], list[BadRow]]]) -> tuple[list[T], list[BadRow]]:
-    """Parse a clock export; bad rows are reported by line on stderr and the good ones kept."""
+def _refuse_strangers(path: str | None, named: list[tuple[int, str]], known: set[str], why: str) -> None:
+    """A row naming a staff member or window the centre does not have stops the import, by line:
+    scored, it would book every working day of the month as absence against a phantom."""
+    found = strangers(named, known)
+    if found:
+        line, name = found[0]
+        more = f" (and {len(found) - 1} more rows)" if len(found) > 1 else ""
+        raise InvalidInput(f"{path}:{line}: {name!r} {why}{more}", file=path, line=line)
+
+
+def _clock_file(
+    path: str, parse: Callable[[str], tuple[list[T], list[BadRow]]], *, refuse: bool = False
+) -> tuple[list[T], list[BadRow]]:
+    """Parse a clock export; bad rows are reported by line on stderr and the good ones kept
+    (with `refuse`, the first bad row stops the command instead)."""
     try:
         rows, bad = parse(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise InvalidInput(f"{path}: not found", file=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _unreadable(path, exc) from None
+    if refuse and bad:
+        raise InvalidInput(f"{path}:{bad[0].line}: {bad[0].problem}: {bad[0].text}", file=path, line=bad[0].line)
     for row in bad:
         print(f"{path}:{row.line}: skipped: {row.problem}: {row.text}", file=sys.stderr)
     return rows, bad
-
-
-def _staff_windows(path: str) -> dict[str, str]:
-    """`staff id, window id` rows: which window a staff member's clock findings count against."""
-    try:
-        rows = Path(path).read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise InvalidInput(f"staff-window file {path}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _unreadable(path, exc) from None
-    found = {}
-    for line, row in enumerate(rows, start=1):
-        fields = [f.strip() for f in row.split(",")]
-        if len(fields) != 2 or not all(fields):
-            raise InvalidInput(f"{path}:{line}: expected `staff id, window id`")
-        found[fields[0]] = fields[1]
-    return found
 
 
 def _entry_json(entry: Occurrence) -> dict[str, Any]:
@@ -410,15 +426,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     clock = commands.add_parser(
         "attendance", parents=[common], help="fingerprint-clock punches into occurrences"
     )
-    clock.add_argument("punches", metavar="PUNCHES.csv", help="rows of staff id, timestamp")
+    clock.add_argument("punches", metavar="PUNCHES.csv", help="staff,timestamp rows")
     clock.add_argument("--rubric", required=True, metavar="ID")
     clock.add_argument("--month", required=True, metavar="2026-10")
     clock.add_argument("--schedule", metavar="FILE", help="working hours and holidays (TOML)")
     clock.add_argument(
-        "--windows", metavar="FILE", help="staff id, window id rows (default: the staff's windows in the database)"
+        "--windows", metavar="FILE", help="staff,window rows, window rubrics only (default: the staff's windows in the database)"
     )
     clock.add_argument(
-        "--leave", metavar="FILE", help="approved leave: staff id, date[, morning|afternoon] rows"
+        "--leave", metavar="FILE", help="approved leave: staff,date[,morning|afternoon] rows"
     )
     clock.add_argument("--by", required=True, metavar="NAME", help="who enters these occurrences")
     clock.add_argument("--record", action="store_true", help="append to the database ledger")

@@ -14,6 +14,7 @@ from hotline.cli import main
 from hotline.config import Config
 from hotline.demo import run_demo
 from hotline.simulator import Traffic
+from hotline.web.context import HUB
 from tests.fakes.asterisk import FakeAsterisk
 
 
@@ -127,3 +128,52 @@ async def test_a_busy_web_port_is_one_clear_line(database_url, tmp_path):
         f"hotline: error: web.port: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
     assert "Traceback" not in err
+
+
+async def hotline(database_url: str, *args: str) -> tuple[int, str, str]:
+    """Run `hotline ARGS...` as its own process on `database_url`."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.cli", *args, env=os.environ | {"HOTLINE_DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        out, err = await process.communicate()
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_revoked_token_is_refused_at_once_and_its_open_websocket_closed(api, database_url):
+    operator = api.auth("operator")
+    assert (await api.get("/api/v1/calls", headers=operator)).status == 200
+    async with api.ws_connect("/api/v1/events", headers=operator) as revoked, \
+            api.ws_connect("/api/v1/events", headers=api.auth("supervisor")) as kept:
+        assert (await revoked.receive_json(timeout=5))["type"] == "snapshot"
+        assert (await kept.receive_json(timeout=5))["type"] == "snapshot"
+
+        status, out, err = await hotline(database_url, "user", "revoke", "operator-1")
+        assert (status, err) == (0, "")
+        assert out.startswith("user operator-1 revoked at ")
+
+        response = await api.get("/api/v1/calls", headers=operator)
+        assert response.status == 401 and (await response.json())["error"] == "unauthorized"
+        closed = await revoked.receive(timeout=10)
+        assert (closed.type, closed.data, closed.extra) == (aiohttp.WSMsgType.CLOSE, 1008, "token revoked")
+        # The other user's socket stays open and keeps receiving.
+        api.server.app[HUB].publish({"id": 1, "ended_at": None, "status": "ringing"})
+        assert (await kept.receive_json(timeout=5))["call"]["id"] == 1
+    assert (await api.get("/api/v1/calls", headers=api.auth("supervisor"))).status == 200
+
+
+async def test_user_list_shows_who_is_active_and_who_revoked(database_url):
+    for name, role in (("zhao.admin", "admin"), ("li.operator", "operator")):
+        assert (await hotline(database_url, "user", "add", name, "--role", role))[0] == 0
+    first = await hotline(database_url, "user", "revoke", "li.operator")
+    again = await hotline(database_url, "user", "revoke", "li.operator")
+    assert again == first  # revoking twice keeps the first time
+    status, out, _ = await hotline(database_url, "user", "list")
+    header, li, zhao = out.splitlines()
+    assert status == 0 and header.split() == ["NAME", "ROLE", "CREATED", "STATUS"]
+    assert li.split()[:2] == ["li.operator", "operator"] and li.split()[-3] == "revoked"
+    assert zhao.split()[:2] == ["zhao.admin", "admin"] and zhao.split()[-1] == "active"
+    assert await hotline(database_url, "user", "revoke", "nobody") == (
+        2, "", "hotline: error: no user 'nobody' (see hotline user list)\n"
+    )

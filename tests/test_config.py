@@ -1,8 +1,10 @@
 """Configuration: defaults that work with nothing set, overrides, one clear line per mistake."""
 
+import socket
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from hotline.cli import main
 from hotline.config import load_config
@@ -56,6 +58,18 @@ def test_several_pbxs_each_with_their_own_link(tmp_path):
     ("[database]\nurl = 'mysql://x'\n", {}, "database.url"),
     ("[recordings]\nretention_days = 0\n", {}, "recordings.retention_days"),
     ("[web\n", {}, "config file"),
+    # Accepted before, and wrong: 8080.5 became port 8080; nan and inf made timers that fire at
+    # once or never; a backoff floor above its ceiling.
+    ("[web]\nport = 8080.5\n", {}, "web.port: expected a whole number, got 8080.5"),
+    ("[fastagi]\nport = true\n", {}, "fastagi.port: expected a whole number"),
+    ("[[pbx]]\nping_interval = nan\n", {}, "pbx[0].ping_interval: must be a positive number"),
+    ("[[pbx]]\nping_interval = inf\n", {}, "pbx[0].ping_interval: must be a positive number"),
+    ("[[pbx]]\naction_timeout = -inf\n", {}, "pbx[0].action_timeout"),
+    ("[[pbx]]\nreconnect_min = 60.0\nreconnect_max = 30.0\n", {}, "pbx[0].reconnect_min: 60.0 is above reconnect_max 30.0"),
+    ("[[pbx]]\nreconnect_max = 0.1\n", {}, "pbx[0].reconnect_min: 0.5 is above reconnect_max 0.1"),
+    ("", {"HOTLINE_DATABASE_URL": "sqlite:///x.db"}, "database.url: sqlite:// uses the pysqlite driver"),
+    ("", {"HOTLINE_DATABASE_URL": "postgresql://db/hotline"}, "database.url: postgresql:// uses the psycopg driver"),
+    ("", {"HOTLINE_DATABASE_URL": "not a url"}, "database.url: not a database URL"),
 ])
 def test_a_mistake_names_its_key(tmp_path, text, environ, key):
     path = tmp_path / "hotline.toml"
@@ -71,3 +85,50 @@ def test_the_cli_prints_one_line_and_exits_2(tmp_path, capsys):
     assert main(["--config", str(path), "db", "upgrade"]) == 2
     err = capsys.readouterr().err
     assert err == "hotline: error: web.port: expected a whole number, got 'eighty'\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+def _one_line(capsys, key: str) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith(f"hotline: error: {key}") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("url, message", [
+    ("sqlite+aiosqlite:////proc/x.db", "cannot open the database: unable to open database file"),
+    ("sqlite+aiosqlite:///{tmp}", "is a directory, not a database file"),
+    ("sqlite+aiosqlite:///{tmp}/" + "x" * 5000 + ".db", "cannot use that file: File name too long"),
+    # It made the folders and exited 0: a typo put the database somewhere nobody looks.
+    ("sqlite+aiosqlite:///{tmp}/nonexistent/dir/x.db", "folder {tmp}/nonexistent/dir does not exist"),
+    ("sqlite:///{tmp}/x.db", "sqlite:// uses the pysqlite driver; hotline needs sqlite+aiosqlite://"),
+    ("postgresql://postgres@127.0.0.1/test", "postgresql:// uses the psycopg driver"),
+    ("postgresql+asyncpg://postgres@127.0.0.1:{port}/test", "cannot open the database: [Errno 111] Connect call failed"),
+])
+def test_a_database_that_cannot_be_used_is_one_line_naming_the_key(tmp_path, capsys, monkeypatch, url, message):
+    url = url.format(tmp=tmp_path, port=_free_port())
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
+    assert main(["db", "upgrade"]) == 2
+    assert message.format(tmp=tmp_path) in _one_line(capsys, "database.url: ")
+    assert not (tmp_path / "nonexistent").exists()
+
+
+@pytest.mark.postgresql
+def test_a_user_name_postgresql_refuses_is_one_line(database_url, capsys, monkeypatch):
+    url = make_url(database_url).set(username="u" * 500)
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", url.render_as_string(hide_password=False))
+    assert main(["db", "upgrade"]) == 2
+    assert "does not exist" in _one_line(capsys, "database.url: cannot open the database: role ")
+
+
+def test_a_config_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path, capsys):
+    path = tmp_path / "hotline.toml"
+    path.write_bytes("[web]\nhost = '政务'\n".encode("gbk"))
+    assert main(["--config", str(path), "db", "upgrade"]) == 2
+    assert _one_line(capsys, f"config file {path}: ").endswith("not UTF-8 text (byte 14)\n")
+    assert main(["--config", str(tmp_path), "db", "upgrade"]) == 2
+    assert _one_line(capsys, f"config file {tmp_path}: ").endswith("Is a directory\n")

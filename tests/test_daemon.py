@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from hotline import daemon
+from hotline import __version__, daemon
 from hotline.config import Config, PbxConfig
 from hotline.db import database
 from hotline.db.users import add_user
@@ -18,6 +19,7 @@ from tests.capture_expectations import HOTLINES, PBX, expected_calls
 from hotline.simulator import Channel
 from tests.fakes.agi import call as agi_call, load_agi_capture
 from tests.fakes.asterisk import FakeAsterisk, IdRewriter, capture_events
+from tests.outage import REFUSAL, writes_refused
 
 BASE = datetime(2026, 11, 27, 20, 32, 22, tzinfo=timezone.utc)
 CALL_CAPTURES = ("c-hotline-inbound-call", "d-queue-call-agent-answers", "e-callback-survey",
@@ -231,3 +233,114 @@ async def test_the_daemon_answers_the_ivr_over_fastagi_as_the_capture_shows(conf
                 assert await agi_call(port, ivr) == ivr.sent
         finally:
             await running.close()
+
+
+async def until(probe, timeout: float = 20.0):
+    """Ask `probe()` (async) every 50 ms until it returns something true; return that."""
+    async with asyncio.timeout(timeout):
+        while not (found := await probe()):
+            await asyncio.sleep(0.05)
+    return found
+
+
+async def health(running: Running) -> tuple[int, dict]:
+    async with running.http.get(f"{running.url}/api/v1/health") as response:
+        return response.status, await response.json()
+
+
+async def metrics(running: Running) -> dict[tuple[str, tuple], float]:
+    """Every sample of /metrics by (name, sorted labels)."""
+    async with aiohttp.ClientSession() as anonymous:  # Prometheus sends no token
+        async with anonymous.get(f"{running.url}/metrics") as response:
+            assert response.status == 200
+            text = await response.text()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def sample(found: dict, name: str, **labels: str) -> float:
+    return found[(name, tuple(sorted(labels.items())))]
+
+
+async def test_each_metric_the_readme_lists_counts_what_happened(running):
+    fake = running.fake
+    before = await metrics(running)
+    # Exactly the metrics the README lists, each with the value the daemon's state gives.
+    assert {name for name, _ in before} == {
+        "hotline_ami_link_up", "hotline_ami_events_received_total", "hotline_ami_frames_skipped_total",
+        "hotline_events_processed_total", "hotline_active_calls", "hotline_saves_failed_total",
+    }
+    assert sample(before, "hotline_ami_link_up", pbx=PBX) == 1
+    assert sample(before, "hotline_ami_frames_skipped_total", pbx=PBX) == 0
+    assert sample(before, "hotline_active_calls") == 0
+    assert sample(before, "hotline_saves_failed_total", what="calls") == 0
+    assert sample(before, "hotline_saves_failed_total", what="recordings") == 0
+    received = sample(before, "hotline_ami_events_received_total", pbx=PBX)
+    processed = sample(before, "hotline_events_processed_total")
+
+    events = queue_call(fake)
+    connected = index_of(events, "AgentConnect") + 1
+    async with await running.updates() as ws:
+        await send(fake, events[:connected])
+        async with asyncio.timeout(10):
+            while (await ws.receive_json()).get("call", {}).get("status") != "answered":
+                pass
+    during = await until(lambda: _settled(running, processed + connected))
+    assert sample(during, "hotline_active_calls") == 1
+    assert sample(during, "hotline_ami_events_received_total", pbx=PBX) == received + connected
+
+    await fake.send_raw(b"Event: Newexten\r\nthis line has no colon\r\n\r\n")
+    async with await running.updates() as ws:
+        await send(fake, events[connected:])
+        await ended_calls(ws, 1)
+    after = await until(lambda: _settled(running, processed + len(events)))
+    assert sample(after, "hotline_ami_events_received_total", pbx=PBX) == received + len(events)
+    assert sample(after, "hotline_ami_frames_skipped_total", pbx=PBX) == 1
+    assert sample(after, "hotline_active_calls") == 0
+
+
+async def _settled(running: Running, processed: float) -> dict | None:
+    """The metrics once the tracker has applied `processed` events, else None."""
+    found = await metrics(running)
+    return found if sample(found, "hotline_events_processed_total") == processed else None
+
+
+async def test_health_is_ok_degraded_without_asterisk_and_503_while_saves_fail(running, config, caplog):
+    fake = running.fake
+    ok = {"status": "ok", "version": __version__, "database": "ok",
+          "writes": {"calls": "ok", "recordings": "ok"}, "ami": {PBX: True}}
+    assert await health(running) == (200, ok)
+
+    # Asterisk gone: the API still works, so 200, but degraded and the link named.
+    fake.reject_logins = True
+    fake.drop()
+    assert await until(lambda: _health_is(running, "degraded")) == (200, ok | {"status": "degraded", "ami": {PBX: False}})
+    assert sample(await metrics(running), "hotline_ami_link_up", pbx=PBX) == 0
+    logins = fake.logins
+    fake.reject_logins = False
+    await fake.wait_for(lambda: fake.logins > logins, timeout=10)
+    assert await until(lambda: _health_is(running, "ok")) == (200, ok)
+
+    # The database answers `select 1` but refuses every save of a call, as on a full disk: 503.
+    events = queue_call(fake)
+    async with writes_refused(config.database_url, "calls"):
+        await send(fake, events)
+        status, body = await until(lambda: _health_is(running, "error"))
+        assert status == 503 and body["database"] == "ok" and body["ami"] == {PBX: True}
+        assert REFUSAL in body["writes"]["calls"] and body["writes"]["recordings"] == "ok"
+        assert sample(await metrics(running), "hotline_saves_failed_total", what="calls") >= 1
+        assert await running.calls() == []
+    # The tracker kept the call and saves it when the database takes writes again.
+    assert await until(lambda: _health_is(running, "ok")) == (200, ok)
+    [call] = await running.calls()
+    assert call["linkedid"] == linkedid_of(events) and call["ended_at"] is not None
+    failures = [r for r in caplog.records if r.getMessage().startswith("saving 1 calls failed")]
+    assert sample(await metrics(running), "hotline_saves_failed_total", what="calls") == len(failures) >= 1
+
+
+async def _health_is(running: Running, status: str) -> tuple[int, dict] | None:
+    found = await health(running)
+    return found if found[1]["status"] == status else None

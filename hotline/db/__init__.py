@@ -14,7 +14,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from hotline.config import DEFAULT_DATABASE_URL
+from hotline.errors import ConfigError
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -23,7 +27,7 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _check_sqlite_path(Path(parsed.database), url)
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -37,6 +41,37 @@ def create_engine(url: str) -> AsyncEngine:
         cursor.close()
 
     return engine
+
+
+def _check_sqlite_path(path: Path, url: str) -> None:
+    """The default ./var is ours to create; a configured file's folder must exist already, so a
+    typo in the path is one line at start instead of a database made somewhere else."""
+    try:
+        if path.is_dir():
+            raise ConfigError(f"database.url: {path} is a directory, not a database file", key="database.url")
+        if url == DEFAULT_DATABASE_URL:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.parent.is_dir():
+            raise ConfigError(f"database.url: folder {path.parent} does not exist", key="database.url")
+    except OSError as exc:  # a name too long for the file system, a folder we may not create
+        raise ConfigError(f"database.url: cannot use that file: {exc.strerror}", key="database.url") from None
+
+
+def error_reason(error: BaseException) -> str:
+    """One line saying why a database operation failed: the driver's own message, without the
+    SQL statement and its parameters (phone numbers, names) that SQLAlchemy's message carries."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+async def check_connection(engine: AsyncEngine) -> None:
+    """Open one connection now: an unreachable database (refused, unknown role, a file SQLite
+    cannot open) is one line naming the setting at start, not a traceback."""
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, SQLAlchemyError) as exc:
+        raise ConfigError(f"database.url: cannot open the database: {error_reason(exc)}", key="database.url") from None
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
@@ -71,6 +106,7 @@ async def database(url: str, *, migrate: bool = True) -> AsyncIterator[async_ses
     engine is disposed of afterwards."""
     engine = create_engine(url)
     try:
+        await check_connection(engine)
         if migrate:
             await upgrade(engine)
         yield session_factory(engine)

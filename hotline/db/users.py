@@ -6,13 +6,15 @@ import hashlib
 import secrets
 from datetime import datetime, timezone
 
+from typing import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import ROLES
 from hotline.db.tables import User
-from hotline.errors import InvalidInput
+from hotline.errors import InvalidInput, NotFound
 
 
 def token_digest(token: str) -> str:
@@ -53,3 +55,30 @@ async def reissue_token(session: AsyncSession, name: str, role: str) -> str:
     user.token_hash = token_digest(token)
     await session.commit()
     return token
+
+
+async def list_users(session: AsyncSession) -> Sequence[User]:
+    """Every user, revoked ones too, by name."""
+    return (await session.scalars(select(User).order_by(User.name))).all()
+
+
+async def revoke_user(session: AsyncSession, name: str) -> User:
+    """Disable user `name`: their token stops working at once (HTTP and open WebSockets).
+
+    Revoking twice keeps the first time. The row stays, so the audit log's names still resolve.
+    """
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"no user {name!r} (see hotline user list)", name=name)
+    if user.disabled_at is None:
+        user.disabled_at = datetime.now(timezone.utc)
+        await session.commit()
+    return user
+
+
+async def active_tokens(session: AsyncSession, user_ids: set[int]) -> set[tuple[int, str]]:
+    """(user id, token digest) of those of `user_ids` whose token still works."""
+    rows = await session.execute(
+        select(User.id, User.token_hash).where(User.id.in_(user_ids), User.disabled_at.is_(None))
+    )
+    return {(id_, digest) for id_, digest in rows}

@@ -16,7 +16,7 @@ from hotline.config import Config
 from hotline.errors import HotlineError
 from hotline.logs import printable
 from hotline.web import calls, monitoring, openapi
-from hotline.web.auth import USER, auth_middleware
+from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
 
@@ -88,11 +88,13 @@ def make_app(
     app[SESSIONS] = sessions
     app[HUB] = hub
     app[TELEMETRY] = telemetry
+    app[SOCKETS] = OpenSockets()
     app[openapi.OPENAPI] = openapi.document(ROUTE_MODULES)
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     app.router.add_get("/", _static("index.html", "text/html"))
     app.router.add_get("/ui/app.js", _static("app.js", "application/javascript"))
     app.on_response_prepare.append(_no_store)
+    app.cleanup_ctx.append(app[SOCKETS].watch)
     app.cleanup_ctx.extend(contexts or [])
     return app

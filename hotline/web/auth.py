@@ -6,16 +6,25 @@ states which roles may use it with `require_role`. An admin may do anything.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator, Awaitable, Callable, Iterator
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.db.tables import User
-from hotline.db.users import user_for_token
+from hotline.db.users import active_tokens, user_for_token
 from hotline.errors import Forbidden, Unauthorized
 from hotline.web.context import SESSIONS
 
+log = logging.getLogger(__name__)
+
 USER = web.RequestKey("user", User)
+# How soon an open WebSocket notices that its token was revoked (`hotline user revoke`, run in
+# another process, reaches the daemon only through the database).
+REVOCATION_CHECK_SECONDS = 1.0
 
 # Routes anyone may reach: load balancers and Prometheus carry no tokens, and the UI page holds
 # no data (it asks for a token and then calls the API with it).
@@ -58,3 +67,58 @@ async def auth_middleware(
         raise Unauthorized("unknown or disabled token")
     request[USER] = user
     return await handler(request)
+
+
+class OpenSockets:
+    """The WebSockets each token holds open, closed as soon as the token stops working.
+
+    A request is authenticated once, at the handshake; a socket lives for hours. One query per
+    REVOCATION_CHECK_SECONDS, for all open sockets together, finds the tokens revoked (or
+    reissued) since.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[web.WebSocketResponse, tuple[int, str]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, ws: web.WebSocketResponse, user: User) -> Iterator[None]:
+        """Watch `ws`, opened with `user`'s token, while the block runs."""
+        self._held[ws] = (user.id, user.token_hash)
+        try:
+            yield
+        finally:
+            self._held.pop(ws, None)
+
+    async def close_revoked(self, app: web.Application) -> None:
+        """Close every held socket whose token no longer works."""
+        if not self._held:
+            return
+        async with app[SESSIONS]() as session:
+            valid = await active_tokens(session, {user_id for user_id, _ in self._held.values()})
+        for ws, holder in list(self._held.items()):
+            if holder not in valid:
+                self._held.pop(ws, None)
+                # 1008: the endpoint "is terminating the connection because it has received a
+                # message that violates its policy" (RFC 6455 7.4.1); the UI asks for a new token.
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"token revoked")
+
+    async def watch(self, app: web.Application) -> AsyncIterator[None]:
+        """A cleanup context: checks the open sockets' tokens while the app runs."""
+
+        async def forever() -> None:
+            while True:
+                await asyncio.sleep(REVOCATION_CHECK_SECONDS)
+                try:
+                    await self.close_revoked(app)
+                except (SQLAlchemyError, OSError) as exc:
+                    # The database is down: the next round checks again; health reports it.
+                    log.warning("checking open WebSockets for revoked tokens failed: %s", exc)
+
+        task = asyncio.create_task(forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+SOCKETS = web.AppKey("sockets", OpenSockets)

@@ -8,7 +8,7 @@ from aiohttp import WSMsgType, web
 
 from hotline.db.calls import CURSOR_PATTERN, CallFilter, call_json, get_call, list_calls
 from hotline.errors import UpgradeRequired
-from hotline.web.auth import require_role
+from hotline.web.auth import SOCKETS, USER, require_role
 from hotline.web.context import HUB, SESSIONS
 from hotline.web.openapi import CALL_ID, Choice, Integer, Text, Time, read, specs
 
@@ -121,7 +121,7 @@ async def calls_stream(request: web.Request) -> web.WebSocketResponse:
         # RFC 9110 15.5.22: 426 names the protocol to switch to in Upgrade.
         raise UpgradeRequired("this is a WebSocket: send a WebSocket handshake (Upgrade: websocket)")
     await ws.prepare(request)
-    with hub.subscribe() as updates:
+    with hub.subscribe() as updates, request.app[SOCKETS].hold(ws, request[USER]):
         await ws.send_json({"type": "snapshot", "calls": list(hub.active.values())})
         gone = asyncio.ensure_future(_client_gone(ws))
         try:

@@ -7,6 +7,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
+from hotline.db import error_reason
+
 # A WebSocket client that falls this far behind is cut off rather than let its backlog grow
 # without bound; it reconnects and gets a fresh snapshot.
 SUBSCRIBER_BACKLOG = 1000
@@ -54,9 +56,29 @@ class LinkStatus(Protocol):
     frames_skipped: int
 
 
+# What the daemon saves on its own, each a label of hotline_saves_failed_total and a key of
+# health's `writes`.
+WRITES = ("calls", "recordings")
+
+
 @dataclass
 class Telemetry:
     """Counters the daemon keeps for /metrics and /api/v1/health."""
 
     links: dict[str, LinkStatus] = field(default_factory=dict)
     events_processed: int = 0
+    saves_failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WRITES, 0))
+    # What the database refuses to save right now, with why: set by a failed save, cleared by
+    # the next one of the same kind that succeeds. A `select 1` still answers while every
+    # write fails (a full disk, a read-only volume), so health needs this too.
+    failing: dict[str, str] = field(default_factory=dict)
+
+    def save_failed(self, what: str, error: Exception) -> None:
+        """A save of `what` (one of WRITES) failed with `error`."""
+        self.saves_failed[what] += 1
+        self.failing[what] = error_reason(error)
+
+    def saved(self, what: str) -> None:
+        """A save of `what` succeeded: the database takes writes again."""
+        self.failing.pop(what, None)
+

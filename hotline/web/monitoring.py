@@ -9,16 +9,20 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import __version__
+from hotline.db import error_reason
 from hotline.web.context import HUB, SESSIONS, TELEMETRY
-from hotline.web.live import CallHub, Telemetry
+from hotline.web.live import WRITES, CallHub, Telemetry
 
 routes = web.RouteTableDef()
 
 OPENAPI_PATHS = {
     "/api/v1/health": {"get": {
-        "summary": "Liveness: 200 while the database answers, with each AMI link's state",
+        "summary": "Liveness: 200 while the database answers and takes writes, with each AMI link's state",
         "security": [],
-        "responses": {"200": {"description": "Healthy or degraded"}, "503": {"description": "Database down"}},
+        "responses": {
+            "200": {"description": "`ok`, or `degraded` while an AMI link is down (the API still works)"},
+            "503": {"description": "`error`: the database does not answer, or refuses to save calls or recordings"},
+        },
     }},
     "/metrics": {"get": {
         "summary": "Prometheus metrics", "security": [],
@@ -29,17 +33,23 @@ OPENAPI_PATHS = {
 
 @routes.get("/api/v1/health")
 async def health(request: web.Request) -> web.Response:
-    """200 while the database answers; AMI links are reported, not required (the API still works)."""
-    links = {name: link.up for name, link in request.app[TELEMETRY].links.items()}
+    """200 while the database answers and takes writes; AMI links are reported, not required
+    (the API still works without them)."""
+    telemetry = request.app[TELEMETRY]
+    links = {name: link.up for name, link in telemetry.links.items()}
     try:
         async with request.app[SESSIONS]() as session:
             await session.execute(text("select 1"))
         database = "ok"
     except (SQLAlchemyError, OSError) as exc:
-        database = f"error: {type(exc).__name__}"
-    status = "ok" if database == "ok" and all(links.values()) else "degraded"
-    body = {"status": status, "version": __version__, "database": database, "ami": links}
-    return web.json_response(body, status=200 if database == "ok" else 503)
+        database = f"error: {error_reason(exc)}"
+    writes = {what: telemetry.failing.get(what, "ok") for what in WRITES}
+    if database != "ok" or telemetry.failing:
+        status = "error"
+    else:
+        status = "ok" if all(links.values()) else "degraded"
+    body = {"status": status, "version": __version__, "database": database, "writes": writes, "ami": links}
+    return web.json_response(body, status=503 if status == "error" else 200)
 
 
 class _Collector:
@@ -67,6 +77,12 @@ class _Collector:
             value=self.telemetry.events_processed,
         )
         yield GaugeMetricFamily("hotline_active_calls", "Calls in progress", value=len(self.hub.active))
+        failed = CounterMetricFamily(
+            "hotline_saves_failed", "Saves the database refused (retried until they succeed)", labels=["what"]
+        )
+        for what, count in self.telemetry.saves_failed.items():
+            failed.add_metric([what], count)
+        yield failed
 
 
 @routes.get("/metrics")

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from hotline.calls import Call as TrackedCall
 from recordings.store import Recording, TranscriptionJob
 from recordings import ingest
 from recordings.audio import decode
 from tests.recordings.speech import PHRASES, speak
+from tests.outage import REFUSAL, writes_refused
 from tests.recordings.test_audio import MIXMONITOR_WAV
 
 
@@ -255,7 +258,6 @@ def test_an_existing_archive_file_is_never_overwritten(tmp_path):
 
 
 async def test_the_daemon_hands_over_ended_calls_without_waiting_for_the_file(sessions, config, add_call):
-    from hotline.calls import Call as TrackedCall
 
     call = await add_call(20)
     ingestor = ingest.Ingestor(sessions, config)
@@ -270,3 +272,38 @@ async def test_the_daemon_hands_over_ended_calls_without_waiting_for_the_file(se
         await sweeping  # waits for the ingest under way
     (recording,) = await rows(sessions, Recording)
     assert recording.call_id == call.id and recording.condition == "ok"
+
+
+async def test_a_recording_archived_while_the_database_refused_its_row_is_registered_by_the_next_sweep(
+    sessions, config, add_call, api
+):
+    # It was found only by the full sweep at the next start: until then the API said "no
+    # recording" for a file sitting in the archive.
+    from hotline.web.live import Telemetry
+
+    call = await add_call(30)
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.30.wav")
+    telemetry = Telemetry()
+    ingestor = ingest.Ingestor(sessions, config, telemetry=telemetry)
+    tracked = TrackedCall(pbx="main", linkedid="1795811555.30", started_at=call.started_at, recording=call.recording)
+    async with writes_refused(config.database_url, "recordings"):
+        await ingestor.call_ended(tracked, call.id)
+        async with asyncio.timeout(30):
+            await asyncio.gather(*ingestor._pending, return_exceptions=True)
+        assert files_under(config.recordings_root) == [f"2026/11/27/{call.id}.wav"]
+        assert await rows(sessions, Recording) == []
+        assert telemetry.saves_failed["recordings"] == 1 and REFUSAL in telemetry.failing["recordings"]
+        response = await api.get(f"/api/v1/calls/{call.id}/recording", headers=api.auth("supervisor"))
+        assert response.status == 404
+        # Still refused: the sweep fails, the file waits for the next one.
+        with pytest.raises(SQLAlchemyError):
+            await ingest.sweep(sessions, config)
+
+    report = await ingest.sweep(sessions, config)  # the periodic sweep, not the start-up one
+    assert report.registered == 1
+    (recording,) = await rows(sessions, Recording)
+    assert (recording.call_id, recording.path, recording.condition) == (call.id, f"2026/11/27/{call.id}.wav", "ok")
+    assert [job.recording_id for job in await rows(sessions, TranscriptionJob)] == [recording.id]
+    response = await api.get(f"/api/v1/calls/{call.id}/recording", headers=api.auth("supervisor"))
+    assert response.status == 200 and await response.read() == MIXMONITOR_WAV.read_bytes()
+    assert (await ingest.sweep(sessions, config)).registered == 0

@@ -133,8 +133,9 @@ def test_rubric_list_and_show(capsys):
     assert "month: at most 5 -> 優質服務窗口" in capsys.readouterr().out
 
 
-def clock(tmp_path: Path, punches: str, **files: str) -> None:
+def clock(tmp_path: Path, database_url: str, punches: str, **files: str) -> None:
     """Run `score attendance` for Li Min of 地稅局 in October; extra CSV files become options."""
+    score("subject add dishui 地稅局", database_url=database_url)
     (tmp_path / "punches.csv").write_text(punches, encoding="utf-8")
     options = ""
     (tmp_path / "windows.csv").write_text("li,dishui\n", encoding="utf-8")
@@ -142,27 +143,60 @@ def clock(tmp_path: Path, punches: str, **files: str) -> None:
         (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
         options += f" --{name} {tmp_path / name}.csv"
     rubric = "--rubric yihuang-window --month 2026-10 --by 督查股"
-    score(f"attendance {tmp_path / 'punches.csv'} {rubric} --windows {tmp_path / 'windows.csv'} {options}")
+    score(
+        f"attendance {tmp_path / 'punches.csv'} {rubric} --windows {tmp_path / 'windows.csv'} {options}",
+        database_url=database_url,
+    )
 
 
-def test_attendance_turns_punches_into_occurrences_and_reports_bad_lines(tmp_path, capsys):
-    clock(tmp_path, "staff,timestamp\nli,2026-10-08 08:25\nli,2026-10-08 12:00\nli,not a time\n")
+def test_attendance_turns_punches_into_occurrences_and_reports_bad_lines(database_url, tmp_path, capsys):
+    clock(tmp_path, database_url, "staff,timestamp\nli,2026-10-08 08:25\nli,2026-10-08 12:00\nli,not a time\n")
     captured = capsys.readouterr()
     assert f"{tmp_path / 'punches.csv'}:4: skipped: unreadable timestamp 'not a time'" in captured.err
-    entries = json.loads(captured.out)["occurrences"]
+    entries = json.loads(captured.out.split("\n", 1)[1])["occurrences"]
     on_8th = sorted((e["subject"], e["item"], e["count"]) for e in entries if e["date"] == "2026-10-08")
     # 08:25 is late; no afternoon punches: that half day is absent.
     assert on_8th == [("dishui", "absent-day", "0.5"), ("dishui", "late-or-early", "1")]
     assert len(entries) == 1 + 22 * 2 - 1  # every other working day of October: absent
 
 
-def test_approved_leave_is_not_absence(tmp_path, capsys):
+def test_approved_leave_is_not_absence(database_url, tmp_path, capsys):
     leave = "staff,date,session\nli,2026-10-08,afternoon\nli,2026-10-09\nli,someday\n"
-    clock(tmp_path, "li,2026-10-08 08:00\nli,2026-10-08 12:00\n", leave=leave)
+    clock(tmp_path, database_url, "li,2026-10-08 08:00\nli,2026-10-08 12:00\n", leave=leave)
     captured = capsys.readouterr()
     assert f"{tmp_path / 'leave.csv'}:4: skipped: unreadable date 'someday'" in captured.err
-    days = {e["date"] for e in json.loads(captured.out)["occurrences"]}
+    days = {e["date"] for e in json.loads(captured.out.split("\n", 1)[1])["occurrences"]}
     assert "2026-10-08" not in days and "2026-10-09" not in days and "2026-10-12" in days
+
+
+@pytest.mark.parametrize(("punches", "files", "message"), [
+    # A window the centre does not have (a typo, or a department not in this hall).
+    ("li,2026-10-08 08:00\n", {"windows": "staff,window\nli,dishui\nwang,dishiu\n"},
+     r"windows.csv:3: 'dishiu' is not a window of the centre \(add it: hotline score subject add ID NAME\)"),
+    # A header the docs do not show is data: here a staff member `工号` in a window `窗口`.
+    ("li,2026-10-08 08:00\n", {"windows": "工号,窗口\nli,dishui\n"}, r"windows.csv:1: '窗口' is not a window"),
+    ("li,2026-10-08 08:00\nli,2026-10-08 12:00\nzhao,2026-10-08 08:00\n", {},
+     r"punches.csv:3: 'zhao' has no window in .*windows.csv"),
+    ("li,2026-10-08 08:00\n", {"leave": "staff,date\nli,2026-10-09\nzhao,2026-10-09\n"},
+     r"leave.csv:3: 'zhao' has no window in"),
+    ("li,2026-10-08 08:00\n", {"windows": "staff,window\nli\n"}, r"windows.csv:2: expected two fields"),
+])
+def test_a_row_naming_someone_the_centre_does_not_have_is_refused_by_line(
+    database_url, tmp_path, capsys, punches, files, message
+):
+    with pytest.raises(InvalidInput, match=message):
+        clock(tmp_path, database_url, punches, **files)
+
+
+def test_a_staff_rubric_takes_its_staff_from_the_centre(database_url, tmp_path, capsys):
+    score("subject add li 李 --kind staff", database_url=database_url)
+    punches = tmp_path / "punches.csv"
+    punches.write_text("staff,timestamp\nli,2026-10-08 08:00\nwang,2026-10-08 08:00\n", encoding="utf-8")
+    command = f"attendance {punches} --rubric yihuang-staff --month 2026-10 --by 督查股"
+    with pytest.raises(InvalidInput, match=r"punches.csv:3: 'wang' is not staff of the centre"):
+        score(command, database_url=database_url)
+    with pytest.raises(InvalidInput, match="--windows: rubric yihuang-staff scores staff, not windows"):
+        score(f"{command} --windows {punches}", database_url=database_url)
 
 
 def test_bad_input_is_one_clear_error(tmp_path):
@@ -227,3 +261,26 @@ def test_an_unreadable_input_file_is_one_clear_error(tmp_path):
             score(command)
     with pytest.raises(InvalidInput, match="Is a directory"):
         score(f"month --rubric yihuang-window --month 2026-10 --input {tmp_path}")
+
+
+def test_a_staff_window_file_s_header_is_a_header_not_a_staff_member(database_url, tmp_path, capsys):
+    # `staff,window`, as every export carries it, booked a phantom `staff` in a window `window`,
+    # absent every working day of the month.
+    score("subject add dishui 地稅局", database_url=database_url)
+    capsys.readouterr()
+    (tmp_path / "windows.csv").write_text("staff,window\nli,dishui\n", encoding="utf-8")
+    (tmp_path / "punches.csv").write_text(
+        "staff,timestamp\nli,2026-10-08 08:00\nli,2026-10-08 12:00\nli,2026-10-08 14:30\nli,2026-10-08 17:30\n",
+        encoding="utf-8",
+    )
+    score(
+        f"attendance {tmp_path / 'punches.csv'} --windows {tmp_path / 'windows.csv'}"
+        " --rubric yihuang-window --month 2026-10 --by 督查股",
+        database_url=database_url,
+    )
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    entries = json.loads(captured.out)["occurrences"]
+    # 李 punched on the 8th only: absent the other 21 working days of October, all at 地稅局.
+    assert {e["subject"] for e in entries} == {"dishui"}
+    assert len(entries) == 21 * 2 and "2026-10-08" not in {e["date"] for e in entries}

@@ -136,7 +136,7 @@ def test_attendance_for_a_window_rubric_refuses_staff_without_a_window_and_recor
     score("subject add wang 王 --kind staff", database_url=url)
     punches = tmp_path / "punches.csv"
     punches.write_text("li,2026-10-08 08:00\nwang,2026-10-08 12:00\n")
-    with pytest.raises(InvalidInput, match="'wang' is a staff, but rubric yihuang-window scores windows"):
+    with pytest.raises(InvalidInput, match=r"punches.csv:2: 'wang' has no window in the database"):
         score(f"attendance {punches} --by 督查股 --record --rubric yihuang-window --month 2026-10", database_url=url)
     capsys.readouterr()
     score("month --rubric yihuang-window --month 2026-10 --format csv", database_url=url)

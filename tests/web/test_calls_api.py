@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from hotline import __version__
+from hotline.config import Config
+from hotline.db import create_engine, session_factory
 from hotline.db.tables import Call
+from hotline.web.app import make_app
+from hotline.web.live import CallHub, Telemetry
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 
@@ -152,9 +159,29 @@ async def test_websocket_sends_a_snapshot_then_live_updates(api):
     assert hub.active == {}
 
 
-async def test_health_reports_database_and_links(api):
-    body = await (await api.get("/api/v1/health")).json()
-    assert body["status"] == "ok" and body["database"] == "ok"
+async def test_health_without_ami_links_is_ok_with_each_part_named(api):
+    response = await api.get("/api/v1/health")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "version": __version__, "database": "ok",
+                                     "writes": {"calls": "ok", "recordings": "ok"}, "ami": {}}
+
+
+async def test_health_is_503_when_the_database_does_not_answer():
+    # A PostgreSQL port where nothing listens: every connection is refused.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/hotline")
+    client = TestClient(TestServer(make_app(Config(), session_factory(engine), CallHub(), Telemetry())))
+    await client.start_server()
+    try:
+        response = await client.get("/api/v1/health")
+        body = await response.json()
+    finally:
+        await client.close()
+        await engine.dispose()
+    assert response.status == 503 and body["status"] == "error"
+    assert body["database"].startswith("error: ") and "Connect call failed" in body["database"]
 
 
 def _cursor(payload: str) -> str:

@@ -56,7 +56,12 @@ function connect(token) {
     else if (data.type === "call") apply(data.call);
     render();
   };
-  ws.onclose = () => { link.textContent = "reconnecting…"; setTimeout(() => connect(token), 2000); };
+  ws.onclose = (event) => {
+    // 1008: the server closed the socket because this token was revoked; retrying cannot help.
+    if (event.code === 1008) { localStorage.removeItem(tokenKey); link.textContent = "signed out"; askToken(); return; }
+    link.textContent = "reconnecting…";
+    setTimeout(() => connect(token), 2000);
+  };
 }
 
 function askToken() {
