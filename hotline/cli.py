@@ -16,7 +16,7 @@ from typing import Sequence
 from hotline import __version__
 from hotline.config import ROLES, Config, load_config
 from hotline.errors import HotlineError
-from hotline.logs import OneLineFormatter
+from hotline.logs import log_to_stderr
 
 log = logging.getLogger("hotline")
 
@@ -131,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=args.log_level, handlers=[handler])
+    log_to_stderr(args.log_level)
     if args.log_level != "DEBUG":
         # Alembic narrates every migration step at INFO; an operator needs only its failures.
         logging.getLogger("alembic").setLevel(logging.WARNING)

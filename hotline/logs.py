@@ -4,6 +4,7 @@ escaped, so a user name or a path holding a newline cannot start a line of its o
 from __future__ import annotations
 
 import logging
+import sys
 
 # C0 and C1 controls (newline, carriage return, escape, ...), DEL, the Unicode line and paragraph
 # separators (which many viewers break lines at) and the bidirectional overrides (which make a
@@ -24,3 +25,10 @@ class OneLineFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return super().formatMessage(logging.makeLogRecord(record.__dict__ | {"message": printable(record.message)}))
+
+
+def log_to_stderr(level: int | str) -> None:
+    """Send every log line of this process to stderr, one line each (the CLI, worker processes)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
 from hotline.db import database
+from hotline.logs import log_to_stderr
 from recordings.store import Recording
 from recordings import jobs
 from recordings.audio import AudioError, sides
@@ -132,7 +133,7 @@ def _process_main(config: Config, stop, lease_seconds: float, poll: float, drain
     # The parent owns Ctrl-C and SIGTERM: it sets `stop`, and this process ends after its job.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log_to_stderr(logging.INFO)
     try:
         recogniser = Recogniser(config.vosk_model)
     except ModelError as exc:

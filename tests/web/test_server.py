@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from dataclasses import dataclass, replace
 
 import pytest
@@ -13,7 +15,6 @@ from aiohttp import web
 
 from hotline.config import Config
 from hotline.db.users import add_user
-from hotline.logs import OneLineFormatter
 from hotline.web.app import make_app
 from hotline.web.live import CallHub, Telemetry
 from hotline.web.server import WebRunner
@@ -99,11 +100,16 @@ async def test_a_user_name_or_path_with_a_newline_cannot_forge_an_access_log_lin
     assert "/api/v1/calls\\x0d\\x0a127.0.0.1" in lines[1]
 
 
-def test_every_log_line_the_cli_writes_is_one_line():
-    record = logging.LogRecord("hotline", logging.WARNING, __file__, 1, "token of user %s revoked",
-                               ("eve\n2026-12-01 INFO forged\u2028\x1b[2J",), None)
-    line = OneLineFormatter("%(levelname)s %(message)s").format(record)
-    assert line == "WARNING token of user eve\\x0a2026-12-01 INFO forged\\u2028\\x1b[2J revoked"
+def test_every_log_line_the_cli_and_workers_write_is_one_line():
+    script = (
+        "import logging; from hotline.logs import log_to_stderr; log_to_stderr('INFO'); "
+        "logging.getLogger('hotline').warning('token of user %s revoked', "
+        "'eve\\n2026-12-01 00:00:00,000 INFO hotline: forged\\u2028\\x1b[2J')"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    (line,) = result.stderr.splitlines()
+    assert line.endswith("WARNING hotline: token of user eve\\x0a2026-12-01 00:00:00,000 INFO hotline: "
+                         "forged\\u2028\\x1b[2J revoked")
 
 
 async def test_slow_loris_connections_are_cut_after_the_header_timeout(sessions, config):
