@@ -132,3 +132,14 @@ def test_a_config_file_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path, cap
     assert _one_line(capsys, f"config file {path}: ").endswith("not UTF-8 text (byte 14)\n")
     assert main(["--config", str(tmp_path), "db", "upgrade"]) == 2
     assert _one_line(capsys, f"config file {tmp_path}: ").endswith("Is a directory\n")
+
+
+@pytest.mark.parametrize("command", [["serve"], ["user", "list"], ["score", "subject", "add", "a", "A"]])
+def test_every_command_that_opens_the_database_refuses_the_same_mistakes(tmp_path, capsys, monkeypatch, command):
+    for url, message in [
+        (f"sqlite+aiosqlite:///{tmp_path}/nonexistent/dir/x.db", f"folder {tmp_path}/nonexistent/dir does not exist"),
+        (f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/test", "Connect call failed"),
+    ]:
+        monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
+        assert main(["--log-level", "ERROR", *command]) == 2
+        assert message in _one_line(capsys, "database.url: ")
