@@ -21,7 +21,7 @@ from tests.fakes.asterisk import FakeAsterisk, IdRewriter, capture_events
 
 BASE = datetime(2026, 11, 27, 20, 32, 22, tzinfo=timezone.utc)
 CALL_CAPTURES = ("c-hotline-inbound-call", "d-queue-call-agent-answers", "e-callback-survey",
-                 "g-action-responses")
+                 "f-queue-call-caller-hangs-up", "g-action-responses", "h-queue-caller-abandons")
 
 
 @dataclass
