@@ -57,7 +57,7 @@ Rules chosen on that basis:
 - Odd input never raises: events without the fields needed, for unknown channels, repeated
   (`Newchannel`, `Hangup`) or late (`Cdr`, `Hangup` after the end) are ignored; a `Hangup`
   before its `Newchannel` and the Linkedid of an ended call are remembered (a bounded number)
-  so that no late `Newchannel` reopens them.
+  so that neither a late `Newchannel` nor a channel a later reconcile lists reopens them.
 """
 
 from __future__ import annotations
@@ -495,8 +495,11 @@ class CallTracker:
         call = self._owners.get(uniqueid)
         changed = call is None
         if call is None:
+            linkedid = _text(channel, "Linkedid") or uniqueid
+            if uniqueid in self._tombstones or linkedid in self._tombstones:
+                return None  # a channel of an ended call: like a late Newchannel, it reopens nothing
             created_at = at - _duration(_text(channel, "Duration"))
-            call = self._open(_text(channel, "Linkedid") or uniqueid, created_at)
+            call = self._open(linkedid, created_at)
             call.started_at = min(call.started_at, created_at)
             leg = self._add_leg(call, uniqueid, channel, created_at)
             self._note_caller(call, leg, channel)

@@ -40,6 +40,12 @@ ANSWERED, FAILED, NO_ANSWER, BUSY = 4, 0, 3, 5
 Fields = list[tuple[str, str]]
 
 
+def event_class(name: str) -> str:
+    """The Privilege of a call event: app_queue raises its Queue*/Agent* events in the `agent`
+    class (EVENT_FLAG_AGENT), the channel core in `call` (captures d, f and g)."""
+    return "agent,all" if name.startswith(("Queue", "Agent")) else "call,all"
+
+
 def encode_message(fields: Iterable[tuple[str, str]]) -> bytes:
     """One AMI message: `Key: value` lines, each CRLF-terminated, then an empty line."""
     return ("".join(f"{key}: {value}{CRLF}" for key, value in fields) + CRLF).encode("utf-8")
@@ -564,6 +570,9 @@ class AmiServer:
 # -- the PBX simulator ------------------------------------------------------------------------
 
 UP, RING = 6, 4
+# The variables app_queue sets on the caller's channel, cleared when Queue() starts.
+QUEUE_VARIABLES = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT",
+                   "QUEUEWAIT_MS")
 CAUSE_TEXT = {16: "Normal Clearing", 17: "User busy", 19: "No answer", 21: "Call Rejected"}
 MONITOR_DIR = "/var/spool/asterisk/monitor"
 SAMPLE_RATE = 8000
@@ -656,9 +665,12 @@ def write_recording(path: Path, seconds: float, seed: int) -> None:
 class PbxSimulator(AmiServer):
     """A hotline PBX on an AMI socket: citizens call 12345 and 12319 (Poisson arrivals), pass an
     IVR, wait in a queue and talk to an agent or give up; callbacks the daemon originates ring,
-    are answered or fail. Every call is the event sequence Asterisk 22 sends (captures c, d, g),
-    CoreShowChannels lists the live channels, and with a spool directory each call leaves its
-    MixMonitor WAV there.
+    are answered or fail. A call an agent answers, whoever hangs up, and a call abandoned in the
+    queue are the event sequences Asterisk 22 sent in captures c (the IVR), d, f and h (the
+    queue), event by event and field by field (tests/ami/test_simulator.py); a hang-up in the
+    IVR, an agent who does not answer and the callbacks are assembled from the same captures'
+    pieces (c, e), not recorded whole. CoreShowChannels lists the live channels, and with a
+    spool directory each call leaves its MixMonitor WAV there.
 
     time_scale multiplies every duration: 1.0 is real time, 0.1 a demo where a three-minute
     call takes 18 s, 0.001 a test.
@@ -737,6 +749,9 @@ class PbxSimulator(AmiServer):
 
         queue = f"hotline-{hotline}"
         self._newexten(line, 7, "Queue", f"{queue},t,,,300")
+        # app_queue clears what it sets when the caller leaves (captures d and f #30-#35).
+        for variable in QUEUE_VARIABLES:
+            self._varset(line, variable, "")
         waiting = self._queued.setdefault(queue, [])
         waiting.append(line)
         joined = time.monotonic()
@@ -765,9 +780,13 @@ class PbxSimulator(AmiServer):
                     agent = await self._free_agents.get()
             except TimeoutError:
                 return None
+            # The member's Local pair as app_queue dials it (captures d and f #39-#49): the
+            # caller id reaches ;1 at once, its connected line only when the agent answers.
             member, phone = self._local_pair(agent.exten, "agents", linkedid=line.linkedid)
             self._newexten(member, 1, "AppQueue", "(Outgoing Line)")
-            self._caller_id(member, line.caller_num, line.caller_name)
+            self._new_callerid(member, line.caller_num, line.caller_name)
+            for channel in (member, phone):
+                self._varset(channel, "DIALEDPEERNUMBER", agent.interface.removeprefix("Local/"))
             self._caller_id(phone, line.caller_num, line.caller_name)
             self._local_bridge(member, phone, optimize=False)
             member_fields = [("Queue", queue), ("Interface", agent.interface),
@@ -788,6 +807,7 @@ class PbxSimulator(AmiServer):
             self._newexten(phone, 2, "Answer", "")
             self._newstate(phone, UP)
             self._newstate(member, UP)
+            self._new_connected_line(member, line.caller_num, line.caller_name)
             self._dial("DialEnd", line, member, ("DialStatus", "ANSWER"))
             return agent, (member, phone), int(ring * self.time_scale)
 
@@ -799,7 +819,8 @@ class PbxSimulator(AmiServer):
         member, phone = agent_side
         member_fields = [("Queue", queue), ("Interface", agent.interface), ("MemberName", agent.name)]
         self._channel_event("MusicOnHoldStop", line)
-        self._left_queue(line, queue, position, waited)
+        self._left_queue(line, queue, position)
+        self._queue_times(line, waited, 0.0, "QUEUEWAIT", "QUEUEWAIT_MS")
         self._dial("AgentConnect", line, member, *member_fields, ("HoldTime", str(hold)),
                    ("RingTime", str(ring)))
         bridge = Bridge(self.new_bridge_id())
@@ -817,27 +838,67 @@ class PbxSimulator(AmiServer):
         await self._pause(talk)
         talked = time.monotonic() - started
         await self._record(line, talked)
-        by_agent = self.random.random() < self.traffic.agent_hangs_up
-        self._channel_event("SoftHangupRequest", phone if by_agent else citizen, ("Cause", "16"))
-        self._dial("AgentComplete", line, member, *member_fields, ("HoldTime", str(hold)),
-                   ("TalkTime", str(int(talked))), ("Reason", "agent" if by_agent else "caller"))
-        for channel in (member, line):
-            bridge.members.remove(channel)
-            channel.bridge_id = ""
-            self.emit("BridgeLeave", "call,all", [*bridge.fields(), *channel.snapshot()])
-        self.emit("BridgeDestroy", "call,all", bridge.fields())
-        self._hang_up([phone, member] if by_agent else [citizen, line])
-        self._cdr(phone, destination=agent.exten, context="agents", last_app="Answer", last_data="")
-        self._cdr(member, destination=line.exten, context="agents", last_app="AppQueue",
-                  last_data="(Outgoing Line)")
-        self._hang_up([citizen, line] if by_agent else [phone, member])
-        self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
-                  last_data="600")
-        self._varset(line, "ANSWEREDTIME", str(int(talked)))
-        self._varset(line, "ANSWEREDTIME_MS", str(int(talked * 1000)))
-        self._cdr(line, destination=line.exten, context="hotline-in", last_app="Queue",
-                  last_data=f"{queue},t,,,300", destination_channel=member.name)
+        complete = [*member_fields, ("HoldTime", str(hold)), ("TalkTime", str(int(talked)))]
+        line_cdr = dict(destination=line.exten, context="hotline-in", last_app="Queue",
+                        last_data=f"{queue},t,,,300", destination_channel=member.name)
+        if self.random.random() < self.traffic.agent_hangs_up:
+            # Capture d: the agent's side ends, app_queue completes, the bridge empties, and the
+            # citizen's Local pair is torn down last.
+            self._cdr(phone, destination=agent.exten, context="agents", last_app="Answer",
+                      last_data="")
+            self._channel_event("SoftHangupRequest", phone, ("Cause", "16"))
+            self._channel_event("HangupRequest", member, ("Cause", "16"))
+            self._gone(phone)
+            self._dial("AgentComplete", line, member, *complete, ("Reason", "agent"))
+            self._varset(member, "BRIDGEPEER", "")
+            self._varset(line, "BRIDGEPEER", "")
+            self._bridge_leave(bridge, member)
+            self._gone(member)
+            self._bridge_leave(bridge, line)
+            self._citizen_cdr(citizen)
+            self._queue_times(line, waited, talked, "ANSWEREDTIME")
+            self._cdr(line, **line_cdr)
+            self._queue_times(line, waited, talked, "ANSWEREDTIME_MS", "DIALEDTIME",
+                              "DIALEDTIME_MS")
+            self._channel_event("SoftHangupRequest", line, ("Cause", "16"))
+            self._channel_event("HangupRequest", citizen, ("Cause", "16"))
+            self.emit("BridgeDestroy", "call,all", bridge.fields())
+            self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
+            self._gone(citizen)
+            self._gone(line)
+        else:
+            # Capture f: the citizen's side ends first, then the bridge, then the agent's pair.
+            self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
+            self._channel_event("HangupRequest", line, ("Cause", "16"))
+            self._dial("AgentComplete", line, member, *complete, ("Reason", "caller"))
+            self._citizen_cdr(citizen)
+            self._gone(citizen)
+            self._varset(line, "BRIDGEPEER", "")
+            self._varset(member, "BRIDGEPEER", "")
+            self._bridge_leave(bridge, line)
+            self._queue_times(line, waited, talked, "ANSWEREDTIME", "ANSWEREDTIME_MS",
+                              "DIALEDTIME", "DIALEDTIME_MS")
+            self._channel_event("SoftHangupRequest", line, ("Cause", "16"))
+            self._bridge_leave(bridge, member)
+            self.emit("BridgeDestroy", "call,all", bridge.fields())
+            self._channel_event("HangupRequest", phone, ("Cause", "16"))
+            self._gone(member)
+            self._gone(line)
+            self._channel_event("SoftHangupRequest", phone, ("Cause", "16"))
+            self._gone(phone)
+            self._cdr(line, **line_cdr)
+            self._cdr(phone, destination=agent.exten, context="agents", last_app="Answer",
+                      last_data="")
         self.spawn(self._wrap_up(agent))
+
+    def _queue_times(self, line: Channel, waited: float, talked: float, *names: str) -> None:
+        """Set app_queue's QUEUE_VARIABLES `names` on the caller's channel, in that order (it
+        differs by outcome: captures d, f, h): seconds and milliseconds waited, talked, and
+        since the caller joined the queue."""
+        seconds = {"QUEUEWAIT": waited, "ANSWEREDTIME": talked, "DIALEDTIME": waited + talked}
+        for name in names:
+            value = seconds[name.removesuffix("_MS")]
+            self._varset(line, name, str(int(value * 1000 if name.endswith("_MS") else value)))
 
     async def _wrap_up(self, agent: Agent) -> None:
         await self._pause(self.traffic.wrapup_seconds)
@@ -846,28 +907,30 @@ class PbxSimulator(AmiServer):
     async def _abandon(
         self, citizen: Channel, line: Channel, queue: str, position: int, waited: float
     ) -> None:
-        """The citizen hangs up waiting (capture g): Abandon, Leave, then the Hangups."""
+        """The citizen hangs up waiting (capture h): the citizen's side ends, app_queue records
+        the wait and the abandon, then the caller's channel leaves the queue and hangs up."""
+        await self._record(line, 0)
+        self._citizen_cdr(citizen)
         self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
         self._channel_event("HangupRequest", line, ("Cause", "16"))
         self._channel_event("MusicOnHoldStop", line)
+        self._queue_times(line, waited, 0.0, "QUEUEWAIT", "QUEUEWAIT_MS", "DIALEDTIME",
+                          "DIALEDTIME_MS", "ANSWEREDTIME", "ANSWEREDTIME_MS")
         self._varset(line, "ABANDONED", "TRUE")
         self._channel_event("QueueCallerAbandon", line, ("Queue", queue), ("Position", str(position)),
                             ("OriginalPosition", str(position)), ("HoldTime", str(int(waited))))
-        self._left_queue(line, queue, position, waited)
-        await self._record(line, 0)
-        self._hang_up([citizen, line])
-        self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
-                  last_data="600")
+        self._gone(citizen)
+        self._left_queue(line, queue, position)
+        self._channel_event("SoftHangupRequest", line, ("Cause", "16"))
+        self._gone(line)
         self._cdr(line, destination=line.exten, context="hotline-in", last_app="Queue",
                   last_data=f"{queue},t,,,300")
 
-    def _left_queue(self, line: Channel, queue: str, position: int, waited: float) -> None:
-        """QueueCallerLeave and the variables app_queue sets as the caller leaves (d #60-#62)."""
+    def _left_queue(self, line: Channel, queue: str, position: int) -> None:
+        """QueueCallerLeave and the position app_queue sets as the caller leaves (d #60-#61)."""
         self._channel_event("QueueCallerLeave", line, ("Queue", queue), ("Position", str(position)),
                             ("Count", str(len(self._queued[queue]))))
         self._varset(line, "QUEUEPOSITION", str(position))
-        self._varset(line, "QUEUEWAIT", str(int(waited)))
-        self._varset(line, "QUEUEWAIT_MS", str(int(waited * 1000)))
 
     async def _citizen_hangs_up(self, citizen: Channel, line: Channel) -> None:
         self._channel_event("SoftHangupRequest", citizen, ("Cause", "16"))
@@ -875,8 +938,7 @@ class PbxSimulator(AmiServer):
         self._varset(line, "AGISTATUS", "HANGUP")
         await self._record(line, 0)
         self._hang_up([citizen, line])
-        self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
-                  last_data="600")
+        self._citizen_cdr(citizen)
         self._cdr(line, destination=line.exten, context="hotline-in", last_app="AGI",
                   last_data="agi://127.0.0.1:4573/ivr")
 
@@ -958,14 +1020,14 @@ class PbxSimulator(AmiServer):
         self._dial("DialEnd", None, outgoing, ("DialStatus", "ANSWER"))
 
     def _channel_event(
-        self, name: str, channel: Channel, *fields: tuple[str, str], privilege: str = "call,all"
+        self, name: str, channel: Channel, *fields: tuple[str, str], privilege: str | None = None
     ) -> None:
-        self.emit(name, privilege, [*channel.snapshot(), *fields])
+        self.emit(name, privilege or event_class(name), [*channel.snapshot(), *fields])
 
     def _dial(self, name: str, caller: Channel | None, dest: Channel, *fields: tuple[str, str]) -> None:
         """A Dial*/Agent* event: the caller's fields (none for an Originate), then Dest*."""
-        self.emit(name, "call,all", [*(caller.snapshot() if caller else []), *dest.snapshot("Dest"),
-                                     *fields])
+        self.emit(name, event_class(name), [*(caller.snapshot() if caller else []),
+                                            *dest.snapshot("Dest"), *fields])
 
     def _newexten(self, channel: Channel, priority: int, application: str, data: str) -> None:
         channel.priority = priority
@@ -986,9 +1048,15 @@ class PbxSimulator(AmiServer):
                             privilege="dialplan,all")
 
     def _caller_id(self, channel: Channel, number: str, name: str) -> None:
+        self._new_callerid(channel, number, name)
+        self._new_connected_line(channel, number, name)
+
+    def _new_callerid(self, channel: Channel, number: str, name: str) -> None:
         channel.caller_num, channel.caller_name = number, name
         self._channel_event("NewCallerid", channel,
                             ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"))
+
+    def _new_connected_line(self, channel: Channel, number: str, name: str) -> None:
         channel.connected_num, channel.connected_name = number, name
         self._channel_event("NewConnectedLine", channel)
 
@@ -1003,9 +1071,23 @@ class PbxSimulator(AmiServer):
         for other in channels[1:]:
             self._channel_event("HangupRequest", other, ("Cause", str(cause)))
         for channel in channels:
-            self.channels.pop(channel.uniqueid, None)
-            self._channel_event("Hangup", channel, ("Cause", str(cause)),
-                                ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")))
+            self._gone(channel, cause)
+
+    def _gone(self, channel: Channel, cause: int = 16) -> None:
+        """The channel's Hangup: it leaves CoreShowChannels."""
+        self.channels.pop(channel.uniqueid, None)
+        self._channel_event("Hangup", channel, ("Cause", str(cause)),
+                            ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")))
+
+    def _bridge_leave(self, bridge: Bridge, channel: Channel) -> None:
+        bridge.members.remove(channel)
+        channel.bridge_id = ""
+        self.emit("BridgeLeave", "call,all", [*bridge.fields(), *channel.snapshot()])
+
+    def _citizen_cdr(self, citizen: Channel) -> None:
+        """The Cdr of the citizen's side of the call (`;1`, waiting in caller-sim)."""
+        self._cdr(citizen, destination=citizen.exten, context=citizen.context, last_app="Wait",
+                  last_data="600")
 
     def _cdr(
         self, channel: Channel, *, destination: str, context: str, last_app: str, last_data: str,

@@ -46,6 +46,19 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         "queue": "hotline", "agent": "Agent One", "recording": MONITOR + "1795811555.879.wav",
         "survey_case": None,
     }],
+    # The same queue call, but the citizen hangs up while talking (#76 ;1 Hangup(), cause 16 at
+    # #81): answered at AgentConnect (#66), the last leg, the agent's ;2, goes at #102.
+    "f-queue-call-caller-hangs-up": [{
+        "pbx": PBX, "linkedid": "1796135248.0", "hotline": "12345",
+        "caller_number": "0698765432", "caller_name": "Queue Caller",
+        "started_at": 0.306271, "answered_at": 1.810668, "ended_at": 3.31082,
+        "wait_seconds": 1.504397, "talk_seconds": 1.500152,
+        "status": "ended", "disposition": "answered",
+        "hangup_cause": 16, "hangup_cause_text": "Normal Clearing",
+        "queue": "hotline", "agent": "Agent One",
+        "recording": "/tmp/tt/pbx/spool/monitor/1796135248.1.wav",
+        "survey_case": None,
+    }],
     # Survey callback: the citizen answers (#19 ;2 Up); the survey hangs up, the first leg
     # reports cause 0 (#73), the last leg goes at #76. No HOTLINE variable, extension `s`.
     "e-callback-survey": [{
@@ -57,6 +70,19 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
         "hangup_cause": 0, "hangup_cause_text": "Unknown",
         "queue": None, "agent": None, "recording": None,
         "survey_case": "CASE-2024-0001",
+    }],
+    # A caller waits in the queue (member paused) and hangs up: the citizen's ;1 goes at #55
+    # (cause 16), QueueCallerAbandon at #54, the last leg at #61. Never answered.
+    "h-queue-caller-abandons": [{
+        "pbx": PBX, "linkedid": "1796135467.0", "hotline": "12345",
+        "caller_number": "0655555555", "caller_name": "Impatient Caller",
+        "started_at": 0.609638, "answered_at": None, "ended_at": 3.612999,
+        "wait_seconds": 3.003361, "talk_seconds": 0.0,
+        "status": "ended", "disposition": "abandoned",
+        "hangup_cause": 16, "hangup_cause_text": "Normal Clearing",
+        "queue": "hotline", "agent": None,
+        "recording": "/tmp/tt/pbx/spool/monitor/1796135467.1.wav",
+        "survey_case": None,
     }],
     # A caller waits in the queue (member paused) and is hung up by AMI: QueueCallerAbandon
     # (#83), Hangup ;1 (#90, cause 16), Hangup ;2 (#92). CoreShowChannel/Status events in

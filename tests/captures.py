@@ -13,7 +13,8 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ami"
 CAPTURES = ("a-login-ping-logoff", "c-hotline-inbound-call", "d-queue-call-agent-answers",
-            "e-callback-survey", "g-action-responses")
+            "e-callback-survey", "f-queue-call-caller-hangs-up", "g-action-responses",
+            "h-queue-caller-abandons")
 
 
 @dataclass(frozen=True)

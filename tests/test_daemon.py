@@ -23,7 +23,7 @@ from tests.outage import REFUSAL, writes_refused
 
 BASE = datetime(2026, 11, 27, 20, 32, 22, tzinfo=timezone.utc)
 CALL_CAPTURES = ("c-hotline-inbound-call", "d-queue-call-agent-answers", "e-callback-survey",
-                 "g-action-responses")
+                 "f-queue-call-caller-hangs-up", "g-action-responses", "h-queue-caller-abandons")
 
 
 @dataclass

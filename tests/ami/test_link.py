@@ -141,9 +141,24 @@ async def test_a_shutdown_event_ends_the_connection_and_the_link_comes_back(fake
 async def test_a_chinese_caller_name_split_between_two_reads_survives(fake, start_link):
     running = start_link()
     await running.next(Reconciliation)
+    # Watch what each read from the socket hands the link's protocol (a spy: every read still
+    # goes through), so the second part is sent only once the first has been read on its own.
+    protocol = running.link._protocol
+    reads: asyncio.Queue[bytes] = asyncio.Queue()
+    received = protocol.data_received
+
+    def read(data: bytes) -> None:
+        reads.put_nowait(data)
+        received(data)
+
+    protocol.data_received = read
     data = newchannel("张三市民")
     cut = data.index("张".encode()) + 1  # inside the three bytes of 张
-    await fake.send_raw(data[:cut], data[cut:])
+    await fake.send_raw(data[:cut])
+    async with asyncio.timeout(3):
+        first = await reads.get()
+    assert first.endswith(data[:cut])  # this read ends one byte into 张
+    await fake.send_raw(data[cut:])
     event = await next_call_event(running)
     assert event.fields["CallerIDName"] == "张三市民"
 

@@ -12,7 +12,7 @@ import tracemalloc
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from panoramisk.message import Message
 
@@ -275,24 +275,65 @@ def test_feed_returns_none_for_events_that_change_nothing():
         True, False, False, False]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(
+# Events about a few channels of two calls, so that they meet: legs of one call, a second call,
+# Dest* fields, repeats, and odd values; between them, reconciles after a reconnect.
+UNIQUEIDS = st.sampled_from(["1.1", "1.2", "1.3", "2.1", "2.2"])
+LINKEDIDS = st.sampled_from(["1.1", "2.1"])
+FIELDS = st.dictionaries(
+    st.sampled_from(["ChannelStateDesc", "DestChannelStateDesc", "Variable", "Value", "DialStatus",
+                     "Cause", "Exten", "Response", "Reason", "Queue", "MemberName", "Channel",
+                     "Application", "ApplicationData", "BridgeId", "Duration", "CallerIDNum"]),
+    st.one_of(st.sampled_from(["Up", "Ring", "HOTLINE", "MIXMONITOR_FILENAME", "ANSWER", "BUSY",
+                               "Failure", "12345", "<unknown>", "", "16", "17", "Queue",
+                               "0:00:05"]), st.text(max_size=5)),
+)
+EVENTS = st.builds(
+    lambda name, uniqueid, linkedid, prefix, fields: {
+        "Event": name, f"{prefix}Uniqueid": uniqueid, f"{prefix}Linkedid": linkedid, **fields,
+    },
     st.sampled_from(["Newchannel", "Newstate", "NewCallerid", "Newexten", "VarSet", "DialBegin",
                      "DialEnd", "QueueCallerJoin", "QueueCallerLeave", "AgentConnect", "Hangup",
                      "OriginateResponse", "Cdr", "Nonsense"]),
-    st.dictionaries(
-        st.sampled_from(["Uniqueid", "Linkedid", "DestUniqueid", "DestLinkedid", "Channel",
-                         "ChannelStateDesc", "Variable", "Value", "DialStatus", "Cause", "Exten",
-                         "Response", "Reason", "Queue", "CallerIDNum", "Duration"]),
-        st.one_of(st.sampled_from(["1.1", "1.2", "Up", "HOTLINE", "ANSWER", "Failure", "12345",
-                                   "<unknown>", "", "17", "x"]), st.text(max_size=5)),
-    ),
-), max_size=30))
-def test_feed_and_reconcile_never_raise(rows):
+    UNIQUEIDS, LINKEDIDS, st.sampled_from(["", "", "Dest"]), FIELDS,
+)
+CHANNELS = st.lists(st.builds(
+    lambda uniqueid, linkedid, fields: {"Uniqueid": uniqueid, "Linkedid": linkedid, **fields},
+    UNIQUEIDS, LINKEDIDS, FIELDS,
+), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+# A reconcile that finds a channel of a call an earlier reconcile closed once opened it anew.
+@example([("feed", {"Event": "Newchannel", "Uniqueid": "1.1", "Linkedid": "1.1"}),
+          ("reconcile", []), ("reconcile", [{"Uniqueid": "1.1", "Linkedid": "1.1"}])])
+@given(st.lists(st.one_of(st.tuples(st.just("feed"), EVENTS),
+                          st.tuples(st.just("reconcile"), CHANNELS)), max_size=40))
+def test_any_event_sequence_keeps_one_call_per_linkedid_ended_for_good_and_times_in_its_span(
+    steps,
+):
     calls_tracker = tracker()
-    for index, (name, fields) in enumerate(rows):
-        calls_tracker.feed({"Event": name, **fields}, at(index))
-    calls_tracker.reconcile([fields for _, fields in rows], at(len(rows)))
+    calls: dict[str, Call] = {}
+    ended: dict[str, dict] = {}
+    for index, (step, data) in enumerate(steps):
+        changed = ([calls_tracker.feed(data, at(index))] if step == "feed"
+                   else calls_tracker.reconcile(data, at(index)))
+        for call in filter(None, changed):
+            # An ended call is returned that one last time: nothing reopens it.
+            assert call.linkedid not in ended
+            # One call per Linkedid: every change to it comes back as the same call.
+            assert calls.setdefault(call.linkedid, call) is call
+            if call.ended_at is not None:
+                ended[call.linkedid] = call.to_dict()
+                assert call.started_at <= call.ended_at
+                if call.answered_at is not None:
+                    assert call.started_at <= call.answered_at <= call.ended_at
+                span = (call.ended_at - call.started_at).total_seconds()
+                assert call.wait_seconds >= 0 and call.talk_seconds >= 0
+                assert call.wait_seconds + call.talk_seconds == pytest.approx(span)
+        active = [call.linkedid for call in calls_tracker.active()]
+        assert len(active) == len(set(active))
+        assert not set(active) & set(ended)
+        assert all(calls[linkedid].to_dict() == record for linkedid, record in ended.items())
 
 
 # -- caller and hotline ----------------------------------------------------------------------

@@ -147,12 +147,11 @@ class FakeAsterisk(AmiServer):
             session.write(partial)
             session.writer.transport.abort()
 
-    async def send_raw(self, *chunks: bytes, pause: float = 0.05) -> None:
-        """Write `chunks` to every logged-in session, pausing between them so each arrives in a
-        TCP read of its own (a split UTF-8 character, a malformed message)."""
-        for index, chunk in enumerate(chunks):
-            if index:
-                await asyncio.sleep(pause)
+    async def send_raw(self, *chunks: bytes) -> None:
+        """Write `chunks` in order to every logged-in session (malformed messages, part of one).
+        How TCP cuts them into reads is its own business: a test that needs a split read sends
+        the parts in two calls and waits for the first to be read."""
+        for chunk in chunks:
             self.broadcast(chunk)
             for session in list(self.sessions):
                 await session.writer.drain()

@@ -15,8 +15,11 @@ from scoring.commands import add_commands
 EXAMPLE = Path(__file__).parents[2] / "scoring" / "examples" / "yihuang-window-2026-10.json"
 
 
-def score(command: str, database_url: str = "sqlite+aiosqlite:///:memory:") -> int:
-    """Run `hotline score COMMAND` (split like a shell would) and return its exit status."""
+def score(command: str, database_url: str = "none://the database is not to be used") -> int:
+    """Run `hotline score COMMAND` (split like a shell would) and return its exit status.
+
+    Without `database_url` a command that touches the database fails (no such database kind).
+    """
     parser = argparse.ArgumentParser(prog="hotline")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["score", *shlex.split(command)])

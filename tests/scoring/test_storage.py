@@ -68,8 +68,8 @@ async def test_an_entry_for_an_unknown_subject_is_refused(sessions):
             await record_occurrence(session, "yihuang-window", entry("nobody", "overdue", "2026-10-01"))
 
 
-def test_the_cli_records_reverses_and_scores_from_the_database(tmp_path, capsys):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+def test_the_cli_records_reverses_and_scores_from_the_database(database_url, tmp_path, capsys):
+    url = database_url
     score("subject add gongan 公安局", database_url=url)
     record = "record --rubric yihuang-window --subject gongan --by 李敏"
     score(f"{record} --item overdue --date 2026-10-09 --evidence case:7", database_url=url)
@@ -127,10 +127,12 @@ async def test_the_scores_api_checks_role_and_parameters(api, query, role, statu
     assert response.status == status
 
 
-def test_attendance_for_a_window_rubric_refuses_staff_without_a_window_and_records_nothing(tmp_path, capsys):
+def test_attendance_for_a_window_rubric_refuses_staff_without_a_window_and_records_nothing(
+    database_url, tmp_path, capsys,
+):
     # 王 has no window: his absences used to go into the window rubric's ledger under his own
     # id, and from then on every scoreboard of that year failed with "unknown subject 'wang'".
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    url = database_url
     score("subject add gongan 公安局", database_url=url)
     score("subject add li 李 --kind staff --window gongan", database_url=url)
     score("subject add wang 王 --kind staff", database_url=url)
@@ -144,8 +146,8 @@ def test_attendance_for_a_window_rubric_refuses_staff_without_a_window_and_recor
     assert capsys.readouterr().out.splitlines()[1] == "1,gongan,公安局,15,40,45,0,100,yes,"
 
 
-def test_an_occurrence_for_a_subject_of_the_wrong_kind_is_refused(tmp_path, capsys):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+def test_an_occurrence_for_a_subject_of_the_wrong_kind_is_refused(database_url, capsys):
+    url = database_url
     score("subject add gongan 公安局", database_url=url)
     score("subject add wang 王 --kind staff", database_url=url)
     with pytest.raises(InvalidInput, match="'wang' is a staff"):
