@@ -124,6 +124,26 @@ async def test_reconnects_after_each_drop_and_reconciles_first(fake, start_link)
     assert fake.logins == 3
 
 
+async def test_reconciliation_carries_the_call_variables_of_the_live_channels(fake, start_link):
+    citizen, line = waiting_citizen("1795811307.44", 1), waiting_citizen("1795811307.45", 2)
+    line.variables = {"HOTLINE": "12345", "MIXMONITOR_FILENAME": "/spool/1795811307.45.wav",
+                      "QUEUENAME": "hotline"}
+    fake.channels = {channel.uniqueid: channel for channel in (citizen, line)}
+    running = start_link()
+    reconciliation = await running.next(Reconciliation)
+    assert reconciliation.variables == {
+        "1795811307.45": {"HOTLINE": "12345", "MIXMONITOR_FILENAME": "/spool/1795811307.45.wav"},
+    }
+    [status] = [request for request in fake.requests if request.name == "Status"]
+    assert status.get("Variables") == "HOTLINE,MIXMONITOR_FILENAME,CASE_ID"
+
+
+async def test_no_live_channel_needs_no_status(fake, start_link):
+    running = start_link()
+    assert (await running.next(Reconciliation)).variables == {}
+    assert [request.name for request in fake.requests] == ["Login", "CoreShowChannels"]
+
+
 async def test_a_shutdown_event_ends_the_connection_and_the_link_comes_back(fake, start_link):
     running = start_link()
     await running.next(Reconciliation)
