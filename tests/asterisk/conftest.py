@@ -14,11 +14,16 @@ import asyncio
 import os
 import random
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
+
+from hotline import daemon
+from hotline.ami import AmiEvent, AmiLink
+from hotline.config import Config, PbxConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "fixtures" / "asterisk"
@@ -110,6 +115,72 @@ class Asterisk:
         await self.cli("channel request hangup all")
 
 
+class Daemon:
+    """`hotline serve` in a task, with a supervisor's HTTP session to its API."""
+
+    def __init__(self, config: Config, token: str) -> None:
+        self.config = config
+        self.stop = asyncio.Event()
+        self._ready: asyncio.Queue[str] = asyncio.Queue()
+        self.task = asyncio.create_task(daemon.run(config, self.stop, on_ready=self._ready.put_nowait))
+        self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
+        self.url = ""
+
+    async def ready(self) -> Daemon:
+        async with asyncio.timeout(20):
+            self.url = await self._ready.get()
+        return self
+
+    async def close(self) -> None:
+        self.stop.set()
+        # Ingests still waiting for their file get hotline.daemon.INGEST_GRACE_SECONDS.
+        async with asyncio.timeout(30):
+            await self.task
+        await self.http.close()
+
+    async def first_call(self, matches: Callable[[dict], bool], timeout: float = 20.0) -> dict:
+        """The first call, in the WebSocket snapshot or a later update, that `matches`."""
+        async with self.http.ws_connect(f"{self.url}/api/v1/events") as ws, asyncio.timeout(timeout):
+            while True:
+                message = await ws.receive_json()
+                calls = message["calls"] if message["type"] == "snapshot" else [message["call"]]
+                for call in calls:
+                    if matches(call):
+                        return call
+
+
+class Observer:
+    """A second AMI client watching the PBX's events (the project's own AmiLink)."""
+
+    def __init__(self, pbx: PbxConfig) -> None:
+        self.link = AmiLink(pbx, asyncio.Queue())
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(self.link.run(self.stop))
+
+    async def event(self, matches: Callable[[dict], bool], timeout: float = 20.0) -> AmiEvent:
+        async with asyncio.timeout(timeout):
+            while True:
+                item = await self.link.sink.get()
+                if isinstance(item, AmiEvent) and matches(item.fields):
+                    return item
+
+    async def close(self) -> None:
+        self.stop.set()
+        async with asyncio.timeout(10):
+            await self.task
+
+
+def config_for(asterisk: Asterisk, database_url: str, tmp_path: Path, **settings) -> Config:
+    """Settings for `hotline serve` against `asterisk`: its AMI and FastAGI ports, its spool."""
+    return Config(
+        database_url=database_url, web_port=0, fastagi_port=asterisk.agi_port,
+        recordings_root=tmp_path / "recordings", recordings_spool=asterisk.spool,
+        pbxs=(PbxConfig(port=asterisk.ami_port, secret="hotline-secret", action_timeout=5.0,
+                        reconnect_min=0.05, reconnect_max=0.5),),
+        **settings,
+    )
+
+
 @pytest.fixture
 async def asterisk(tmp_path: Path) -> AsyncIterator[Asterisk]:
     """A real Asterisk with tests/fixtures/asterisk/ for configuration, stopped afterwards."""
@@ -121,6 +192,9 @@ async def asterisk(tmp_path: Path) -> AsyncIterator[Asterisk]:
         "--ami-port", str(ami_port), "--agi-port", str(agi_port),
     )
     try:
+        # run-asterisk returns once AMI answers, which can be before the modules have loaded:
+        # until then an originate gets "PBX requires Asterisk to be fully booted".
+        await instance.cli("core waitfullybooted")
         yield instance
     finally:
         await instance.script_run("stop", str(instance.directory))
