@@ -118,12 +118,14 @@ class Asterisk:
 class Daemon:
     """`hotline serve` in a task, with a supervisor's HTTP session to its API."""
 
-    def __init__(self, config: Config, token: str) -> None:
+    def __init__(self, config: Config, token: str = "") -> None:
         self.config = config
         self.stop = asyncio.Event()
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self.task = asyncio.create_task(daemon.run(config, self.stop, on_ready=self._ready.put_nowait))
-        self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
+        self.http = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {token}"} if token else None
+        )
         self.url = ""
 
     async def ready(self) -> Daemon:
@@ -156,6 +158,11 @@ class Observer:
         self.link = AmiLink(pbx, asyncio.Queue())
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(self.link.run(self.stop))
+
+    async def ready(self) -> Observer:
+        """Once logged in (FullyBooted is the first event of a session), so nothing is missed."""
+        await self.event(lambda e: e["Event"] == "FullyBooted")
+        return self
 
     async def event(self, matches: Callable[[dict], bool], timeout: float = 20.0) -> AmiEvent:
         async with asyncio.timeout(timeout):

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from hotline.config import IvrMenu
+from hotline.config import Config, IvrMenu
 from tests.asterisk.conftest import Asterisk, Daemon, Observer, config_for
 
 pytestmark = pytest.mark.asterisk
@@ -26,16 +26,25 @@ ENGLISH_MENUS = (
 )
 
 
-async def ivr_outcomes(asterisk: Asterisk, observer: Observer, hotlines: list[str]) -> dict[str, dict]:
-    """Call each hotline at once; the IvrDone fields of each call, by the hotline's channel."""
-    await asyncio.gather(*(asterisk.originate(hotline, "presses-2") for hotline in hotlines))
-    outcomes = {}
-    for _ in hotlines:
-        done = await observer.event(
-            lambda e: e["Event"] == "UserEvent" and e["UserEvent"] == "IvrDone", timeout=40
-        )
-        outcomes[done.fields["Channel"].split("@")[0].removeprefix("Local/")] = done.fields
-    await asterisk.hang_up_all()
+async def ivr_outcomes(
+    asterisk: Asterisk, config: Config, hotlines: list[str]
+) -> dict[str, dict[str, str]]:
+    """`hotline serve` with `config` answers a call to each of `hotlines` at once; the IvrDone
+    fields of each call, by hotline."""
+    running = await Daemon(config).ready()
+    observer = await Observer(config.pbxs[0]).ready()
+    try:
+        await asyncio.gather(*(asterisk.originate(hotline, "presses-2") for hotline in hotlines))
+        outcomes = {}
+        for _ in hotlines:
+            done = await observer.event(
+                lambda e: e["Event"] == "UserEvent" and e["UserEvent"] == "IvrDone", timeout=40
+            )
+            outcomes[done.fields["Channel"].split("@")[0].removeprefix("Local/")] = done.fields
+        await asterisk.hang_up_all()
+    finally:
+        await observer.close()
+        await running.close()
     return outcomes
 
 
@@ -50,16 +59,10 @@ def played(log: str, hotline: str) -> list[str]:
 
 
 async def test_each_hotline_hears_its_own_menu_of_real_english_prompts(
-    asterisk, english_sounds, database_url, tmp_path, caplog
+    asterisk, english_sounds, database_url, tmp_path
 ):
     config = config_for(asterisk, database_url, tmp_path, ivr_menus=ENGLISH_MENUS)
-    running = await Daemon(config, token="").ready()
-    observer = Observer(config.pbxs[0])
-    try:
-        outcomes = await ivr_outcomes(asterisk, observer, ["12345", "12319"])
-    finally:
-        await observer.close()
-        await running.close()
+    outcomes = await ivr_outcomes(asterisk, config, ["12345", "12319"])
 
     assert {hotline: (o["AGISTATUS"], o["IVR_CHOICE"]) for hotline, o in outcomes.items()} == {
         "12345": ("SUCCESS", "2"), "12319": ("SUCCESS", "2"),
@@ -77,13 +80,7 @@ async def test_missing_prompts_are_logged_once_and_the_menu_goes_on(
     menus = (IvrMenu(welcome="hotline-no-such-welcome", prompt="hotline-no-such-menu",
                      thanks="auth-thankyou", digit_timeout=10.0),)
     config = config_for(asterisk, database_url, tmp_path, ivr_menus=menus)
-    running = await Daemon(config, token="").ready()
-    observer = Observer(config.pbxs[0])
-    try:
-        outcomes = await ivr_outcomes(asterisk, observer, ["12345", "12319"])
-    finally:
-        await observer.close()
-        await running.close()
+    outcomes = await ivr_outcomes(asterisk, config, ["12345", "12319"])
 
     # Neither call was taken for a hang-up: the choice was still made, the menu played out to
     # its closing message and VERBOSE line. AGISTATUS is FAILURE all the same: res_agi.c's

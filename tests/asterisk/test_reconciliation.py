@@ -21,7 +21,7 @@ async def test_a_call_begun_while_the_daemon_was_down_gets_its_hotline_and_recor
     config = config_for(asterisk, database_url, tmp_path)
     async with database(config.database_url) as sessions, sessions() as session:
         token = await add_user(session, "supervisor-1", "supervisor")
-    observer = Observer(config.pbxs[0])
+    observer = await Observer(config.pbxs[0]).ready()
     try:
         first = await Daemon(config, token).ready()
         await first.close()
