@@ -35,6 +35,9 @@ _STATUS = re.compile(r"(?P<status>\d{3})(?P<sep>[ -])(?P<rest>.*)")
 # res_agi.c's ast_agi_send(... "HANGUP\n") once the channel is gone (agi_handle_command/run_agi).
 _HANGUP_NOTICE = "HANGUP"
 _USAGE_END = "520 "
+# Missing prompts are logged once each; past this many distinct names (a flow that builds names
+# from input), every further miss is logged.
+MISSING_PROMPTS_LOGGED = 1000
 
 
 class AgiError(HotlineError):
@@ -114,7 +117,10 @@ class AgiSession:
     `hung_up` turns true once Asterisk has said the channel is gone (the `HANGUP` notice, a
     `-1` or `511` reply, or a closed socket). Commands still work after it: GET VARIABLE and
     NOOP succeed on a dead channel, media commands get `511`, which the typed helpers raise as
-    ChannelHungUp.
+    ChannelHungUp. A prompt that does not exist on the PBX is not a hang-up: see `stream_file`.
+
+    `missing_prompts` remembers the prompts already reported missing, so each is logged once;
+    the server shares one among its sessions.
     """
 
     def __init__(
@@ -124,10 +130,12 @@ class AgiSession:
         env: Mapping[str, str],
         *,
         command_timeout: float,
+        missing_prompts: set[tuple[str, str]] | None = None,
     ) -> None:
         self.env = dict(env)
         self.command_timeout = command_timeout
         self.hung_up = False
+        self.missing_prompts = set() if missing_prompts is None else missing_prompts
         self._reader = reader
         self._writer = writer
         self._gone = False
@@ -140,6 +148,12 @@ class AgiSession:
     def channel(self) -> str:
         return self.env.get("agi_channel", "?")
 
+    @property
+    def language(self) -> str:
+        """The channel's language when AGI() started (`CHANNEL(language)`; prompts are looked up
+        under it)."""
+        return self.env.get("agi_language", "")
+
     async def command(self, text: str, *, timeout: float | None = None) -> AgiResult:
         """Send one AGI command and return its reply, whatever its status.
 
@@ -147,6 +161,14 @@ class AgiSession:
         comes within `timeout` (default `command_timeout`); after a timeout the dialog is out of
         step, so the session is dropped.
         """
+        result = await self._exchange(text, timeout)
+        if result.hung_up:
+            self.hung_up = True
+        return result
+
+    async def _exchange(self, text: str, timeout: float | None) -> AgiResult:
+        """One command and its reply; only the HANGUP notice and a closed socket mark the
+        session hung up here (what `-1` means depends on the command)."""
         if "\n" in text or "\r" in text:
             raise ValueError(f"an AGI command is one line: {text!r}")
         if self._gone:
@@ -191,19 +213,56 @@ class AgiSession:
         if line.startswith("520-"):
             while not lines[-1].startswith(_USAGE_END):
                 lines.append(await self._read_line())
-        result = parse_reply(lines)
-        if result.hung_up:
-            self.hung_up = True
-        return result
+        return parse_reply(lines)
 
     async def _checked(self, text: str, *, timeout: float | None = None) -> AgiResult:
         """command(), raising ChannelHungUp on `-1`/`511` and AgiError on `510`/`520`."""
-        result = await self.command(text, timeout=timeout)
+        return self._check(text, await self.command(text, timeout=timeout))
+
+    def _check(self, text: str, result: AgiResult) -> AgiResult:
         if result.hung_up:
             raise ChannelHungUp(f"{self.channel}: hung up during {text!r}", channel=self.channel)
         if result.status != 200:
             raise AgiError(f"{self.channel}: {text!r} refused: {result.text}", reply=result.text)
         return result
+
+    async def _play(self, text: str, prompt: str, *, timeout: float | None = None) -> AgiResult | None:
+        """_checked() for a command that plays `prompt` first; None if the prompt does not exist.
+
+        res_agi.c answers a sound file it cannot open with `200 result=-1` at once (STREAM FILE
+        also `endpos=0`; GET DATA through ast_app_getdata_full), the very reply a hang-up gives,
+        but no `HANGUP` notice follows and the channel lives on. So a `-1` on a session that saw
+        no hang-up is checked with CHANNEL STATUS, which answers the channel's state on a live
+        channel and `511` on a dead one.
+        """
+        result = await self._exchange(text, timeout)
+        if result.status == 200 and result.result == "-1" and await self._alive():
+            self._prompt_missing(prompt)
+            return None
+        if result.hung_up:
+            self.hung_up = True
+        return self._check(text, result)
+
+    async def _alive(self) -> bool:
+        if self.hung_up:
+            return False
+        try:
+            status = await self.command("CHANNEL STATUS")
+        except ChannelHungUp:
+            return False
+        return status.status == 200 and status.result.isdigit() and not self.hung_up
+
+    def _prompt_missing(self, prompt: str) -> None:
+        key = (prompt, self.language)
+        if key in self.missing_prompts:
+            logger.debug("prompt %r (language %s) missing again on %s", prompt, self.language,
+                         self.channel, extra={"action": "agi-prompt-missing"})
+            return
+        if len(self.missing_prompts) < MISSING_PROMPTS_LOGGED:
+            self.missing_prompts.add(key)
+        logger.warning("prompt %r (language %s) does not exist on the PBX; call flows go on "
+                       "without it (first seen on %s)", prompt, self.language or "?", self.channel,
+                       extra={"action": "agi-prompt-missing"})
 
     async def answer(self) -> None:
         """ANSWER the channel (`200 result=0`)."""
@@ -227,15 +286,24 @@ class AgiSession:
         await self._checked(f"SET VARIABLE {name} {quote(value)}")
 
     async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
-        """Play a sound file; return the escape digit that interrupted it, if any."""
-        return _digit((await self._checked(f"STREAM FILE {name} {quote(escape_digits)}")).result)
+        """Play a sound file; return the escape digit that interrupted it, if any.
+
+        A sound file missing on the PBX is logged (once per name and language) and skipped.
+        """
+        result = await self._play(f"STREAM FILE {name} {quote(escape_digits)}", name)
+        return None if result is None else _digit(result.result)
 
     async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str | None:
-        """Play `prompt` and collect up to `max_digits` digits; None when none came in time."""
-        result = await self._checked(
-            f"GET DATA {prompt} {timeout_ms} {max_digits}",
-            timeout=self.command_timeout + timeout_ms / 1000 * max_digits,
-        )
+        """Play `prompt` and collect up to `max_digits` digits; None when none came in time.
+
+        A prompt missing on the PBX is logged (once per name and language) and the digits are
+        collected without it (an empty prompt: ast_app_getdata_full then only reads digits).
+        """
+        timeout = self.command_timeout + timeout_ms / 1000 * max_digits
+        result = await self._play(f"GET DATA {prompt} {timeout_ms} {max_digits}", prompt,
+                                  timeout=timeout)
+        if result is None:
+            result = await self._checked(f'GET DATA "" {timeout_ms} {max_digits}', timeout=timeout)
         return result.result or None
 
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
@@ -304,6 +372,8 @@ class FastAgiServer:
         self._port = port
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        # Shared by every call, so a missing prompt is logged once, not once per call.
+        self._missing_prompts: set[tuple[str, str]] = set()
 
     async def start(self) -> None:
         """Listen (port 0 picks a free port; see `port`)."""
@@ -349,7 +419,8 @@ class FastAgiServer:
             env = await self._environment(reader, writer)
             if env is not None:
                 await self._dispatch(AgiSession(
-                    reader, writer, env, command_timeout=self.command_timeout
+                    reader, writer, env, command_timeout=self.command_timeout,
+                    missing_prompts=self._missing_prompts,
                 ))
         finally:
             writer.close()

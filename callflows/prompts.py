@@ -1,35 +1,29 @@
-"""The IVR's sound files and timings, as data: a hotline's menu is configuration, not code.
+"""Which IVR menu a call hears: the menus are configuration (`[[ivr.menu]]`, hotline.example.toml).
 
-File names are Asterisk sound names (no extension, looked up in the channel's language).
+A menu names Asterisk sound files, so a hotline's menu, or a menu recorded in another language,
+changes without a code change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+
+from hotline.config import IvrMenu
+
+ANY = "*"
 
 
-@dataclass(frozen=True)
-class Menu:
-    """One hotline's menu: a welcome, a prompt for one digit, and a closing message."""
+def menu_for(menus: Iterable[IvrMenu], hotline: str | None, language: str | None) -> IvrMenu:
+    """The menu for a call to `hotline` on a channel speaking `language`.
 
-    welcome: str
-    prompt: str
-    thanks: str
-    choices: frozenset[str]
-    digit_timeout_ms: int = 5000
-    # Digits that cut the closing message short (the caller need not hear it out).
-    thanks_escape: str = "#"
-
-
-DEFAULT_MENU = Menu(
-    welcome="hello-world",
-    prompt="beep",
-    thanks="auth-thankyou",
-    choices=frozenset("123"),
-)
-
-# HOTLINE channel variable -> menu; a hotline not listed gets DEFAULT_MENU.
-MENUS: dict[str, Menu] = {
-    "12345": DEFAULT_MENU,
-    "12319": DEFAULT_MENU,
-}
+    The most specific menu wins: the hotline's in that language, then the hotline's for any
+    language, then the one for any hotline in that language, then the one for any hotline; with
+    none of those configured, the built-in `IvrMenu()`.
+    """
+    matching = [
+        menu for menu in menus
+        if menu.hotline in (hotline, ANY) and menu.language in (language, ANY)
+    ]
+    return max(
+        matching, key=lambda menu: (menu.hotline != ANY, menu.language != ANY), default=IvrMenu()
+    )

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +28,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.manager import Manager
 from panoramisk.message import Message
 
+from hotline.calls import CALL_VARIABLES
 from hotline.config import PbxConfig
 from hotline.errors import AmiError
 
@@ -62,11 +63,13 @@ class AmiEvent:
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """The channels alive on the PBX right after a (re)connect, one `CoreShowChannel` each."""
+    """The channels alive on the PBX right after a (re)connect, one `CoreShowChannel` each, and
+    the dialplan's call variables (`CALL_VARIABLES`) set on them, by Uniqueid."""
 
     pbx: str
     at: datetime
     channels: list[Mapping[str, str]]
+    variables: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -419,8 +422,9 @@ class AmiLink:
             await self._login()
             self.up = True
             channels = await self._reconcile()
+            variables = await self._channel_variables() if channels else {}
             self._set_state(True, "logged in")
-            self.sink.put_nowait(Reconciliation(self.pbx.name, _now(), channels))
+            self.sink.put_nowait(Reconciliation(self.pbx.name, _now(), channels, variables))
             held, self._held = self._held, None
             for event in held:
                 self.sink.put_nowait(event)
@@ -455,6 +459,36 @@ class AmiLink:
         ]
         logger.info("AMI %s: %d live channels at reconnect", self.pbx.name, len(channels))
         return channels
+
+    async def _channel_variables(self) -> dict[str, dict[str, str]]:
+        """The call variables set on each live channel, by Uniqueid.
+
+        A call that began while the link was down was seen setting none of them (its `VarSet`
+        events went nowhere); without them it would have no hotline and no recording. One
+        `Status` for every channel with `Variables:` lists them (g: `Variable: HOTLINE=12300`
+        once per name, `(null)` for one not set).
+        """
+        try:
+            replies = await self._exchange(
+                {"Action": "Status", "Variables": ",".join(CALL_VARIABLES)}, self.pbx.action_timeout
+            )
+        except AmiError as exc:
+            if "reply" not in exc.details:
+                raise  # no answer: the link is in trouble, not just this action
+            logger.warning("AMI %s: no channel variables at reconnect (%s); calls that began "
+                           "meanwhile may lack their hotline or recording", self.pbx.name, exc)
+            return {}
+        found: dict[str, dict[str, str]] = {}
+        for reply in replies:
+            uniqueid = reply.get("Uniqueid")
+            if reply.get("Event") != "Status" or not uniqueid:
+                continue
+            values = reply.get("Variable") or []
+            for assignment in [values] if isinstance(values, str) else values:
+                name, equals, value = assignment.partition("=")
+                if equals and name in CALL_VARIABLES and value not in ("", "(null)"):
+                    found.setdefault(uniqueid, {})[name] = value
+        return found
 
     async def _watch(self, stop: asyncio.Event) -> None:
         """Ping every ping_interval; a missing Pong means a half-open link (no FIN ever came)."""

@@ -53,7 +53,8 @@ Rules chosen on that basis:
   time, "answered" if its answer had been seen (only its end is late), else "lost"; a live
   channel of an unknown call starts one `Duration` ago; it is queued if it runs Queue() without
   a bridge, answered at the reconcile time if it is Up or bridged by Queue() (the real answer
-  time is unknown).
+  time is unknown); the HOTLINE, MIXMONITOR_FILENAME and CASE_ID variables a `Status` lists on
+  the live channels (g: `Variable: HOTLINE=12300`) count as if their `VarSet` had been seen.
 - Odd input never raises: events without the fields needed, for unknown channels, repeated
   (`Newchannel`, `Hangup`) or late (`Cdr`, `Hangup` after the end) are ignored; a `Hangup`
   before its `Newchannel` and the Linkedid of an ended call are remembered (a bounded number)
@@ -274,13 +275,20 @@ class CallTracker:
         handler = self._handlers.get(_text(event, "Event") or "")
         return handler(event, at) if handler is not None else None
 
-    def reconcile(self, channels: Sequence[Mapping[str, Any]], at: datetime) -> list[Call]:
-        """Catch up after a (re)connect with the live channels (`CoreShowChannel` events).
+    def reconcile(
+        self,
+        channels: Sequence[Mapping[str, Any]],
+        at: datetime,
+        variables: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> list[Call]:
+        """Catch up after a (re)connect with the live channels (`CoreShowChannel` events) and
+        the CALL_VARIABLES set on them (`variables`: Uniqueid -> name -> value).
 
         A tracked call none of whose channels is alive any more ended while the link was down:
         it is closed at `at`, "answered" if its answer had been seen (the service was given; only
         its end time is late), otherwise "lost". Live channels of calls not tracked start a call
-        that began `Duration` ago. Returns every call changed.
+        that began `Duration` ago. The variables fill in what `VarSet` events missed while the
+        link was down would have (the hotline, the recording). Returns every call changed.
         """
         live = {uniqueid: channel for channel in channels
                 if (uniqueid := _text(channel, "Uniqueid")) is not None}
@@ -300,6 +308,13 @@ class CallTracker:
             call = self._adopt(uniqueid, channel, at)
             if call is not None:
                 changed[call.linkedid] = call
+        for uniqueid, values in (variables or {}).items():
+            call = self._owners.get(uniqueid)
+            if call is None:
+                continue
+            for name, value in values.items():
+                if self._set_variable(call, name, value):
+                    changed[call.linkedid] = call
         return list(changed.values())
 
     def restore(self, calls: Iterable[Call]) -> None:
@@ -356,18 +371,12 @@ class CallTracker:
         return found[0] if found is not None and self._note_exten(found[0], event) else None
 
     def _on_varset(self, event: Mapping[str, Any], at: datetime) -> Call | None:
-        attribute = CALL_VARIABLES.get(_text(event, "Variable") or "")
+        name = _text(event, "Variable") or ""
         value = _text(event, "Value")
-        found = self._find(event, at) if attribute is not None and value is not None else None
-        if found is None:
+        found = self._find(event, at) if name in CALL_VARIABLES and value is not None else None
+        if found is None or not self._set_variable(found[0], name, value):
             return None
-        call = found[0]
-        if attribute == "hotline":
-            value = self.hotlines.get(value, value)
-        if getattr(call, attribute) == value:
-            return None
-        setattr(call, attribute, value)
-        return call
+        return found[0]
 
     def _on_dialbegin(self, event: Mapping[str, Any], at: datetime) -> Call | None:
         found = self._find(event, at, "Dest")
@@ -545,6 +554,18 @@ class CallTracker:
         if call.hotline is not None or hotline is None:
             return False
         call.hotline = hotline
+        return True
+
+    def _set_variable(self, call: Call, name: str, value: str) -> bool:
+        """Note a CALL_VARIABLES value the dialplan set; True if it changed the call."""
+        attribute = CALL_VARIABLES.get(name)
+        if attribute is None:
+            return False
+        if attribute == "hotline":
+            value = self.hotlines.get(value, value)
+        if getattr(call, attribute) == value:
+            return False
+        setattr(call, attribute, value)
         return True
 
     def _answer(self, call: Call, at: datetime, by: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +42,27 @@ class PbxConfig:
 
 
 @dataclass(frozen=True)
+class IvrMenu:
+    """The inbound IVR's menu for one hotline (the HOTLINE channel variable) and channel
+    language, `*` for any: a welcome, a prompt for one digit, and a closing message.
+
+    Sounds are Asterisk sound names: no extension, looked up under the channel's language
+    (`sounds/<language>/<name>`), or an absolute path without the extension.
+    """
+
+    hotline: str = "*"
+    language: str = "*"
+    welcome: str = "hello-world"
+    prompt: str = "beep"
+    thanks: str = "auth-thankyou"
+    # The digits that are a choice; any other key, or none within digit_timeout, is no choice.
+    choices: str = "123"
+    digit_timeout: float = 5.0
+    # Keys that cut the closing message short (the caller need not hear it out).
+    thanks_escape: str = "#"
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
     web_host: str = "127.0.0.1"
@@ -62,6 +84,8 @@ class Config:
         default_factory=lambda: {"12345": "12345", "68912345": "12345", "12319": "12319"}
     )
     pbxs: tuple[PbxConfig, ...] = (PbxConfig(),)
+    # The most specific menu for a call's hotline and language wins; see callflows/prompts.py.
+    ivr_menus: tuple[IvrMenu, ...] = (IvrMenu(),)
 
 
 # (section, key) -> (Config field, type). The file's layout is documented in hotline.example.toml.
@@ -91,6 +115,21 @@ _PBX_KEYS: dict[str, type] = {
     "reconnect_min": float,
     "reconnect_max": float,
 }
+_IVR_MENU_KEYS: dict[str, type] = {
+    "hotline": str,
+    "language": str,
+    "welcome": str,
+    "prompt": str,
+    "thanks": str,
+    "choices": str,
+    "digit_timeout": float,
+    "thanks_escape": str,
+}
+# An AGI argument ends at whitespace and res_agi.c gives quotes and backslashes a meaning: a
+# sound name holding any of them would turn into other arguments, or another command.
+_SOUND_NAME = re.compile(r"[^\s\"\\]+")
+_SOUNDS = ("welcome", "prompt", "thanks")
+_DTMF = frozenset("0123456789*#")
 _ENV_SCALARS = {
     "HOTLINE_DATABASE_URL": "database.url",
     "HOTLINE_WEB_HOST": "web.host",
@@ -180,6 +219,53 @@ def _check_database_url(url: str) -> None:
                           key=key)
 
 
+def _ivr_menu(index: int, table: Any) -> IvrMenu:
+    where = f"ivr.menu[{index}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table", key=where)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in _IVR_MENU_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown key", key=f"{where}.{key}")
+        values[key] = _coerce(f"{where}.{key}", value, _IVR_MENU_KEYS[key])
+    menu = IvrMenu(**values)
+    for key in ("hotline", "language", *_SOUNDS):
+        if not _SOUND_NAME.fullmatch(getattr(menu, key)):
+            raise ConfigError(
+                f"{where}.{key}: expected a name without spaces, quotes or backslashes, "
+                f"got {getattr(menu, key)!r}",
+                key=f"{where}.{key}",
+            )
+    for key in ("choices", "thanks_escape"):
+        keys = getattr(menu, key)
+        if not set(keys) <= _DTMF or (key == "choices" and not keys):
+            raise ConfigError(f"{where}.{key}: expected phone keys (0-9, * and #), got {keys!r}",
+                              key=f"{where}.{key}")
+    return menu
+
+
+def _ivr_menus(section: Any) -> tuple[IvrMenu, ...]:
+    if not isinstance(section, dict):
+        raise ConfigError("ivr: expected a table", key="ivr")
+    for key in section:
+        if key != "menu":
+            raise ConfigError(f"ivr.{key}: unknown key", key=f"ivr.{key}")
+    tables = section.get("menu", [])
+    if not isinstance(tables, list):
+        raise ConfigError("ivr.menu: expected [[ivr.menu]] tables", key="ivr.menu")
+    menus = tuple(_ivr_menu(index, table) for index, table in enumerate(tables))
+    seen: set[tuple[str, str]] = set()
+    for index, menu in enumerate(menus):
+        if (menu.hotline, menu.language) in seen:
+            raise ConfigError(
+                f"ivr.menu[{index}]: a second menu for hotline {menu.hotline!r} and language "
+                f"{menu.language!r}",
+                key=f"ivr.menu[{index}]",
+            )
+        seen.add((menu.hotline, menu.language))
+    return menus
+
+
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read `path` (optional) and the HOTLINE_* environment into a validated Config."""
     environ = os.environ if environ is None else environ
@@ -197,11 +283,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             raise ConfigError(f"config file {path}: {exc}", key="--config") from None
 
     values: dict[str, Any] = {}
-    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines"}
+    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines", "ivr"}
     for section, table in data.items():
         if section not in known_sections:
             raise ConfigError(f"{section}: unknown section", key=section)
-        if section in ("pbx", "hotlines"):
+        if section in ("pbx", "hotlines", "ivr"):
             continue
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table", key=section)
@@ -224,6 +310,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         ):
             raise ConfigError("hotlines: expected a table of extension = \"hotline\"", key="hotlines")
         values["hotlines"] = dict(table)
+
+    if "ivr" in data:
+        values["ivr_menus"] = _ivr_menus(data["ivr"])
 
     pbx_tables = data.get("pbx", [])
     if not isinstance(pbx_tables, list):

@@ -20,7 +20,7 @@ from typing import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from callflows.fastagi import FastAgiServer
-from callflows.ivr import ivr
+from callflows.ivr import Ivr
 from hotline.ami import AmiLink
 from hotline.calls import CallTracker
 from hotline.config import Config
@@ -38,8 +38,6 @@ from recordings.workers import run_workers
 log = logging.getLogger(__name__)
 
 INGEST_GRACE_SECONDS = 5.0
-# FastAGI routes by the script in the dialplan's URL: AGI(agi://host:4573/ivr).
-CALL_FLOWS = {"ivr": ivr}
 
 
 async def run(
@@ -79,7 +77,9 @@ async def run(
 
         runner = WebRunner(make_app(config, sessions, hub, telemetry), config)
         await runner.setup()
-        fastagi = FastAgiServer(CALL_FLOWS, config.fastagi_host, config.fastagi_port)
+        # FastAGI routes by the script in the dialplan's URL: AGI(agi://host:4573/ivr).
+        call_flows = {"ivr": Ivr(config.ivr_menus)}
+        fastagi = FastAgiServer(call_flows, config.fastagi_host, config.fastagi_port)
         try:
             site = web.TCPSite(runner, config.web_host, config.web_port)
             async with _listening("web", config.web_host, config.web_port):

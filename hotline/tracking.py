@@ -63,7 +63,7 @@ class CallTracking:
             if changed is not None:
                 self._dirty[(changed.pbx, changed.linkedid)] = changed
         elif isinstance(item, Reconciliation):
-            settled = self.trackers[item.pbx].reconcile(item.channels, item.at)
+            settled = self.trackers[item.pbx].reconcile(item.channels, item.at, item.variables)
             for call in settled:
                 self._dirty[(call.pbx, call.linkedid)] = call
             if settled:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hotline.ami import AmiEvent, AmiLink, LinkState, Reconciliation
+from hotline.config import PbxConfig
 from hotline.errors import AmiError
 from hotline.simulator import ANSWERED, BUSY, Channel, encode_message
 from tests.ami.conftest import RunningLink
@@ -122,6 +123,50 @@ async def test_reconnects_after_each_drop_and_reconciles_first(fake, start_link)
         assert items[-1].channels == first.channels
         assert (await running.next(AmiEvent)).fields["Event"] == "FullyBooted"
     assert fake.logins == 3
+
+
+async def test_reconciliation_carries_the_call_variables_of_the_live_channels(fake, start_link):
+    citizen, line = waiting_citizen("1795811307.44", 1), waiting_citizen("1795811307.45", 2)
+    line.variables = {"HOTLINE": "12345", "MIXMONITOR_FILENAME": "/spool/1795811307.45.wav",
+                      "QUEUENAME": "hotline"}
+    fake.channels = {channel.uniqueid: channel for channel in (citizen, line)}
+    running = start_link()
+    reconciliation = await running.next(Reconciliation)
+    assert reconciliation.variables == {
+        "1795811307.45": {"HOTLINE": "12345", "MIXMONITOR_FILENAME": "/spool/1795811307.45.wav"},
+    }
+    [status] = [request for request in fake.requests if request.name == "Status"]
+    assert status.get("Variables") == "HOTLINE,MIXMONITOR_FILENAME,CASE_ID"
+
+
+class StatusRefused(FakeAsterisk):
+    """An Asterisk whose AMI user may not run Status (manager.conf `read` without `call`)."""
+
+    async def action_status(self, session, request) -> None:
+        session.respond(request, "Error", ("Message", "Permission denied"))
+
+
+async def test_a_refused_status_costs_the_variables_not_the_link(caplog):
+    async with StatusRefused() as server:
+        server.channels["1795811307.45"] = waiting_citizen("1795811307.45", 2)
+        link = AmiLink(PbxConfig(name="test", port=server.port, secret="hotline-secret",
+                                 action_timeout=1.0), asyncio.Queue())
+        running = RunningLink(link, link.sink)
+        try:
+            reconciliation = await running.next(Reconciliation)
+            assert [c["Uniqueid"] for c in reconciliation.channels] == ["1795811307.45"]
+            assert reconciliation.variables == {}
+            assert link.up
+        finally:
+            await running.finish()
+    assert "AMI test: no channel variables at reconnect (Status refused by test: Permission " \
+        "denied)" in caplog.text
+
+
+async def test_no_live_channel_needs_no_status(fake, start_link):
+    running = start_link()
+    assert (await running.next(Reconciliation)).variables == {}
+    assert [request.name for request in fake.requests] == ["Login", "CoreShowChannels"]
 
 
 async def test_a_shutdown_event_ends_the_connection_and_the_link_comes_back(fake, start_link):

@@ -21,9 +21,10 @@ from callflows.fastagi import (
     FastAgiServer,
     RecordedFile,
 )
-from callflows.ivr import ivr
+from callflows.ivr import Ivr
 from tests.fakes.agi import FakeAgiChannel, call, load_agi_capture, with_env
 
+ivr = Ivr([])  # the built-in menu: the sounds of capture c
 IVR = load_agi_capture("c-hotline-inbound-call.1")
 SURVEY = load_agi_capture("e-callback-survey.1")
 DEAD = b"511 Command Not Permitted on a dead channel or intercept routine\n"

@@ -443,6 +443,36 @@ def test_reconcile_picks_up_a_call_that_began_while_the_link_was_down():
     assert calls_tracker.active() == [call]
 
 
+def test_reconcile_takes_hotline_and_recording_from_the_live_channels_variables():
+    # A call to a local number whose dialplan sets HOTLINE, begun while the link was down: the
+    # channel's extension names no hotline; the Status of its channels lists the variables.
+    channels = [
+        {"Event": "CoreShowChannel", "Channel": "Local/68912319@hotline-in-00000001;1",
+         "Uniqueid": "3800.1", "Linkedid": "3800.1", "ChannelStateDesc": "Up",
+         "Exten": "hold", "Duration": "00:00:05"},
+        {"Event": "CoreShowChannel", "Channel": "Local/68912319@hotline-in-00000001;2",
+         "Uniqueid": "3800.2", "Linkedid": "3800.1", "ChannelStateDesc": "Up",
+         "Exten": "hotline", "Application": "Wait", "Duration": "00:00:05"},
+    ]
+    variables = {"3800.2": {"HOTLINE": "12319", "MIXMONITOR_FILENAME": "/spool/3800.2.wav"}}
+
+    [call] = tracker().reconcile(channels, at(100), variables)
+
+    assert (call.hotline, call.recording, call.survey_case) == ("12319", "/spool/3800.2.wav", None)
+
+
+def test_reconcile_fills_in_the_variables_a_tracked_call_set_while_the_link_was_down():
+    calls_tracker = tracker()
+    [call] = replay(ANSWERED_CALL, calls_tracker)
+    channel = {"Event": "CoreShowChannel", "Channel": "PJSIP/trunk-0000000d", "Uniqueid": "3300.1",
+               "Linkedid": "3300.1", "ChannelStateDesc": "Up", "Duration": "00:00:09"}
+
+    changed = calls_tracker.reconcile([channel], at(10), {"3300.1": {"CASE_ID": "CASE-2026-7"}})
+
+    assert changed == [call] and call.survey_case == "CASE-2026-7"
+    assert calls_tracker.reconcile([channel], at(11), {"3300.1": {"CASE_ID": "CASE-2026-7"}}) == []
+
+
 def test_reconcile_adopts_an_answered_call_from_its_oldest_channel():
     channels = [
         {"Event": "CoreShowChannel", "Channel": "PJSIP/trunk-0000000e", "Uniqueid": "3400.1",

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hotline.simulator import ANSWERED, AmiRequest, AmiServer, AmiSession, epoch_stamp
+from hotline.simulator import ANSWERED, AmiRequest, AmiServer, AmiSession, Channel, epoch_stamp
 from tests.captures import Frame, received_frames
 
 # What a capture's ids look like: Uniqueid/Linkedid `1795811542.876` (also inside MixMonitor file
@@ -146,6 +146,29 @@ class FakeAsterisk(AmiServer):
         for session in list(self.sessions):
             session.write(partial)
             session.writer.transport.abort()
+
+    def happen(self, text: str, *, send: bool = True) -> None:
+        """Event `text` happens on the PBX: `channels` follow it as Asterisk's would (so
+        CoreShowChannels and Status tell the truth afterwards), and it goes to the logged-in
+        sessions unless `send` is False (a link that is down misses it)."""
+        fields = dict(line.split(": ", 1) for line in text.split("\r\n") if ": " in line)
+        name, uniqueid = fields.get("Event"), fields.get("Uniqueid", "")
+        if name == "Newchannel":
+            self.channels[uniqueid] = Channel(
+                name=fields["Channel"], uniqueid=uniqueid, linkedid=fields["Linkedid"],
+                context=fields["Context"], exten=fields["Exten"],
+                state=int(fields["ChannelState"]), caller_num=fields["CallerIDNum"],
+                caller_name=fields["CallerIDName"],
+            )
+        elif (channel := self.channels.get(uniqueid)) is not None:
+            if name == "Hangup":
+                del self.channels[uniqueid]
+            elif name == "Newstate":
+                channel.state = int(fields["ChannelState"])
+            elif name == "VarSet":
+                channel.variables[fields["Variable"]] = fields["Value"]
+        if send:
+            self.broadcast(text.encode("utf-8") + b"\r\n\r\n")
 
     async def send_raw(self, *chunks: bytes) -> None:
         """Write `chunks` in order to every logged-in session (malformed messages, part of one).
