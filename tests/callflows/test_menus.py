@@ -65,7 +65,7 @@ def test_the_most_specific_menu_wins_whatever_the_order():
     ("[[ivr.menu]]\nchoices = '1a'\n", "ivr.menu[0].choices: expected phone keys"),
     ("[[ivr.menu]]\nchoices = ''\n", "ivr.menu[0].choices: expected phone keys"),
     ("[[ivr.menu]]\nthanks_escape = 'x'\n", "ivr.menu[0].thanks_escape: expected phone keys"),
-    ("[[ivr.menu]]\ndigit_timeout = 0\n", "ivr.menu[0].digit_timeout: must be positive"),
+    ("[[ivr.menu]]\ndigit_timeout = 0\n", "ivr.menu[0].digit_timeout: must be a positive number"),
     ("[[ivr.menu]]\nhotline = '12345'\n[[ivr.menu]]\nhotline = '12345'\nlanguage = '*'\n",
      "ivr.menu[1]: a second menu for hotline '12345' and language '*'"),
 ])
