@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 
 from hotline.errors import Forbidden, NotFound, RangeNotSatisfiable
@@ -151,7 +152,7 @@ class _Audio(web.FileResponse):
         super().__init__(path, headers=headers)
         self.honoured = honoured
 
-    async def prepare(self, request: web.BaseRequest):
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         headers = CIMultiDict(request.headers)
         headers.popall("Range", None)
         if self.honoured is not None:

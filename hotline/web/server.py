@@ -71,6 +71,8 @@ class _Connection(RequestHandler):
 
 
 class _Server(web.Server):
+    # aiohttp has no public hook for the protocol class: this is web.Server.__call__ (3.9-3.14)
+    # with our connection class; tests/web/test_server.py fails if that ever changes.
     def __call__(self) -> RequestHandler:
         return _Connection(self, loop=self._loop, **self._kwargs)
 
