@@ -76,9 +76,9 @@ _PART = ".part"
 # must not both take the same file).
 _in_progress: set[Path] = set()
 # Files moved into the archive whose row the database refused (a full disk, a read-only
-# volume), by archive path: every sweep registers them again, so they are not unknown to the
-# API until the next start's full sweep.
-_refused_rows: dict[str, tuple[str, Archived, Call | None, datetime]] = {}
+# volume), by database and archive path: every sweep registers them again, so they are not
+# unknown to the API until the next start's full sweep.
+_refused_rows: dict[tuple[str, str], tuple[str, Archived, Call | None, datetime]] = {}
 
 
 class RecordingMissing(HotlineError):
@@ -329,17 +329,26 @@ async def ingest(sessions: async_sessionmaker, config: Config, source: Path, cal
     try:
         return await _register(sessions, str(source), archived, call, recorded_at)
     except SQLAlchemyError:
-        _refused_rows[archived.path] = (str(source), archived, call, recorded_at)
+        _refused_rows[(config.database_url, archived.path)] = (str(source), archived, call, recorded_at)
         raise
 
 
-async def _register_refused(sessions: async_sessionmaker) -> int:
-    """Rows for the archive files whose row the database refused earlier in this process."""
+async def _register_refused(sessions: async_sessionmaker, config: Config) -> int:
+    """Rows for the archive files whose row this database refused earlier in this process.
+
+    Raises the database's error while it still refuses writes (the next sweep tries again)."""
     registered = 0
-    for path, (source, archived, call, recorded_at) in list(_refused_rows.items()):
-        await _register(sessions, source, archived, call, recorded_at)  # still refused: raises
-        del _refused_rows[path]
-        registered += 1
+    for key, (source, archived, call, recorded_at) in list(_refused_rows.items()):
+        if key[0] != config.database_url:
+            continue
+        async with sessions() as session:
+            known = await session.scalar(select(Recording.id).where(Recording.path == archived.path))
+            if call is not None and await session.get(Call, call.id) is None:
+                call = None  # its call is gone: an orphan, as the start-up sweep would take it
+        if known is None:
+            await _register(sessions, source, archived, call, recorded_at)
+            registered += 1
+        del _refused_rows[key]
     return registered
 
 
@@ -479,7 +488,7 @@ async def sweep(
     report = SweepReport()
     config.recordings_spool.mkdir(parents=True, exist_ok=True)
     config.recordings_root.mkdir(parents=True, exist_ok=True)
-    report.registered = await _register_refused(sessions)
+    report.registered = await _register_refused(sessions, config)
     if full:
         report.registered += await _register_archive(sessions, config)
     files, report.waiting = await asyncio.to_thread(_spool_files, config.recordings_spool, min_age)

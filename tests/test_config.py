@@ -100,9 +100,9 @@ def _one_line(capsys, key: str) -> str:
 
 
 @pytest.mark.parametrize("url, message", [
-    ("sqlite+aiosqlite:////proc/x.db", "cannot open the database: unable to open database file"),
+    ("sqlite+aiosqlite:////proc/x.db", "cannot open the database file: No such file or directory"),
     ("sqlite+aiosqlite:///{tmp}", "is a directory, not a database file"),
-    ("sqlite+aiosqlite:///{tmp}/" + "x" * 5000 + ".db", "cannot use that file: File name too long"),
+    ("sqlite+aiosqlite:///{tmp}/" + "x" * 5000 + ".db", "cannot open the database file: File name too long"),
     # It made the folders and exited 0: a typo put the database somewhere nobody looks.
     ("sqlite+aiosqlite:///{tmp}/nonexistent/dir/x.db", "folder {tmp}/nonexistent/dir does not exist"),
     ("sqlite:///{tmp}/x.db", "sqlite:// uses the pysqlite driver; hotline needs sqlite+aiosqlite://"),

@@ -45,16 +45,21 @@ def create_engine(url: str) -> AsyncEngine:
 
 def _check_sqlite_path(path: Path, url: str) -> None:
     """The default ./var is ours to create; a configured file's folder must exist already, so a
-    typo in the path is one line at start instead of a database made somewhere else."""
+    typo in the path is one line at start instead of a database made somewhere else. The file
+    is then opened (created if new) as SQLite will open it: a failed aiosqlite connect leaves
+    its worker thread behind, and the system's reason is clearer than SQLite's."""
+    key = "database.url"
     try:
-        if path.is_dir():
-            raise ConfigError(f"database.url: {path} is a directory, not a database file", key="database.url")
         if url == DEFAULT_DATABASE_URL:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.parent.is_dir():
-            raise ConfigError(f"database.url: folder {path.parent} does not exist", key="database.url")
-    except OSError as exc:  # a name too long for the file system, a folder we may not create
-        raise ConfigError(f"database.url: cannot use that file: {exc.strerror}", key="database.url") from None
+            raise ConfigError(f"{key}: folder {path.parent} does not exist", key=key)
+        with path.open("ab"):
+            pass
+    except IsADirectoryError:
+        raise ConfigError(f"{key}: {path} is a directory, not a database file", key=key) from None
+    except OSError as exc:  # /proc, a name too long for the file system, no permission
+        raise ConfigError(f"{key}: cannot open the database file: {exc.strerror}", key=key) from None
 
 
 def error_reason(error: BaseException) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timezone
-
 from typing import Sequence
 
 from sqlalchemy import select

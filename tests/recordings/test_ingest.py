@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.calls import Call as TrackedCall
+from hotline.db.tables import Call
 from recordings.store import Recording, TranscriptionJob
 from recordings import ingest
 from recordings.audio import decode
@@ -307,3 +308,22 @@ async def test_a_recording_archived_while_the_database_refused_its_row_is_regist
     response = await api.get(f"/api/v1/calls/{call.id}/recording", headers=api.auth("supervisor"))
     assert response.status == 200 and await response.read() == MIXMONITOR_WAV.read_bytes()
     assert (await ingest.sweep(sessions, config)).registered == 0
+
+
+async def test_a_refused_row_whose_call_is_gone_is_registered_as_an_orphan(sessions, config, add_call):
+    # Retrying it for its call would fail the foreign key at every sweep, and stop each one.
+    gone, later = await add_call(31), await add_call(32)
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.31.wav")
+    async with writes_refused(config.database_url, "recordings"):
+        with pytest.raises(SQLAlchemyError):
+            await ingest.on_call_ended(sessions, config, gone.id, gone.recording)
+    async with sessions() as session, session.begin():
+        await session.delete(await session.get(Call, gone.id))
+    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.32.wav")
+
+    report = await ingest.sweep(sessions, config, min_age=0)
+    assert (report.registered, report.ingested) == (1, 1)
+    assert sorted((r.call_id or 0, r.path) for r in await rows(sessions, Recording)) == [
+        (0, f"2026/11/27/{gone.id}.wav"), (later.id, f"2026/11/27/{later.id}.wav"),
+    ]
+    assert (await ingest.sweep(sessions, config, min_age=0)).registered == 0
