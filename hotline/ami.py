@@ -2,7 +2,8 @@
 
 `AmiLink.run` keeps one Manager connection alive for as long as the daemon runs and puts what it
 learns into a queue, in order: a `LinkState` when the link comes up or goes down, a
-`Reconciliation` (the live channels from `CoreShowChannels`) right after every login and before
+`Reconciliation` (the live channels from `CoreShowChannels`, and the call variables a `Status`
+lists on them) right after every login and before
 any event of that connection, then one `AmiEvent` per event. Actions go through `send`, which
 never waits longer than `PbxConfig.action_timeout`.
 

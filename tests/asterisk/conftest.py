@@ -90,8 +90,14 @@ class Asterisk:
             str(self.script), *args, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        async with asyncio.timeout(SCRIPT_TIMEOUT):
-            output, _ = await process.communicate()
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT):
+                output, _ = await process.communicate()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            pytest.fail(f"run-asterisk {' '.join(args)} did not finish in {SCRIPT_TIMEOUT:g} s",
+                        pytrace=False)
         text = output.decode(errors="replace")
         if process.returncode != 0:
             pytest.fail(f"run-asterisk {' '.join(args)} failed: {text}", pytrace=False)
@@ -194,11 +200,11 @@ async def asterisk(tmp_path: Path) -> AsyncIterator[Asterisk]:
     script = run_asterisk_script()
     ami_port, agi_port = free_ports(2)
     instance = Asterisk(script, tmp_path / "asterisk", ami_port, agi_port)
-    await instance.script_run(
-        "start", str(instance.directory), "--config", str(CONFIG),
-        "--ami-port", str(ami_port), "--agi-port", str(agi_port),
-    )
     try:
+        await instance.script_run(
+            "start", str(instance.directory), "--config", str(CONFIG),
+            "--ami-port", str(ami_port), "--agi-port", str(agi_port),
+        )
         # run-asterisk returns once AMI answers, which can be before the modules have loaded:
         # until then an originate gets "PBX requires Asterisk to be fully booted".
         await instance.cli("core waitfullybooted")

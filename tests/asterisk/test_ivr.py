@@ -103,3 +103,27 @@ async def test_missing_prompts_are_logged_once_and_the_menu_goes_on(
         "on without it",
     ]
     assert "hung up" not in caplog.text
+
+
+async def test_a_caller_hanging_up_during_a_prompt_is_a_hang_up_not_a_missing_prompt(
+    asterisk, english_sounds, database_url, tmp_path, caplog
+):
+    caplog.set_level(logging.INFO, logger="callflows")
+    config = config_for(asterisk, database_url, tmp_path)
+    running = await Daemon(config).ready()
+    observer = await Observer(config.pbxs[0]).ready()
+    try:
+        await asterisk.originate("12345", "hold")
+        # The citizen hangs up while the welcome (hello-world, 1.4 s) is playing.
+        await observer.event(lambda e: e["Event"] == "AGIExecStart"
+                             and e["Command"].startswith("STREAM FILE hello-world"))
+        await asterisk.hang_up_all()
+        await observer.event(lambda e: e["Event"] == "Hangup" and e["Channel"].endswith(";2"))
+    finally:
+        await observer.close()
+        await running.close()  # lets the IVR's session end within the FastAGI grace
+
+    assert "hung up during 'STREAM FILE hello-world \"\"'" in caplog.text
+    assert "does not exist" not in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING
+                and record.name.startswith("callflows")]
