@@ -12,9 +12,13 @@ import uuid
 
 import asyncpg
 import pytest
+
 from sqlalchemy.engine import make_url
 
 from hotline.db import create_engine, session_factory, upgrade
+
+# Helpers that assert, outside test modules: pytest explains their failures too.
+pytest.register_assert_rewrite("tests.recordings.speech")
 
 SERVER_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
 # Tests of PostgreSQL's own behaviour (marked `postgresql`) use this server when the suite runs

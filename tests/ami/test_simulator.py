@@ -45,15 +45,20 @@ async def simulate(
         await simulator.close()
 
 
-async def events_so_far(running: RunningLink) -> list[dict[str, str]]:
+async def call_events(running: RunningLink) -> list[AmiEvent]:
     """Every call event the simulator sent before now (a Ping's reply comes after them)."""
     await running.link.send({"Action": "Ping"})
     events = []
     while not running.sink.empty():
         item = running.sink.get_nowait()
         if isinstance(item, AmiEvent) and item.fields["Event"] not in ("FullyBooted", "SuccessfulAuth"):
-            events.append(dict(item.fields))
+            events.append(item)
     return events
+
+
+async def events_so_far(running: RunningLink) -> list[dict[str, str]]:
+    """The fields of every call event the simulator sent before now."""
+    return [dict(event.fields) for event in await call_events(running)]
 
 
 # What the captures hold that is not the call itself: the capture system's own dialplan steps
@@ -194,10 +199,17 @@ async def test_callbacks_ring_and_are_answered_or_fail(simulate):
 
 async def test_timestampevents_stamp_every_event(simulate):
     simulator, running = await simulate(agents=1, timestampevents=True)
+    before = datetime.now(UTC)
     await simulator.inbound_call("12345")
-    event = await running.next(AmiEvent, lambda e: e.fields["Event"] == "Newchannel")
-    assert "Timestamp" in event.fields
-    assert abs(event.at - datetime.now(UTC)) < timedelta(seconds=5)
+    after = datetime.now(UTC)
+    events = await call_events(running)
+
+    assert len(events) > 50  # the whole call, queue and agent included
+    stamps = [datetime.fromtimestamp(float(event.fields["Timestamp"]), UTC) for event in events]
+    assert [event.at for event in events] == stamps  # the link dates each event by its stamp
+    assert stamps == sorted(stamps)
+    # Microsecond stamps (Asterisk's `%ld.%06lu`) of the moment each event was sent.
+    assert before - timedelta(milliseconds=1) <= stamps[0] and stamps[-1] <= after
 
 
 async def test_poisson_traffic_is_understood_by_the_call_tracker(simulate):

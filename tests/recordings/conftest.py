@@ -1,25 +1,32 @@
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from hotline.config import Config
 from hotline.db.tables import Call
 from recordings.transcription import Recogniser
-from tests.recordings.speech import KOREAN_MODEL
+from tests.recordings.speech import deterministic_model
 
 
 @pytest.fixture(scope="session")
-def recogniser() -> Recogniser:
-    """The real Korean vosk model, loaded once for the whole run (it takes seconds)."""
-    return Recogniser(KOREAN_MODEL)
+def vosk_model(tmp_path_factory) -> Path:
+    """The real Korean vosk model, dither off so that the same audio gives the same words."""
+    return deterministic_model(tmp_path_factory.mktemp("vosk"))
+
+
+@pytest.fixture(scope="session")
+def recogniser(vosk_model) -> Recogniser:
+    """That model, loaded once for the whole run (it takes seconds)."""
+    return Recogniser(vosk_model)
 
 
 @pytest.fixture
-def config(tmp_path, database_url) -> Config:
+def config(tmp_path, database_url, vosk_model) -> Config:
     spool, root = tmp_path / "spool", tmp_path / "archive"
     spool.mkdir()
     root.mkdir()
-    return Config(database_url=database_url, recordings_root=root, recordings_spool=spool, vosk_model=KOREAN_MODEL, workers=2)
+    return Config(database_url=database_url, recordings_root=root, recordings_spool=spool, vosk_model=vosk_model, workers=2)
 
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)

@@ -7,12 +7,13 @@ import asyncio
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from recordings.commands import add_commands
 from recordings.transcription import ModelError
-from tests.recordings.speech import KOREAN_MODEL, PHRASES, speak
+from tests.recordings.speech import PHRASES, assert_heard, speak, vosk_words
 from tests.recordings.test_audio import MIXMONITOR_WAV
 
 
@@ -24,26 +25,32 @@ def run(config, *argv: str) -> int:
 
 
 @pytest.mark.slow
-def test_transcribe_prints_json_with_words_and_a_progress_bar(tmp_path, config, capsys):
+def test_transcribe_prints_json_with_words_and_a_progress_bar(tmp_path, config, capsys, recogniser):
     first = speak(tmp_path / "first.wav", PHRASES[0])
     second = speak(tmp_path / "second.ulaw", PHRASES[1], "-t", "ul")
     assert run(replace(config, vosk_model=None), "transcribe", str(first), str(second),
-               "--model", str(KOREAN_MODEL), "--format", "json") == 0
+               "--model", str(config.vosk_model), "--format", "json") == 0
     out, err = capsys.readouterr()
     results = json.loads(out)
     assert [r["path"] for r in results] == [str(first), str(second)]
-    assert all(r["segments"] and r["segments"][0]["words"] for r in results)
+    for result, read in zip(results, [(), ("-t", "ul", "-r", "8000", "-c", "1")]):
+        words = [word for segment in result["segments"] for word in segment["words"]]
+        assert_heard(words, vosk_words(recogniser.model, Path(result["path"]), read=read))
     assert "transcribing" in err and "100%" in err
 
 
 @pytest.mark.slow
-def test_transcribe_as_text_goes_on_past_a_bad_file(tmp_path, config, capsys):
+def test_transcribe_as_text_goes_on_past_a_bad_file(tmp_path, config, capsys, recogniser):
     good = speak(tmp_path / "good.wav", PHRASES[2])
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
     assert run(config, "transcribe", str(bad), str(good)) == 1
     out, err = capsys.readouterr()
-    assert out.startswith(f"== {good}\n[") and "mixed]" in out
+    heading, *lines = out.splitlines()
+    assert heading == f"== {good}" and lines
+    assert all(line.startswith("[") and " mixed] " in line for line in lines)
+    spoken = " ".join(line.split("] ", 1)[1] for line in lines)
+    assert spoken == " ".join(word["word"] for word in vosk_words(recogniser.model, good))
     assert "bad.wav: not a RIFF/WAVE file" in err
 
 

