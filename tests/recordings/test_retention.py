@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from recordings.store import Recording, RecordingAudit, Transcript, TranscriptionJob, hold
+from hotline import daemon
 from hotline.errors import ConfigError
 from recordings import ingest
-from recordings.retention import apply_retention, retention_forever
+from recordings.retention import apply_retention
 from tests.recordings.test_audio import MIXMONITOR_WAV
 
 NOW = datetime(2027, 12, 1, tzinfo=timezone.utc)  # a year after the calls of the fixtures
@@ -67,18 +69,54 @@ async def test_recent_recordings_and_released_holds(sessions, config, add_call):
         assert (await session.scalars(select(Transcript))).all() == []
 
 
+class LogQueue(logging.Handler):
+    """The records of one logger, put on an asyncio queue to wait on."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.logger = logging.getLogger(name)
+        self.records: asyncio.Queue[logging.LogRecord] = asyncio.Queue()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.put_nowait(record)
+
+    def __enter__(self) -> LogQueue:
+        self.level_before = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level_before)
+
+
 async def test_the_daemon_applies_retention_at_start(sessions, config, add_call):
-    call = await add_call(1, started_at=datetime.now(timezone.utc) - timedelta(days=3))
-    shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.1.wav")
-    recording = await ingest.on_call_ended(sessions, config, call.id, call.recording)
-    stopping = asyncio.Event()
-    async with asyncio.timeout(10):
-        task = asyncio.create_task(retention_forever(sessions, replace(config, retention_days=2), stopping))
-        while (await apply_retention(sessions, config, dry_run=True, now=NOW)).deleted:
-            await asyncio.sleep(0.05)
-        stopping.set()
-        await task
-    assert not (config.recordings_root / recording.path).exists()
+    now = datetime.now(timezone.utc)
+    made = []
+    for n, age in ((1, timedelta(days=3)), (2, timedelta(days=1))):
+        call = await add_call(n, started_at=now - age)
+        shutil.copy(MIXMONITOR_WAV, config.recordings_spool / f"1795811555.{n}.wav")
+        made.append(await ingest.on_call_ended(sessions, config, call.id, call.recording))
+    old, recent = made
+    config = replace(config, retention_days=2, pbxs=(), web_port=0, fastagi_port=0, vosk_model=None)
+    stop = asyncio.Event()
+    with LogQueue("hotline.recordings") as log:
+        task = asyncio.create_task(daemon.run(config, stop))
+        try:
+            async with asyncio.timeout(10):
+                while not (record := await log.records.get()).getMessage().startswith("retention:"):
+                    pass
+        finally:
+            stop.set()
+            async with asyncio.timeout(10):
+                await task
+    assert record.getMessage() == "retention: deleted 1 recordings older than 2 days, 0 on hold kept"
+    assert not (config.recordings_root / old.path).exists()
+    assert (config.recordings_root / recent.path).exists()
+    async with sessions() as session:
+        (entry,) = (await session.scalars(select(RecordingAudit))).all()
+    assert (entry.actor, entry.action, entry.recording_id) == ("hotline:retention", "recording.delete", old.id)
 
 
 @pytest.mark.parametrize("days", [0, -30])
