@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings.store import (
@@ -66,14 +66,24 @@ async def enqueue(session: AsyncSession, recording_id: int, *, max_attempts: int
     )
     if active:
         return False
-    now = _now()
-    session.add(
-        TranscriptionJob(
-            recording_id=recording_id, state=QUEUED, attempts=0, max_attempts=max_attempts,
-            run_after=now, created_at=now,
-        )
-    )
+    await enqueue_new(session, [recording_id], max_attempts=max_attempts)
     return True
+
+
+async def enqueue_new(session: AsyncSession, recording_ids: Sequence[int], *, max_attempts: int = MAX_ATTEMPTS) -> None:
+    """Queue a transcription of each of `recording_ids`, recordings just registered (so none has
+    a job yet), in one insert in the current transaction."""
+    if not recording_ids:
+        return
+    now = _now()
+    await session.execute(
+        insert(TranscriptionJob.__table__),
+        [
+            {"recording_id": recording_id, "state": QUEUED, "attempts": 0, "max_attempts": max_attempts,
+             "run_after": now, "created_at": now}
+            for recording_id in recording_ids
+        ],
+    )
 
 
 async def requeue_for_model(session: AsyncSession, model: str) -> int:

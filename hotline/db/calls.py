@@ -36,7 +36,12 @@ def _insert(session: AsyncSession):
 
 
 async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> dict[tuple[str, str], int]:
-    """Upsert `calls` (and their legs) in the current transaction; return their database ids."""
+    """Upsert `calls` (and their legs) in the current transaction; return their database ids.
+
+    Core statements on the tables, each compiled once (SQLAlchemy caches it) and sent with the
+    batch as executemany: the ORM's per-row bookkeeping and a fresh multi-VALUES compilation per
+    batch were most of the cost of saving.
+    """
     now = datetime.now(timezone.utc)
     rows = [
         {"pbx": c.pbx, "linkedid": c.linkedid, "updated_at": now}
@@ -46,12 +51,13 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
     if not rows:
         return {}
     insert = _insert(session)
-    statement = insert(Call).values(rows)
+    calls_table, legs_table = Call.__table__, CallLeg.__table__
+    statement = insert(calls_table)
     statement = statement.on_conflict_do_update(
         index_elements=["pbx", "linkedid"],
         set_={name: statement.excluded[name] for name in (*RECORD_FIELDS, "updated_at")},
-    ).returning(Call.id, Call.pbx, Call.linkedid)
-    ids = {(pbx, linkedid): id_ for id_, pbx, linkedid in await session.execute(statement)}
+    ).returning(calls_table.c.id, calls_table.c.pbx, calls_table.c.linkedid)
+    ids = {(pbx, linkedid): id_ for id_, pbx, linkedid in await session.execute(statement, rows)}
 
     leg_rows = [
         {"call_id": ids[(c.pbx, c.linkedid)], "uniqueid": leg.uniqueid}
@@ -60,12 +66,13 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
         for leg in c.legs.values()
     ]
     if leg_rows:
-        statement = insert(CallLeg).values(leg_rows)
+        statement = insert(legs_table)
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["call_id", "uniqueid"],
                 set_={name: statement.excluded[name] for name in LEG_FIELDS},
-            )
+            ),
+            leg_rows,
         )
     return ids
 
@@ -143,3 +150,4 @@ async def get_call(session: AsyncSession, call_id: int) -> Call:
 def call_json(call: Call | tracking.Call, call_id: int | None) -> dict[str, Any]:
     """A call, stored or still tracked in memory, as the API and the WebSocket show it."""
     return {"id": call_id} | call_record(call)
+

@@ -270,3 +270,38 @@ async def test_the_daemon_hands_over_ended_calls_without_waiting_for_the_file(se
         await sweeping  # waits for the ingest under way
     (recording,) = await rows(sessions, Recording)
     assert recording.call_id == call.id and recording.condition == "ok"
+
+
+async def test_a_burst_of_ended_calls_is_ingested_together_each_file_with_its_own_side_files(sessions, config, add_call):
+    from hotline.calls import Call as TrackedCall
+
+    # Stems that are prefixes of one another ("...5.3" and "...5.30"): each call gets its own
+    # r()/t() files and no other call's.
+    calls = [await add_call(n) for n in range(1, 41)]
+    spool = config.recordings_spool
+    for call in calls:
+        shutil.copy(MIXMONITOR_WAV, spool / Path(call.recording).name)
+    for n in (3, 30):
+        shutil.copy(MIXMONITOR_WAV, spool / f"1795811555.{n}-in.wav")
+        (spool / f"1795811555.{n}-out.raw").write_bytes(bytes(160 * n))
+    ingestor = ingest.Ingestor(sessions, config, poll=0.05)
+    stopping = asyncio.Event()
+    async with asyncio.timeout(30):
+        running = asyncio.create_task(ingestor.run(stopping))
+        for call in calls + calls[:5]:  # handing a call over twice is harmless
+            tracked = TrackedCall(pbx="main", linkedid=call.linkedid, started_at=call.started_at, recording=call.recording)
+            await ingestor.call_ended(tracked, call.id)
+        stopping.set()
+        await running  # lets the ingests under way finish
+    recordings = {r.call_id: r for r in await rows(sessions, Recording)}
+    assert sorted(recordings) == [call.id for call in calls]
+    assert files_under(spool) == []
+    for call in calls:
+        recording = recordings[call.id]
+        assert (recording.path, recording.condition) == (f"2026/11/27/{call.id}.wav", "ok")
+    with_sides = {n: recordings[calls[n - 1].id] for n in (3, 30)}
+    for n, recording in with_sides.items():
+        assert recording.caller_path == f"2026/11/27/{calls[n - 1].id}.caller.wav"
+        assert (config.recordings_root / recording.agent_path).stat().st_size == 160 * n
+    assert all(r.caller_path is None for r in recordings.values() if r not in with_sides.values())
+    assert len(await rows(sessions, TranscriptionJob)) == len(calls)
