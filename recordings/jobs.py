@@ -20,6 +20,7 @@ from typing import Sequence
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.db.tables import Call
 from recordings.store import (
     TRANSCRIBABLE,
     Recording,
@@ -27,7 +28,7 @@ from recordings.store import (
     TranscriptionJob,
     TranscriptSegment,
 )
-from recordings.search import searchable
+from recordings.search import bigrams, searchable
 from recordings.transcription import Segment
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -191,6 +192,9 @@ async def complete(sessions: async_sessionmaker, claim: Claim, outcome: Outcome)
             return False
         # One transcript per recording: a new model's transcript replaces the old one.
         await session.execute(delete(Transcript).where(Transcript.recording_id == claim.recording_id))
+        call_started_at = await session.scalar(
+            select(Call.started_at).join(Recording, Recording.call_id == Call.id).where(Recording.id == claim.recording_id)
+        )
         session.add(
             Transcript(
                 recording_id=claim.recording_id,
@@ -203,7 +207,8 @@ async def complete(sessions: async_sessionmaker, claim: Claim, outcome: Outcome)
                 segments=[
                     TranscriptSegment(
                         speaker=s.speaker, start=s.start, end=s.end, text=s.text,
-                        search_text=searchable(s.text), words=list(s.words),
+                        search_text=searchable(s.text), search_pairs=bigrams(searchable(s.text)),
+                        call_started_at=call_started_at, words=list(s.words),
                     )
                     for s in outcome.segments
                 ],

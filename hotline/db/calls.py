@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from hotline import synthetic
+from hotline.db import bulk
 from hotline.db.tables import Call, CallLeg
 from hotline.errors import InvalidInput, NotFound
 
@@ -130,10 +133,9 @@ async def list_calls(
     if filters.caller:
         query = query.where(Call.caller_number == filters.caller)
     if cursor:
-        started_at, id_ = decode_cursor(cursor)
-        query = query.where(
-            or_(Call.started_at < started_at, and_(Call.started_at == started_at, Call.id < id_))
-        )
+        # A row-value comparison, not the equivalent OR: PostgreSQL reads it as a range of the
+        # (..., started_at, id) index, so a deep page costs what the first one does.
+        query = query.where(tuple_(Call.started_at, Call.id) < tuple_(*decode_cursor(cursor)))
     page = (await session.scalars(query)).all()
     if len(page) > limit:
         return page[:limit], encode_cursor(page[limit - 1])
@@ -151,3 +153,24 @@ def call_json(call: Call | tracking.Call, call_id: int | None) -> dict[str, Any]
     """A call, stored or still tracked in memory, as the API and the WebSocket show it."""
     return {"id": call_id} | call_record(call)
 
+
+SEED_CHUNK = 50_000
+
+
+async def seed_calls(
+    session: AsyncSession, rng: random.Random, count: int, until: datetime, *, days: int = 365
+) -> list[synthetic.Answered]:
+    """Add `count` synthetic ended calls (see `hotline.synthetic`) started in the `days` before
+    `until`, in the current transaction; return the answered ones."""
+    first = await bulk.next_id(session, Call.__table__)
+    answered, chunk = [], []
+    for row in synthetic.calls(rng, count, until, days=days, first_id=first):
+        chunk.append(row)
+        if row["disposition"] == "answered":
+            answered.append(synthetic.Answered(row["id"], row["hotline"], row["started_at"], row["talk_seconds"]))
+        if len(chunk) == SEED_CHUNK:
+            await bulk.load_rows(session, Call.__table__, chunk)
+            chunk = []
+    await bulk.load_rows(session, Call.__table__, chunk)
+    await bulk.sync_id_sequence(session, Call.__table__)
+    return answered
