@@ -1,4 +1,4 @@
-"""The `hotline` command: serve, demo, db upgrade, user add/list/revoke, and the commands of each package.
+"""The `hotline` command: serve, demo, db upgrade, db seed, user add/list/revoke, and the commands of each package.
 
 A HotlineError (bad configuration, bad input) ends the command with one line on stderr and exit
 status 2; anything else is a bug and keeps its traceback.
@@ -15,7 +15,7 @@ from typing import Sequence
 
 from hotline import __version__
 from hotline.config import ROLES, Config, load_config
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, InvalidInput
 from hotline.logs import log_to_stderr
 
 log = logging.getLogger("hotline")
@@ -41,6 +41,37 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
     asyncio.run(run())
     print(f"database at {_safe_url(config.database_url)} is up to date")
+    return 0
+
+
+def _db_seed(args: argparse.Namespace, config: Config) -> int:
+    import random
+    import time
+    from datetime import datetime, timezone
+
+    from hotline.db import database
+    from hotline.db.calls import seed_calls
+    from recordings.seed import seed_transcripts
+
+    for option, value in (("--calls", args.calls), ("--transcripts", args.transcripts), ("--days", args.days)):
+        if value < (1 if option == "--days" else 0):
+            raise InvalidInput(f"{option}: must be at least {1 if option == '--days' else 0}, got {value}")
+    rng = random.Random(args.seed)
+
+    async def run() -> None:
+        async with database(config.database_url) as sessions, sessions() as session, session.begin():
+            answered = await seed_calls(session, rng, args.calls, datetime.now(timezone.utc), days=args.days)
+            if args.transcripts > len(answered):
+                raise InvalidInput(
+                    f"--transcripts: at most one per answered call, and {args.calls} calls give"
+                    f" {len(answered)} answered; got {args.transcripts}"
+                )
+            await seed_transcripts(session, rng, rng.sample(answered, args.transcripts))
+
+    began = time.perf_counter()
+    asyncio.run(run())
+    print(f"seeded {args.calls} calls and {args.transcripts} transcripts into {_safe_url(config.database_url)}"
+          f" in {time.perf_counter() - began:.0f} s")
     return 0
 
 
@@ -110,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
+    seed = db_commands.add_parser(
+        "seed", help="add synthetic calls and transcripts (for benchmarks; never into a production database)"
+    )
+    seed.add_argument("--calls", type=int, required=True, metavar="N", help="ended calls to add")
+    seed.add_argument("--transcripts", type=int, default=0, metavar="M",
+                      help="answered calls among them that get a recording and a transcript (default 0)")
+    seed.add_argument("--days", type=int, default=365, help="the calls start in this many days up to now (default 365)")
+    seed.add_argument("--seed", type=int, default=12345, help="random seed: the same seed gives the same calls")
+    seed.set_defaults(func=_db_seed)
 
     user = commands.add_parser("user", help="API users")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")

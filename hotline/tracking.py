@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 EndedCallHandler = Callable[[Call, int], Awaitable[None]]
 
 BATCH_SIZE = 500
-FLUSH_INTERVAL = 0.2
+FLUSH_INTERVAL = 0.05
 RETRY_MAX = 30.0
 
 

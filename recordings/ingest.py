@@ -27,12 +27,13 @@ import hashlib
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -65,7 +66,7 @@ log = logging.getLogger("hotline.recordings")
 SIDE_SUFFIXES = {CALLER: "-in", AGENT: "-out"}
 SETTLE_SECONDS = 2.0
 APPEAR_SECONDS = 30.0
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1
 SWEEP_SECONDS = 300.0
 # A spool file must be this old before the sweep takes it as an orphan: the call tracker may
 # not have stored its call yet.
@@ -78,7 +79,7 @@ _in_progress: set[Path] = set()
 # Files moved into the archive whose row the database refused (a full disk, a read-only
 # volume), by database and archive path: every sweep registers them again, so they are not
 # unknown to the API until the next start's full sweep.
-_refused_rows: dict[tuple[str, str], tuple[str, Archived, Call | None, datetime]] = {}
+_refused_rows: dict[tuple[str, str], Filed] = {}
 
 
 class RecordingMissing(HotlineError):
@@ -154,33 +155,44 @@ def _file_state(path: Path) -> tuple[int, int, bool] | None:
     return stat.st_size, stat.st_mtime_ns, finalised
 
 
+class Completion:
+    """The rule that says a spool file is complete, fed one look at the file at a time: its WAV
+    header is final and it has not changed since the previous look, or it has not changed for
+    `settle` seconds. A file that has not appeared `appear` seconds after the first look is
+    missing. Times are `time.monotonic()` seconds."""
+
+    def __init__(self, path: Path, now: float, *, settle: float = SETTLE_SECONDS, appear: float = APPEAR_SECONDS) -> None:
+        self.path, self.settle = path, settle
+        self.deadline = now + appear
+        self.last: tuple[int, int] | None = None
+        self.stable_since = now
+
+    def complete(self, state: tuple[int, int, bool] | None, now: float) -> bool:
+        """Whether the file, found in `state` (see `_file_state`) at `now`, is complete; raises
+        RecordingMissing once it is overdue."""
+        if state is None:
+            if now >= self.deadline:
+                raise RecordingMissing(f"recording {self.path.name} did not appear", path=str(self.path))
+            return False
+        if state[:2] != self.last:
+            self.last, self.stable_since = state[:2], now
+            return False
+        # Final sizes and unchanged since the last look: closed. (Asterisk 1.x rewrote the
+        # header after every write, so a final header alone does not prove it.)
+        return (state[2] and state[0] > 44) or now - self.stable_since >= self.settle
+
+
 async def wait_until_complete(
     path: Path,
     *,
     settle: float = SETTLE_SECONDS,
     appear: float = APPEAR_SECONDS,
 ) -> None:
-    """Return when `path` is complete: its WAV header is final, or it has not changed for
-    `settle` seconds. Raises RecordingMissing if it does not appear within `appear` seconds."""
-    loop = asyncio.get_running_loop()
+    """Return when `path` is complete (see `Completion`). Raises RecordingMissing if it does not
+    appear within `appear` seconds."""
     poll = min(POLL_SECONDS, settle / 4)
-    deadline = loop.time() + appear
-    last: tuple[int, int] | None = None
-    stable_since = loop.time()
-    while True:
-        state = await asyncio.to_thread(_file_state, path)
-        now = loop.time()
-        if state is None:
-            if now >= deadline:
-                raise RecordingMissing(f"recording {path.name} did not appear", path=str(path))
-        elif state[:2] != last:
-            last, stable_since = state[:2], now
-        elif state[2] and state[0] > 44:
-            # Final sizes and unchanged since the last look: closed. (Asterisk 1.x rewrote the
-            # header after every write, so a final header alone does not prove it.)
-            return
-        elif now - stable_since >= settle:
-            return
+    completion = Completion(path, time.monotonic(), settle=settle, appear=appear)
+    while not completion.complete(await asyncio.to_thread(_file_state, path), time.monotonic()):
         await asyncio.sleep(poll)
 
 
@@ -194,14 +206,21 @@ def spool_path(config: Config, recording: str) -> Path:
     return config.recordings_spool / given.name
 
 
+def sides_in(folder: Path) -> dict[str, dict[str, Path]]:
+    """MixMonitor's r()/t() files in `folder`, by the stem of their main file, by speaker: one
+    listing serves a whole batch of main files (a glob per file rescans the spool each time)."""
+    found: dict[str, dict[str, Path]] = {}
+    for name in sorted(os.listdir(folder)):
+        base = name.rpartition(".")[0]
+        for speaker, suffix in SIDE_SUFFIXES.items():
+            if base.endswith(suffix):
+                found.setdefault(base[: -len(suffix)], {}).setdefault(speaker, folder / name)
+    return found
+
+
 def side_files(main: Path) -> dict[str, Path]:
     """MixMonitor's r()/t() files that belong to `main`, by speaker."""
-    found = {}
-    for speaker, suffix in SIDE_SUFFIXES.items():
-        candidates = sorted(main.parent.glob(f"{main.stem}{suffix}.*"))
-        if candidates:
-            found[speaker] = candidates[0]
-    return found
+    return sides_in(main.parent).get(main.stem, {})
 
 
 def _sha256(path: Path) -> str:
@@ -287,36 +306,56 @@ def _mtime(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
 
 
-async def _register(sessions: async_sessionmaker, source: str, archived: Archived, call: Call | None, recorded_at: datetime) -> Recording:
-    inspection = archived.inspection
-    recording = Recording(
-        call_id=call.id if call is not None else None,
-        source=source,
-        path=archived.path,
-        caller_path=archived.sides.get(CALLER),
-        agent_path=archived.sides.get(AGENT),
-        format=inspection.encoding,
-        sample_rate=inspection.sample_rate,
-        channels=inspection.channels,
-        duration_seconds=inspection.duration_seconds,
-        size_bytes=archived.size_bytes,
-        sha256=archived.sha256,
-        condition=inspection.condition,
-        problem=inspection.problem,
-        recorded_at=recorded_at,
-        ingested_at=datetime.now(timezone.utc),
-        legal_hold=False,
-    )
+@dataclass(frozen=True)
+class Filed:
+    """An archived file on its way to its row: for which call, from where, recorded when."""
+
+    source: str
+    archived: Archived
+    call_id: int | None
+    recorded_at: datetime
+
+
+async def _register_all(sessions: async_sessionmaker, filed: list[Filed]) -> list[int]:
+    """Rows for `filed` and transcription jobs for those that can be transcribed, in one
+    transaction with one insert per table; returns the new recordings' ids."""
+    now = datetime.now(timezone.utc)
+    rows = []
+    for item in filed:
+        inspection = item.archived.inspection
+        rows.append({
+            "call_id": item.call_id, "source": item.source, "path": item.archived.path,
+            "caller_path": item.archived.sides.get(CALLER), "agent_path": item.archived.sides.get(AGENT),
+            "format": inspection.encoding, "sample_rate": inspection.sample_rate,
+            "channels": inspection.channels, "duration_seconds": inspection.duration_seconds,
+            "size_bytes": item.archived.size_bytes, "sha256": item.archived.sha256,
+            "condition": inspection.condition, "problem": inspection.problem,
+            "recorded_at": item.recorded_at, "ingested_at": now, "legal_hold": False,
+        })
     async with sessions() as session, session.begin():
-        session.add(recording)
-        await session.flush()
-        if inspection.condition in TRANSCRIBABLE and inspection.duration_seconds:
-            await jobs.enqueue(session, recording.id)
-    if inspection.condition != "ok":
-        # The problem text names sizes only, never content.
-        log.warning("recording %s archived as %s: %s", archived.path, inspection.condition, inspection.problem,
-                    extra={"action": "ingest"})
-    return recording
+        # One row at a time keeps the ids in the order of `filed` on every backend; the
+        # statement is compiled once and sent as one executemany.
+        result = await session.execute(
+            insert(Recording.__table__).returning(Recording.__table__.c.id, sort_by_parameter_order=True), rows
+        )
+        ids = list(result.scalars())
+        await jobs.enqueue_new(session, [
+            id_ for id_, item in zip(ids, filed)
+            if item.archived.inspection.condition in TRANSCRIBABLE and item.archived.inspection.duration_seconds
+        ])
+    for item in filed:
+        inspection = item.archived.inspection
+        if inspection.condition != "ok":
+            # The problem text names sizes only, never content.
+            log.warning("recording %s archived as %s: %s", item.archived.path, inspection.condition,
+                        inspection.problem, extra={"action": "ingest"})
+    return ids
+
+
+async def _register(sessions: async_sessionmaker, source: str, archived: Archived, call: Call | None, recorded_at: datetime) -> Recording:
+    (id_,) = await _register_all(sessions, [Filed(source, archived, call.id if call is not None else None, recorded_at)])
+    async with sessions() as session:
+        return await session.get(Recording, id_)
 
 
 async def ingest(sessions: async_sessionmaker, config: Config, source: Path, call: Call | None) -> Recording:
@@ -329,7 +368,9 @@ async def ingest(sessions: async_sessionmaker, config: Config, source: Path, cal
     try:
         return await _register(sessions, str(source), archived, call, recorded_at)
     except SQLAlchemyError:
-        _refused_rows[(config.database_url, archived.path)] = (str(source), archived, call, recorded_at)
+        _refused_rows[(config.database_url, archived.path)] = Filed(
+            str(source), archived, call.id if call is not None else None, recorded_at
+        )
         raise
 
 
@@ -338,15 +379,16 @@ async def _register_refused(sessions: async_sessionmaker, config: Config) -> int
 
     Raises the database's error while it still refuses writes (the next sweep tries again)."""
     registered = 0
-    for key, (source, archived, call, recorded_at) in list(_refused_rows.items()):
+    for key, item in list(_refused_rows.items()):
         if key[0] != config.database_url:
             continue
         async with sessions() as session:
-            known = await session.scalar(select(Recording.id).where(Recording.path == archived.path))
-            if call is not None and await session.get(Call, call.id) is None:
-                call = None  # its call is gone: an orphan, as the start-up sweep would take it
+            known = await session.scalar(select(Recording.id).where(Recording.path == item.archived.path))
+            if item.call_id is not None and await session.get(Call, item.call_id) is None:
+                # Its call is gone: an orphan, as the start-up sweep would take it.
+                item = replace(item, call_id=None)
         if known is None:
-            await _register(sessions, source, archived, call, recorded_at)
+            await _register_all(sessions, [item])
             registered += 1
         del _refused_rows[key]
     return registered
@@ -555,9 +597,51 @@ async def sweep_forever(
             pass
 
 
+@dataclass
+class _Watch:
+    """A call's recording the Ingestor is waiting for."""
+
+    call_id: int
+    recording: str
+    started_at: datetime
+    source: Path | None = None
+    completion: Completion | None = None
+
+
+def _look_and_archive(config: Config, watches: list[_Watch]) -> tuple[list[Filed], list[_Watch]]:
+    """One look at every watched file; archive those that are complete. Returns what was
+    archived and every watch that is over (archived, overdue, or failed and left in the spool
+    for the sweep).
+
+    Blocking: run it in a thread, once for all the files watched (a thread hop per file per look
+    was the cost of ingest when thousands of calls end at once).
+    """
+    filed, over = [], []
+    listings: dict[Path, dict[str, dict[str, Path]]] = {}
+    for watch in watches:
+        try:
+            if not watch.completion.complete(_file_state(watch.source), time.monotonic()):
+                continue
+            folder = watch.source.parent
+            if folder not in listings:
+                listings[folder] = sides_in(folder)
+            archived = archive(watch.source, config.recordings_root, watch.started_at, str(watch.call_id),
+                               listings[folder].get(watch.source.stem, {}))
+        except RecordingMissing:
+            log.warning("recording %s of call %s has not appeared; the sweep will look again",
+                        watch.source.name, watch.call_id, extra={"action": "ingest"})
+        except (OSError, HotlineError) as exc:
+            log.error("recording %s of call %s could not be archived: %s; the sweep will try again",
+                      watch.source.name, watch.call_id, exc, extra={"action": "ingest"})
+        else:
+            filed.append(Filed(str(watch.source), archived, watch.call_id, watch.started_at))
+        over.append(watch)
+    return filed, over
+
+
 class Ingestor:
     """The daemon's side of ingest: takes ended calls from call tracking without blocking it,
-    and sweeps. Wiring in `hotline serve`:
+    ingests their recordings in batches, and sweeps. Wiring in `hotline serve`:
 
         ingestor = Ingestor(sessions, config)
         tracking = CallTracking(..., on_call_ended=[ingestor.call_ended])
@@ -565,50 +649,104 @@ class Ingestor:
     """
 
     def __init__(
-        self,
-        sessions: async_sessionmaker,
-        config: Config,
-        *,
-        grace: float = APPEAR_SECONDS,
-        telemetry: Telemetry | None = None,
+        self, sessions: async_sessionmaker, config: Config, *, grace: float = APPEAR_SECONDS,
+        poll: float = POLL_SECONDS, telemetry: Telemetry | None = None,
     ) -> None:
-        self.sessions, self.config, self.grace, self.telemetry = sessions, config, grace, telemetry
-        self._pending: set[asyncio.Task] = set()
+        self.sessions, self.config, self.grace, self.poll = sessions, config, grace, poll
+        self.telemetry = telemetry
+        self._handed: list[_Watch] = []
+        self._watching: list[_Watch] = []
+        self._wake = asyncio.Event()
 
     async def call_ended(self, call: tracking.Call, call_id: int) -> None:
-        """An EndedCallHandler: start ingesting `call.recording` in the background and return.
+        """An EndedCallHandler: note `call.recording` for ingest and return at once.
 
-        Waiting for MixMonitor to close the file takes seconds; call tracking must not wait.
+        Waiting for MixMonitor to close the file takes a moment; call tracking must not wait.
         """
         if not call.recording:
             return
-        task = asyncio.create_task(on_call_ended(self.sessions, self.config, call_id, call.recording))
-        self._pending.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self._pending.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if isinstance(error, SQLAlchemyError):
-            # The file is in the archive (or still in the spool); every sweep tries its row again.
-            if self.telemetry is not None:
-                self.telemetry.save_failed("recordings", error)
-            log.error("saving a recording's row failed: %s", error_reason(error), extra={"action": "ingest"})
-        elif error is not None:
-            # The file stays in the spool; the next sweep takes it.
-            log.error("ingesting a recording failed: %s", error, exc_info=error, extra={"action": "ingest"})
-        elif task.result() is not None and self.telemetry is not None:
-            self.telemetry.saved("recordings")
+        self._handed.append(_Watch(call_id, call.recording, call.started_at))
+        self._wake.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Sweep until `stopping`; then give ingests under way `grace` seconds to finish (what is
-        cut short stays in the spool for the sweep at the next start)."""
+        """Ingest and sweep until `stopping`; then give ingests under way `grace` seconds to
+        finish (what is cut short stays in the spool for the sweep at the next start)."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(sweep_forever(self.sessions, self.config, stopping, telemetry=self.telemetry))
+            group.create_task(self._ingest(stopping))
+
+    async def _ingest(self, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        stopped_at: float | None = None
+        while True:
+            if stopping.is_set():
+                stopped_at = stopped_at if stopped_at is not None else loop.time()
+                if not (self._handed or self._watching) or loop.time() - stopped_at >= self.grace:
+                    break
+            if not (self._handed or self._watching):
+                self._wake.clear()
+                waiting = asyncio.ensure_future(self._wake.wait())
+                stop = asyncio.ensure_future(stopping.wait())
+                await asyncio.wait((waiting, stop), return_when=asyncio.FIRST_COMPLETED)
+                waiting.cancel()
+                stop.cancel()
+                continue
+            try:
+                await self._ingest_once()
+            except (SQLAlchemyError, OSError, HotlineError) as exc:
+                # The files stay where they are (spool, or archive without a row): the sweep
+                # takes them.
+                log.error("ingesting recordings failed: %s", exc, extra={"action": "ingest"})
+            if self._watching:
+                await asyncio.sleep(self.poll)
+        for watch in self._watching:
+            _in_progress.discard(watch.source)
+        self._watching = []
+
+    async def _ingest_once(self) -> None:
+        """Watch the recordings of the calls handed over since the last time, look at every
+        file watched, archive and register those that are complete."""
+        handed, self._handed = self._handed, []
+        if handed:
+            await self._watch(handed)
+        filed, over = await asyncio.to_thread(_look_and_archive, self.config, self._watching)
+        finished = {id(watch) for watch in over}
+        self._watching = [watch for watch in self._watching if id(watch) not in finished]
         try:
-            await sweep_forever(self.sessions, self.config, stopping, telemetry=self.telemetry)
+            if filed:
+                await self._register(filed)
         finally:
-            if self._pending:
-                _done, cut = await asyncio.wait(set(self._pending), timeout=self.grace)
-                for task in cut:
-                    task.cancel()
+            for watch in over:
+                _in_progress.discard(watch.source)
+
+    async def _register(self, filed: list[Filed]) -> None:
+        try:
+            await _register_all(self.sessions, filed)
+        except SQLAlchemyError as error:
+            # The files are in the archive now; every sweep tries their rows again.
+            for item in filed:
+                _refused_rows[(self.config.database_url, item.archived.path)] = item
+            if self.telemetry is not None:
+                self.telemetry.save_failed("recordings", error)
+            log.error("saving %d recordings' rows failed: %s", len(filed), error_reason(error),
+                      extra={"action": "ingest"})
+        else:
+            if self.telemetry is not None:
+                self.telemetry.saved("recordings")
+
+    async def _watch(self, handed: list[_Watch]) -> None:
+        config = self.config
+        # spool_path looks at the file system: off the event loop, once for the whole batch.
+        sources = await asyncio.to_thread(lambda: [spool_path(config, watch.recording) for watch in handed])
+        async with self.sessions() as session:
+            done = set(await session.scalars(
+                select(Recording.source).where(Recording.source.in_([str(source) for source in sources]))
+            ))
+        now = time.monotonic()
+        for watch, source in zip(handed, sources):
+            # Handing a call over twice, or a file the sweep is taking, is harmless.
+            if str(source) in done or source in _in_progress:
+                continue
+            _in_progress.add(source)
+            watch.source, watch.completion = source, Completion(source, now)
+            self._watching.append(watch)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.db.tables import Call
 from recordings.store import (
     TRANSCRIBABLE,
     Recording,
@@ -27,7 +28,7 @@ from recordings.store import (
     TranscriptionJob,
     TranscriptSegment,
 )
-from recordings.search import searchable
+from recordings.search import bigrams, searchable
 from recordings.transcription import Segment
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -66,14 +67,24 @@ async def enqueue(session: AsyncSession, recording_id: int, *, max_attempts: int
     )
     if active:
         return False
-    now = _now()
-    session.add(
-        TranscriptionJob(
-            recording_id=recording_id, state=QUEUED, attempts=0, max_attempts=max_attempts,
-            run_after=now, created_at=now,
-        )
-    )
+    await enqueue_new(session, [recording_id], max_attempts=max_attempts)
     return True
+
+
+async def enqueue_new(session: AsyncSession, recording_ids: Sequence[int], *, max_attempts: int = MAX_ATTEMPTS) -> None:
+    """Queue a transcription of each of `recording_ids`, recordings just registered (so none has
+    a job yet), in one insert in the current transaction."""
+    if not recording_ids:
+        return
+    now = _now()
+    await session.execute(
+        insert(TranscriptionJob.__table__),
+        [
+            {"recording_id": recording_id, "state": QUEUED, "attempts": 0, "max_attempts": max_attempts,
+             "run_after": now, "created_at": now}
+            for recording_id in recording_ids
+        ],
+    )
 
 
 async def requeue_for_model(session: AsyncSession, model: str) -> int:
@@ -181,6 +192,9 @@ async def complete(sessions: async_sessionmaker, claim: Claim, outcome: Outcome)
             return False
         # One transcript per recording: a new model's transcript replaces the old one.
         await session.execute(delete(Transcript).where(Transcript.recording_id == claim.recording_id))
+        call_started_at = await session.scalar(
+            select(Call.started_at).join(Recording, Recording.call_id == Call.id).where(Recording.id == claim.recording_id)
+        )
         session.add(
             Transcript(
                 recording_id=claim.recording_id,
@@ -193,7 +207,8 @@ async def complete(sessions: async_sessionmaker, claim: Claim, outcome: Outcome)
                 segments=[
                     TranscriptSegment(
                         speaker=s.speaker, start=s.start, end=s.end, text=s.text,
-                        search_text=searchable(s.text), words=list(s.words),
+                        search_text=searchable(s.text), search_pairs=bigrams(searchable(s.text)),
+                        call_started_at=call_started_at, words=list(s.words),
                     )
                     for s in outcome.segments
                 ],

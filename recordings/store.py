@@ -23,6 +23,7 @@ from sqlalchemy import (
     false,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
@@ -96,16 +97,6 @@ class TranscriptSegment(Base):
     """One utterance of one side, with vosk's words (`word`, `start`, `end`, `conf`)."""
 
     __tablename__ = "transcript_segments"
-    __table_args__ = (
-        # Substring search (Chinese has no spaces between words): a trigram GIN index on
-        # PostgreSQL serves LIKE '%...%'; on SQLite this is a plain index and search scans.
-        Index(
-            "ix_transcript_segments_search_text",
-            "search_text",
-            postgresql_using="gin",
-            postgresql_ops={"search_text": "gin_trgm_ops"},
-        ),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     transcript_id: Mapped[int] = mapped_column(
@@ -117,10 +108,24 @@ class TranscriptSegment(Base):
     text: Mapped[str] = mapped_column(Text)
     # `text` without whitespace, lower-cased: what substring search matches against.
     search_text: Mapped[str] = mapped_column(Text)
+    # The distinct character pairs of search_text (`recordings.search.bigrams`): what the GIN
+    # index on PostgreSQL finds a keyword of two characters or more by.
+    search_pairs: Mapped[list[str]] = mapped_column(JSON().with_variant(ARRAY(Text), "postgresql"))
+    # When the segment's call started (None for an orphan recording): search lists the newest
+    # calls first, and with the time here it finds them in this table alone, a match costing one
+    # row instead of a row in each of four tables.
+    call_started_at: Mapped[datetime | None]
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
     transcript: Mapped[Transcript] = relationship(back_populates="segments")
 
+
+# Substring search (Chinese has no spaces between words): on PostgreSQL a GIN index on the
+# character pairs serves keywords of two characters or more (a trigram index cannot serve a
+# two-character one, and most Chinese words have two); on SQLite it is a plain index, and search
+# scans.
+Index("ix_transcript_segments_search_pairs", TranscriptSegment.__table__.c.search_pairs, postgresql_using="gin")
+Index("ix_transcript_segments_call_started_at", TranscriptSegment.call_started_at, TranscriptSegment.transcript_id)
 
 class TranscriptionJob(Base):
     """A request to transcribe one recording, claimed by a worker under a time-limited lease."""

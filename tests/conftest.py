@@ -8,14 +8,10 @@ its own on that server, created from nothing and dropped afterwards.
 from __future__ import annotations
 
 import os
-import uuid
 
-import asyncpg
 import pytest
 
-from sqlalchemy.engine import make_url
-
-from hotline.db import create_engine, session_factory, upgrade
+from hotline.db import create_engine, scratch_database, session_factory, upgrade
 
 # Helpers that assert, outside test modules: pytest explains their failures too.
 pytest.register_assert_rewrite("tests.recordings.speech")
@@ -37,18 +33,8 @@ async def database_url(request, tmp_path) -> str:
     if not server_url:
         yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
         return
-    server = make_url(server_url)
-    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(
-        host=server.host, port=server.port, user=server.username,
-        password=server.password, database=server.database,
-    )
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield server.set(database=name).render_as_string(hide_password=False)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(server_url, "hotline_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -85,15 +85,17 @@ async def running(config):
             await running.close()
 
 
-async def ended_calls(ws, count: int, timeout: float = 10.0, linkedid: str | None = None) -> list[dict]:
-    """Wait for `count` call updates with an end time on the WebSocket (of call `linkedid`
-    only, if given: an earlier call's update may still be on its way)."""
+async def ended_calls(ws, count: int, timeout: float = 10.0, *, of: set[str] | None = None) -> list[dict]:
+    """Wait for `count` call updates with an end time on the WebSocket (of the calls whose
+    Linkedids are `of`, if given)."""
     ended: dict[int, dict] = {}
     async with asyncio.timeout(timeout):
         while len(ended) < count:
             message = await ws.receive_json()
-            if (message["type"] == "call" and message["call"]["ended_at"]
-                    and linkedid in (None, message["call"]["linkedid"])):
+            if (
+                message["type"] == "call" and message["call"]["ended_at"]
+                and (of is None or message["call"]["linkedid"] in of)
+            ):
                 ended[message["call"]["id"]] = message["call"]
     return list(ended.values())
 
@@ -212,9 +214,8 @@ async def test_a_restarted_daemon_settles_the_calls_the_last_one_left_in_progres
                         await ws.receive_json()
                 assert [c["linkedid"] for c in closed] == [linkedid_of(ended_meanwhile)]
                 await send(fake, still_up[connected:])
-                # The API showed the closed call once saved; its WebSocket update, published
-                # just after, may come before the one awaited here.
-                [finished] = await ended_calls(ws, 1, linkedid=linkedid_of(still_up))
+                # The reconciliation's own update may still be on its way to this client.
+                [finished] = await ended_calls(ws, 1, of={linkedid_of(still_up)})
             assert finished["hangup_cause_text"] == "Normal Clearing"
             assert len(await second.calls()) == 2
         finally:

@@ -6,6 +6,7 @@ scale-out). Queries live per concept in the sibling modules.
 
 from __future__ import annotations
 
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -83,6 +84,27 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     """Sessions whose objects stay readable after commit (they are handed to JSON and events)."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
+
+@asynccontextmanager
+async def scratch_database(server_url: str, prefix: str = "hotline_scratch") -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database on the server of `server_url`, dropped on exit
+    (tests and benchmarks: every run starts from nothing)."""
+    import asyncpg  # the `postgres` extra: only PostgreSQL users have it
+
+    server = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(
+        host=server.host, port=server.port, user=server.username,
+        password=server.password, database=server.database,
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def alembic_config() -> AlembicConfig:

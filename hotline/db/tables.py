@@ -58,8 +58,12 @@ class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (
         UniqueConstraint("pbx", "linkedid", name="uq_calls_pbx_linkedid"),
-        Index("ix_calls_started_at", "started_at"),
-        Index("ix_calls_caller_number", "caller_number"),
+        # The list is ordered and paged by (started_at, id); each filter of the API reads its
+        # own index in that order (see docs/scale.md).
+        Index("ix_calls_started_at_id", "started_at", "id"),
+        Index("ix_calls_caller_started_at", "caller_number", "started_at", "id"),
+        Index("ix_calls_hotline_started_at", "hotline", "started_at", "id"),
+        Index("ix_calls_disposition_started_at", "disposition", "started_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -285,12 +285,14 @@ async def test_a_recording_archived_while_the_database_refused_its_row_is_regist
     call = await add_call(30)
     shutil.copy(MIXMONITOR_WAV, config.recordings_spool / "1795811555.30.wav")
     telemetry = Telemetry()
-    ingestor = ingest.Ingestor(sessions, config, telemetry=telemetry)
+    ingestor = ingest.Ingestor(sessions, config, poll=0.05, telemetry=telemetry)
     tracked = TrackedCall(pbx="main", linkedid="1795811555.30", started_at=call.started_at, recording=call.recording)
     async with writes_refused(config.database_url, "recordings"):
         await ingestor.call_ended(tracked, call.id)
+        stopping = asyncio.Event()
+        stopping.set()  # the ingest under way is finished; no sweep starts
         async with asyncio.timeout(30):
-            await asyncio.gather(*ingestor._pending, return_exceptions=True)
+            await ingestor.run(stopping)
         assert files_under(config.recordings_root) == [f"2026/11/27/{call.id}.wav"]
         assert await rows(sessions, Recording) == []
         assert telemetry.saves_failed["recordings"] == 1 and REFUSAL in telemetry.failing["recordings"]
@@ -327,3 +329,38 @@ async def test_a_refused_row_whose_call_is_gone_is_registered_as_an_orphan(sessi
         (0, f"2026/11/27/{gone.id}.wav"), (later.id, f"2026/11/27/{later.id}.wav"),
     ]
     assert (await ingest.sweep(sessions, config, min_age=0)).registered == 0
+
+
+async def test_a_burst_of_ended_calls_is_ingested_together_each_file_with_its_own_side_files(sessions, config, add_call):
+    from hotline.calls import Call as TrackedCall
+
+    # Stems that are prefixes of one another ("...5.3" and "...5.30"): each call gets its own
+    # r()/t() files and no other call's.
+    calls = [await add_call(n) for n in range(1, 41)]
+    spool = config.recordings_spool
+    for call in calls:
+        shutil.copy(MIXMONITOR_WAV, spool / Path(call.recording).name)
+    for n in (3, 30):
+        shutil.copy(MIXMONITOR_WAV, spool / f"1795811555.{n}-in.wav")
+        (spool / f"1795811555.{n}-out.raw").write_bytes(bytes(160 * n))
+    ingestor = ingest.Ingestor(sessions, config, poll=0.05)
+    stopping = asyncio.Event()
+    async with asyncio.timeout(30):
+        running = asyncio.create_task(ingestor.run(stopping))
+        for call in calls + calls[:5]:  # handing a call over twice is harmless
+            tracked = TrackedCall(pbx="main", linkedid=call.linkedid, started_at=call.started_at, recording=call.recording)
+            await ingestor.call_ended(tracked, call.id)
+        stopping.set()
+        await running  # lets the ingests under way finish
+    recordings = {r.call_id: r for r in await rows(sessions, Recording)}
+    assert sorted(recordings) == [call.id for call in calls]
+    assert files_under(spool) == []
+    for call in calls:
+        recording = recordings[call.id]
+        assert (recording.path, recording.condition) == (f"2026/11/27/{call.id}.wav", "ok")
+    with_sides = {n: recordings[calls[n - 1].id] for n in (3, 30)}
+    for n, recording in with_sides.items():
+        assert recording.caller_path == f"2026/11/27/{calls[n - 1].id}.caller.wav"
+        assert (config.recordings_root / recording.agent_path).stat().st_size == 160 * n
+    assert all(r.caller_path is None for r in recordings.values() if r not in with_sides.values())
+    assert len(await rows(sessions, TranscriptionJob)) == len(calls)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, update
 
 from recordings.store import Recording
 from hotline.errors import InvalidInput
 from recordings import jobs
+from recordings import search
 from recordings.search import hit_offset, search_transcripts, searchable
 from recordings.transcription import Segment
 from tests.recordings.conftest import T0
@@ -99,15 +100,25 @@ async def test_the_api_returns_matching_calls_with_hit_offsets(api, transcribed)
 
 
 @pytest.mark.postgresql
-async def test_on_postgresql_the_trigram_index_serves_substring_search(sessions, transcribed):
-    async with sessions() as session:
-        await session.execute(text("SET enable_seqscan = off"))
-        plan = "\n".join(
-            row[0] for row in await session.execute(
-                text("EXPLAIN SELECT id FROM transcript_segments WHERE search_text LIKE :p"), {"p": "%投诉道路%"}
-            )
-        )
-    assert "ix_transcript_segments_search_text" in plan
+@pytest.mark.parametrize("keyword", ["道路", "投诉道路"])
+async def test_on_postgresql_the_character_pair_index_serves_search_for_two_characters_and_more(engine, sessions, transcribed, keyword):
+    # A trigram index cannot serve a two-character keyword (LIKE '%道路%' has no trigram), and
+    # most Chinese words have two characters.
+    executed = []
+
+    def record(connection, cursor, statement, parameters, context, executemany) -> None:
+        executed.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert [m.call_id for m in await found(sessions, keyword)] == [transcribed[1].id, transcribed[0].id]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    statement, parameters = executed[0]  # the look-up of the matching calls
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("SET enable_seqscan = off")
+        plan = "\n".join(row[0] for row in await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+    assert "ix_transcript_segments_search_pairs" in plan
 
 
 def test_hit_offsets_come_from_the_word_holding_the_match():
@@ -115,3 +126,12 @@ def test_hit_offsets_come_from_the_word_holding_the_match():
     assert searchable(segment.text) == "我要投诉道路坑洼"
     assert hit_offset(segment.words, "我要投诉道路坑洼".find("路坑"), segment.start) == 3.2
     assert hit_offset(segment.words, 99, segment.start) == segment.start
+
+
+async def test_matches_the_filters_leave_out_do_not_hide_older_ones(sessions, transcribed, monkeypatch):
+    # One matching segment read at a time: the newest "道路" call (12319) is left out by the
+    # filter, and the search goes on to the older one.
+    monkeypatch.setattr(search, "_BATCH", 1)
+    assert [m.call_id for m in await found(sessions, "道路", hotline="12345", limit=1)] == [transcribed[0].id]
+    assert [m.call_id for m in await found(sessions, "道路", limit=1)] == [transcribed[1].id]
+    assert [m.call_id for m in await found(sessions, "道路")] == [transcribed[1].id, transcribed[0].id]
