@@ -4,6 +4,9 @@ API and WebSocket. Runs on SQLite and PostgreSQL like every database test."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -11,6 +14,7 @@ import aiohttp
 import pytest
 
 from hotline import daemon
+from hotline.cli import build_parser
 from hotline.config import Config, PbxConfig
 from hotline.db import database
 from hotline.db.users import add_user
@@ -227,3 +231,21 @@ async def test_the_daemon_answers_the_ivr_over_fastagi_as_the_capture_shows(conf
                 assert await agi_call(port, ivr) == ivr.sent
         finally:
             await running.close()
+
+
+async def test_without_a_model_the_daemon_says_how_to_transcribe_with_commands_that_exist(config, caplog):
+    caplog.set_level(logging.WARNING, "hotline.daemon")
+    stop, ready = asyncio.Event(), asyncio.Queue()
+    task = asyncio.create_task(daemon.run(replace(config, pbxs=()), stop, on_ready=ready.put_nowait))
+    try:
+        async with asyncio.timeout(10):
+            await ready.get()
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+    (warning,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("no vosk model")]
+    commands = re.findall(r"`hotline ([^`]*)`", warning)
+    assert commands, warning
+    for command in commands:
+        build_parser().parse_args(shlex.split(command))  # an unknown option exits with status 2
