@@ -51,7 +51,8 @@ async def run(
         check_model(config.vosk_model)  # a wrong model is one error at start, not one per job
     else:
         log.warning("no vosk model configured: recordings are archived and queued, not transcribed"
-                    " (set transcription.model, or run `hotline worker --model DIR` elsewhere)")
+                    " (set transcription.model or HOTLINE_VOSK_MODEL, here or for a `hotline worker`"
+                    " on another machine)")
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError, RuntimeError):

@@ -4,6 +4,9 @@ API and WebSocket. Runs on SQLite and PostgreSQL like every database test."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -12,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline import __version__, daemon
+from hotline.cli import build_parser
 from hotline.config import Config, PbxConfig
 from hotline.db import database
 from hotline.db.users import add_user
@@ -348,3 +352,21 @@ async def test_health_is_ok_degraded_without_asterisk_and_503_while_saves_fail(r
 async def _health_is(running: Running, status: str) -> tuple[int, dict] | None:
     found = await health(running)
     return found if found[1]["status"] == status else None
+
+
+async def test_without_a_model_the_daemon_says_how_to_transcribe_with_commands_that_exist(config, caplog):
+    caplog.set_level(logging.WARNING, "hotline.daemon")
+    stop, ready = asyncio.Event(), asyncio.Queue()
+    task = asyncio.create_task(daemon.run(replace(config, pbxs=()), stop, on_ready=ready.put_nowait))
+    try:
+        async with asyncio.timeout(10):
+            await ready.get()
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+    (warning,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("no vosk model")]
+    commands = re.findall(r"`hotline ([^`]*)`", warning)
+    assert commands, warning
+    for command in commands:
+        build_parser().parse_args(shlex.split(command))  # an unknown option exits with status 2
