@@ -15,7 +15,7 @@ from typing import Sequence
 
 from hotline import __version__
 from hotline.config import ROLES, Config, load_config
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, InvalidInput
 
 log = logging.getLogger("hotline")
 
@@ -47,12 +47,20 @@ def _user_add(args: argparse.Namespace, config: Config) -> int:
     from hotline.db import database
     from hotline.db.users import add_user
 
+    from hotline.cases.store import department_exists
+
+    if args.role == "handler" and not args.department:
+        raise InvalidInput("user add: a handler needs --department ID (see hotline departments import)")
+
     async def run() -> str:
         async with database(config.database_url) as sessions, sessions() as session:
-            return await add_user(session, args.name, args.role)
+            if args.department and not await department_exists(session, args.department):
+                raise InvalidInput(f"--department: no department {args.department!r}; import departments first")
+            return await add_user(session, args.name, args.role, args.department)
 
     token = asyncio.run(run())
-    print(f"user {args.name} ({args.role}) created; their bearer token (shown only now):")
+    of = f", department {args.department}" if args.department else ""
+    print(f"user {args.name} ({args.role}{of}) created; their bearer token (shown only now):")
     print(token)
     return 0
 
@@ -84,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", help="create a user and print their bearer token")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--department", metavar="ID", help="a handler's department (hotline departments import)")
     add.set_defaults(func=_user_add)
 
     for name in COMMAND_MODULES:

@@ -293,9 +293,11 @@ def make_step(number: str, previous: Step | None, action: str, actor: Actor, at:
     return Step(seq, action, actor.name, actor.role, at, note, before, after, dict(data), prev_hash, digest)
 
 
-def first_broken_link(number: str, steps: Sequence[Step]) -> int | None:
+def first_broken_link(number: str, steps: Sequence[Step], status: str | None = None) -> int | None:
     """The sequence number of the first step whose record or link does not match its hash (or
-    that is missing from the chain), or None when the history is intact."""
+    that is missing from the chain), or None when the history is intact. With the case's
+    current `status`, a history cut short (its last step not ending there) is broken after its
+    last step: the hashes alone cannot show that the newest steps were deleted."""
     previous_hash = GENESIS
     for expected_seq, step in enumerate(steps, start=1):
         recomputed = step_hash(number, step.seq, step.action, step.actor, step.role, step.at, step.note,
@@ -303,6 +305,8 @@ def first_broken_link(number: str, steps: Sequence[Step]) -> int | None:
         if step.seq != expected_seq or step.prev_hash != previous_hash or recomputed != step.hash:
             return expected_seq
         previous_hash = step.hash
+    if not steps or (status is not None and steps[-1].status_after != status):
+        return len(steps) + 1
     return None
 
 

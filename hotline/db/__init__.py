@@ -14,7 +14,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -39,10 +40,14 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def insert_for(session: AsyncSession):
+    """The INSERT of the session's dialect, for its ON CONFLICT clauses (SQLite or PostgreSQL)."""
+    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     """Sessions whose objects stay readable after commit (they are handed to JSON and events)."""
     return async_sessionmaker(engine, expire_on_commit=False)
-
 
 
 def alembic_config() -> AlembicConfig:

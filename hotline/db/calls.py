@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from hotline.db import insert_for
 from hotline.db.tables import Call, CallLeg
 from hotline.errors import InvalidInput, NotFound
 
@@ -31,10 +31,6 @@ RECORD_FIELDS = tuple(name for name in CALL_FIELDS if name not in ("pbx", "linke
 LEG_FIELDS = ("channel", "state", "created_at", "answered_at", "ended_at", "cause", "cause_text")
 
 
-def _insert(session: AsyncSession):
-    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
-
-
 async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> dict[tuple[str, str], int]:
     """Upsert `calls` (and their legs) in the current transaction; return their database ids."""
     now = datetime.now(timezone.utc)
@@ -45,7 +41,7 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
     ]
     if not rows:
         return {}
-    insert = _insert(session)
+    insert = insert_for(session)
     statement = insert(Call).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["pbx", "linkedid"],
