@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta, timezone
 from fractions import Fraction
+from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -270,11 +271,12 @@ def _limits(config: CasesConfig) -> workflow.Limits:
     )
 
 
-def shipped_years() -> list[CalendarYear]:
+@cache
+def shipped_years() -> tuple[CalendarYear, ...]:
     """The calendars shipped in hotline/cases/calendars/, one per published notice."""
     folder = resources.files("hotline.cases").joinpath("calendars")
-    return [parse_year(entry.read_text("utf-8"), entry.name)
-            for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".toml")]
+    return tuple(parse_year(entry.read_text("utf-8"), entry.name)
+                 for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".toml"))
 
 
 async def calendar_years(session: AsyncSession) -> list[CalendarYear]:

@@ -1,0 +1,282 @@
+"""Cases over HTTP: file, list, read, and each workflow step as its own action.
+
+Roles: operators and supervisors file and read every case; a handler reads and acts only on their
+department's cases (another department's is a 404, so numbers cannot be probed); phone numbers
+are shown only to the roles that call citizens back (operator, supervisor, admin), masked
+(138****0001) for everyone else. A confidential case (保密工单) hides its callers' names too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.cases import workflow
+from hotline.cases.store import (
+    CaseFilter, CaseServices, CaseView, Recordings, Scoring, Viewer, act_on_case, case_services,
+    file_case, list_cases, view_case,
+)
+from hotline.cases.workflow import Actor
+from hotline.db.tables import User
+from hotline.errors import InvalidInput
+from hotline.web.auth import USER, require_role
+from hotline.web.context import CONFIG, SESSIONS, query_int
+
+# The features cases report to, wired by the composition root (hotline/web/app.py).
+SCORING = web.AppKey("case_scoring", Scoring)
+RECORDINGS = web.AppKey("case_recordings", Recordings)
+
+FILERS = ("operator", "supervisor")
+READERS = ("operator", "supervisor", "handler")
+# Roles that call citizens back and so see their numbers in full.
+NUMBER_READERS = frozenset({"operator", "supervisor", "admin"})
+MAX_BODY = 64 * 1024
+
+routes = web.RouteTableDef()
+
+_T = {"type": "string"}
+_TN = {"type": ["string", "null"]}
+_STEP_SCHEMA = {"type": "object", "properties": {
+    "seq": {"type": "integer"}, "action": _T, "actor": _T, "role": _T, "at": _T, "note": _T,
+    "status_before": _TN, "status_after": _T, "data": {"type": "object"}, "prev_hash": _T, "hash": _T,
+}}
+CASE_SCHEMA = {"type": "object", "required": ["number", "type", "channel", "status", "due_at", "history"],
+               "properties": {
+    "number": {"type": "string", "examples": ["12345-20261201-0007"]},
+    "type": {"type": "string", "enum": list(workflow.TYPES)},
+    "channel": {"type": "string", "enum": list(workflow.CHANNELS)},
+    "status": {"type": "string", "enum": list(workflow.STATUSES)},
+    "description": _T, "hotline": _TN, "caller_number": _TN, "caller_name": _TN,
+    "callers": {"type": "array", "items": {"type": "object", "properties": {"number": _TN, "name": _TN}}},
+    "call_id": {"type": ["integer", "null"]},
+    "calls": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "transcript_offset": {"type": ["number", "null"]}, "started_at": _T, "hotline": _TN}}},
+    "department": _TN, "department_window": _TN, "window": _TN, "staff": _TN, "address": _TN,
+    "grid_code": _TN, "component_code": _TN, "confidential": {"type": "boolean"},
+    "filed_at": _T, "due_at": _T, "overdue": {"type": "boolean"}, "acknowledge_due_at": _TN,
+    "acknowledged_at": _TN, "extension_requested_days": {"type": ["integer", "null"]}, "urged_at": _TN,
+    "criticism_due_at": _TN, "escalated_at": _TN, "overdue_at": _TN,
+    "substantiated": {"type": ["boolean", "null"]}, "item": _TN, "merged_into": _TN, "closed_at": _TN,
+    "version": {"type": "integer"}, "history": {"type": "array", "items": _STEP_SCHEMA},
+}}
+_CASE_RESPONSE = {"content": {"application/json": {"schema": CASE_SCHEMA}}}
+_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "the case number, e.g. 12345-20261201-0007"}
+# The body each action reads: name -> (JSON properties, required).
+ACTION_BODIES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "resolve": ({"answer": _T}, ["answer"]),
+    "register": ({"note": _T}, []),
+    "reject": ({"reason": _T}, ["reason"]),
+    "dispatch": ({"department": _T, "window": _T}, ["department"]),
+    "acknowledge": ({}, []),
+    "return": ({"reason": _T}, ["reason"]),
+    "request-extension": ({"days": {"type": "integer", "minimum": 1, "maximum": 60}, "reason": _T}, ["days", "reason"]),
+    "decide-extension": ({"approve": {"type": "boolean"}, "note": _T}, ["approve"]),
+    "feedback": ({"text": _T}, ["text"]),
+    "verify": ({"passed": {"type": "boolean"}, "substantiated": {"type": "boolean"},
+                "item": {"type": "string", "description": "rubric item, default verified-complaint"}, "note": _T},
+               ["passed"]),
+    "urge": ({"note": _T}, []),
+    "escalate": ({"note": _T}, []),
+    "reopen": ({"reason": _T}, ["reason"]),
+    "merge": ({"into": _T}, ["into"]),
+}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/cases": {
+        "post": {
+            "summary": "File a case (operator, supervisor)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["type", "channel", "description"],
+                "properties": {
+                    "type": {"type": "string", "enum": list(workflow.TYPES)},
+                    "channel": {"type": "string", "enum": list(workflow.CHANNELS)},
+                    "description": _T, "hotline": _T, "caller_number": _T, "caller_name": _T,
+                    "call_id": {"type": "integer"}, "transcript_offset": {"type": "number"},
+                    "department": _T, "window": _T, "staff": _T, "address": _T,
+                    "grid_code": {"type": "string", "pattern": "^[0-9]{12}$"},
+                    "component_code": {"type": "string", "pattern": "^[0-9]{16}$"},
+                    "confidential": {"type": "boolean"},
+                }}}}},
+            "responses": {"201": {"description": "The case", **_CASE_RESPONSE},
+                          "404": {"description": "No such call or department"}},
+        },
+        "get": {
+            "summary": "Cases, newest first (operator, supervisor; a handler: their department's)",
+            "parameters": [
+                {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
+                for name, text in [
+                    ("status", " | ".join(workflow.STATUSES)), ("type", " | ".join(workflow.TYPES)),
+                    ("department", "department id"), ("window", "window id (complained about or responsible)"),
+                    ("overdue", "true: open and past the deadline; false: the others"),
+                    ("soon_due", "true: open and due within [cases] soon_days working days"),
+                    ("caller", "any caller's number"), ("cursor", "next_cursor of the previous page"),
+                    ("limit", "1-500, default 50"),
+                ]
+            ],
+            "responses": {"200": {"description": "A page of cases", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"cases": {"type": "array", "items": CASE_SCHEMA},
+                                                 "next_cursor": _TN}}}}}},
+        },
+    },
+    "/api/v1/cases/{number}": {"get": {
+        "summary": "One case with its callers, calls and history (operator, supervisor, its department's handler)",
+        "parameters": [_NUMBER],
+        "responses": {"200": {"description": "The case", **_CASE_RESPONSE}, "404": {"description": "No such case"}},
+    }},
+}
+for _name, (_properties, _required) in ACTION_BODIES.items():
+    _rule = workflow.ACTIONS[_name]
+    OPENAPI_PATHS[f"/api/v1/cases/{{number}}/actions/{_name}"] = {"post": {
+        "summary": f"{_name} ({', '.join(_rule.roles)}; from {', '.join(_rule.sources)})",
+        "description": "Send the case's `version` to be refused (409) if it changed since it was read.",
+        "parameters": [_NUMBER],
+        "requestBody": {"content": {"application/json": {"schema": {
+            "type": "object", "required": _required,
+            "properties": _properties | {"version": {"type": "integer"}}}}}},
+        "responses": {"200": {"description": "The case after the step", **_CASE_RESPONSE},
+                      "404": {"description": "No such case (or another department's)"},
+                      "409": {"description": "Not possible in the case's status, or the case changed meanwhile"}},
+    }}
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def case_json(view: CaseView, role: str, now: datetime) -> dict[str, Any]:
+    """A case as the API shows it to `role`: numbers masked unless the role calls citizens back."""
+    case = view.case
+    full = role in NUMBER_READERS
+    callers = [{"number": number if full else workflow.mask_number(number),
+                "name": name if full or not case.confidential else None}
+               for number, name in view.callers]
+    first = callers[0] if callers else {"number": None, "name": None}
+    return {
+        "number": case.number, "type": case.type, "channel": case.channel, "status": case.status,
+        "description": case.description, "hotline": case.hotline,
+        "caller_number": first["number"], "caller_name": first["name"], "callers": callers,
+        "call_id": view.calls[0]["id"] if view.calls else None, "calls": view.calls,
+        "department": case.department, "department_window": case.department_window,
+        "window": case.window, "staff": case.staff, "address": case.address, "grid_code": case.grid_code,
+        "component_code": case.component_code, "confidential": case.confidential,
+        "filed_at": _time(case.filed_at), "due_at": _time(case.due_at),
+        "overdue": workflow.is_overdue(case, now), "acknowledge_due_at": _time(case.acknowledge_due_at),
+        "acknowledged_at": _time(case.acknowledged_at), "extension_requested_days": case.extension_days,
+        "urged_at": _time(case.urged_at), "criticism_due_at": _time(case.criticism_due_at),
+        "escalated_at": _time(case.escalated_at), "overdue_at": _time(case.overdue_at),
+        "substantiated": case.substantiated, "item": case.scored_item, "merged_into": case.merged_into,
+        "closed_at": _time(case.closed_at), "version": view.version,
+        "history": [
+            {"seq": s.seq, "action": s.action, "actor": s.actor, "role": s.role, "at": _time(s.at),
+             "note": s.note, "status_before": s.status_before, "status_after": s.status_after,
+             "data": dict(s.data), "prev_hash": s.prev_hash, "hash": s.hash}
+            for s in view.history
+        ],
+    }
+
+
+def viewer(user: User) -> Viewer:
+    return Viewer(Actor(user.name, user.role, user.department))
+
+
+async def services(request: web.Request, session: AsyncSession) -> CaseServices:
+    """Deadlines as configured, on the calendars in the database (an import takes effect at once)."""
+    return await case_services(session, request.app[CONFIG].cases, request.app.get(SCORING),
+                               request.app.get(RECORDINGS))
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (an empty body is an empty object); a clear 400 otherwise."""
+    if request.content_length and request.content_length > MAX_BODY:
+        raise InvalidInput(f"body: at most {MAX_BODY} bytes")
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"body: not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("body: expected a JSON object")
+    for key, value in body.items():
+        if isinstance(value, str) and "\x00" in value:
+            # PostgreSQL text cannot hold NUL: refuse it here rather than fail the insert.
+            raise InvalidInput(f"{key}: contains a NUL character", field=key)
+    return body
+
+
+def _flag(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return None
+    if raw not in ("true", "false"):
+        raise InvalidInput(f"{name}: expected true or false, got {raw!r}", parameter=name)
+    return raw == "true"
+
+
+def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
+    value = request.query.get(name) or None
+    if value is not None and value not in choices:
+        raise InvalidInput(f"{name}: expected one of {', '.join(choices)}, got {value!r}", parameter=name)
+    return value
+
+
+@routes.post("/api/v1/cases")
+async def cases_file(request: web.Request) -> web.Response:
+    """File a case; 201 with the case."""
+    user = require_role(request, *FILERS)
+    body = await json_body(request)
+    now = datetime.now(timezone.utc)
+    async with request.app[SESSIONS]() as session:
+        view = await file_case(session, body, viewer(user).actor, now, await services(request, session))
+    return web.json_response(case_json(view, user.role, now), status=201,
+                             headers={"Location": f"/api/v1/cases/{view.case.number}"})
+
+
+@routes.get("/api/v1/cases")
+async def cases_list(request: web.Request) -> web.Response:
+    """Cases, newest first, filtered, keyset-paginated."""
+    user = require_role(request, *READERS)
+    filters = CaseFilter(
+        status=_choice(request, "status", workflow.STATUSES), type=_choice(request, "type", workflow.TYPES),
+        department=request.query.get("department") or None, window=request.query.get("window") or None,
+        overdue=_flag(request, "overdue"), soon_due=bool(_flag(request, "soon_due")),
+        caller=request.query.get("caller") or None,
+    )
+    limit = query_int(request, "limit", 50, 1, 500)
+    now = datetime.now(timezone.utc)
+    async with request.app[SESSIONS]() as session:
+        page, next_cursor = await list_cases(session, filters, viewer(user), now, await services(request, session),
+                                             limit, request.query.get("cursor") or None)
+    return web.json_response({"cases": [case_json(v, user.role, now) for v in page], "next_cursor": next_cursor})
+
+
+@routes.get("/api/v1/cases/{number}")
+async def cases_show(request: web.Request) -> web.Response:
+    user = require_role(request, *READERS)
+    async with request.app[SESSIONS]() as session:
+        view = await view_case(session, request.match_info["number"], viewer(user))
+    return web.json_response(case_json(view, user.role, datetime.now(timezone.utc)))
+
+
+@routes.post("/api/v1/cases/{number}/actions/{action}")
+async def cases_act(request: web.Request) -> web.Response:
+    """One workflow step; the body's `version`, if sent, must still be the case's."""
+    user: User = request[USER]
+    action = request.match_info["action"]
+    if action not in workflow.ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}; one of {', '.join(workflow.ACTIONS)}", action=action)
+    body = await json_body(request)
+    version = body.pop("version", None)
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise InvalidInput(f"version: expected the case's version number, got {version!r}", field="version")
+    now = datetime.now(timezone.utc)
+    async with request.app[SESSIONS]() as session:
+        view = await act_on_case(session, request.match_info["number"], action, body, viewer(user), now,
+                                 await services(request, session), version)
+    return web.json_response(case_json(view, user.role, now))
