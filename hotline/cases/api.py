@@ -59,7 +59,7 @@ CASE_SCHEMA = {"type": "object", "required": ["number", "type", "channel", "stat
     "grid_code": _TN, "component_code": _TN, "confidential": {"type": "boolean"},
     "filed_at": _T, "due_at": _T, "overdue": {"type": "boolean"}, "acknowledge_due_at": _TN,
     "acknowledged_at": _TN, "extension_requested_days": {"type": ["integer", "null"]}, "urged_at": _TN,
-    "criticism_due_at": _TN, "escalated_at": _TN, "overdue_at": _TN,
+    "criticism_due_at": _TN, "escalated_at": _TN, "overdue_at": _TN, "criticised_at": _TN,
     "substantiated": {"type": ["boolean", "null"]}, "item": _TN, "merged_into": _TN, "closed_at": _TN,
     "version": {"type": "integer"}, "history": {"type": "array", "items": _STEP_SCHEMA},
 }}
@@ -169,7 +169,7 @@ def case_json(view: CaseView, role: str, now: datetime) -> dict[str, Any]:
         "acknowledged_at": _time(case.acknowledged_at), "extension_requested_days": case.extension_days,
         "urged_at": _time(case.urged_at), "criticism_due_at": _time(case.criticism_due_at),
         "escalated_at": _time(case.escalated_at), "overdue_at": _time(case.overdue_at),
-        "substantiated": case.substantiated, "item": case.scored_item, "merged_into": case.merged_into,
+        "criticised_at": _time(case.criticised_at), "substantiated": case.substantiated, "item": case.scored_item, "merged_into": case.merged_into,
         "closed_at": _time(case.closed_at), "version": view.version,
         "history": [
             {"seq": s.seq, "action": s.action, "actor": s.actor, "role": s.role, "at": _time(s.at),

@@ -20,7 +20,7 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta, timezone
 from fractions import Fraction
@@ -34,8 +34,9 @@ from sqlalchemy import (
     select, update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.cases import workflow
@@ -91,6 +92,7 @@ class CaseRow(Base):
     criticism_due_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     overdue_at: Mapped[datetime | None]
+    criticised_at: Mapped[datetime | None]
     substantiated: Mapped[bool | None] = mapped_column(Boolean)
     scored_item: Mapped[str | None] = mapped_column(String(64))
     merged_into: Mapped[str | None] = mapped_column(String(32))
@@ -667,13 +669,29 @@ async def act_on_case(
 async def mark_overdue_cases(session: AsyncSession, now: datetime, services: CaseServices) -> list[str]:
     """Mark every open case past its deadline overdue, once, each with its one late-case
     occurrence for the responsible window; returns their numbers."""
+    return await _sweep(session, CaseRow.due_at < now, CaseRow.overdue_at,
+                        lambda case, previous: workflow.mark_overdue(case, now, services.policy, previous),
+                        services)
+
+
+async def mark_criticised_cases(session: AsyncSession, now: datetime, services: CaseServices) -> list[str]:
+    """Record the circulated criticism (通报) of every open case whose time after urging ran out."""
+    return await _sweep(session, CaseRow.criticism_due_at < now, CaseRow.criticised_at,
+                        lambda case, previous: workflow.mark_criticised(case, now, previous), services)
+
+
+async def _sweep(
+    session: AsyncSession, due: ColumnElement[bool], marked_at: InstrumentedAttribute[datetime | None],
+    mark: Callable[[Case, Step], Transition | None], services: CaseServices,
+) -> list[str]:
+    """Apply `mark` to each open case that is `due` and not yet marked, one transaction each."""
     numbers = (await session.scalars(select(CaseRow.number).where(
-        CaseRow.status.in_(workflow.OPEN_STATUSES), CaseRow.due_at < now, CaseRow.overdue_at.is_(None),
+        CaseRow.status.in_(workflow.OPEN_STATUSES), due, marked_at.is_(None),
     ).order_by(CaseRow.id))).all()
     marked = []
     for number in numbers:
         row = await _row(session, number, Viewer(workflow.SYSTEM_ACTOR), lock=True)
-        moved = workflow.mark_overdue(_case(row), now, services.policy, await _last_step(session, row.id))
+        moved = mark(_case(row), await _last_step(session, row.id))
         if moved is None:
             await session.rollback()
             continue

@@ -150,6 +150,7 @@ class Case:
     criticism_due_at: datetime | None = None
     escalated_at: datetime | None = None
     overdue_at: datetime | None = None
+    criticised_at: datetime | None = None
     substantiated: bool | None = None
     # The rubric item standing in the ledger for this case's verified outcome, if any.
     scored_item: str | None = None
@@ -493,6 +494,18 @@ def mark_overdue(case: Case, at: datetime, policy: Policy, previous: Step) -> Tr
     step = make_step(case.number, previous, "overdue", SYSTEM_ACTOR, at, "", case.status, case.status,
                      {"due_at": _utc(case.due_at), "window": case.department_window})
     return Transition(replace(case, overdue_at=at), step, ScoreChange("overdue", enter=policy.overdue_item))
+
+
+def mark_criticised(case: Case, at: datetime, previous: Step) -> Transition | None:
+    """The one `criticise` step (通报) of a case still open when the working days allowed after
+    its urging have run out (None otherwise)."""
+    if (not case.is_open or case.criticised_at is not None or case.criticism_due_at is None
+            or at <= case.criticism_due_at):
+        return None
+    step = make_step(case.number, previous, "criticise", SYSTEM_ACTOR, at, "", case.status, case.status,
+                     {"urged_at": _utc(case.urged_at) if case.urged_at else None,
+                      "department": case.department})
+    return Transition(replace(case, criticised_at=at), step)
 
 
 def is_overdue(case: Case, now: datetime) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from hotline.cases.calendar import SHANGHAI
 from hotline.cases.workflow import (
     ACTIONS, STATUSES, Actor, Case, IllegalTransition, Policy, ScoreChange, act, absorb, file_case,
-    first_broken_link, grid_code, is_soon_due, mark_overdue, mask_number,
+    first_broken_link, grid_code, is_soon_due, mark_criticised, mark_overdue, mask_number,
 )
 from hotline.errors import Forbidden, InvalidInput
 from tests.cases.test_calendar import shipped
@@ -225,3 +225,14 @@ def test_phone_numbers_are_masked_as_call_centres_show_them():
     assert mask_number("13800000001") == "138****0001"
     assert mask_number("0371689123") == "03****9123"
     assert mask_number("12345") == "***45" and mask_number("110") == "*10" and mask_number(None) is None
+
+
+def test_a_case_still_open_when_the_time_after_urging_runs_out_is_criticised_once():
+    case, steps = new()
+    case = walk(case, steps, "register", "urge")
+    assert mark_criticised(case, case.criticism_due_at, steps[-1]) is None
+    criticised = mark_criticised(case, case.criticism_due_at + timedelta(seconds=1), steps[-1])
+    assert criticised.step.action == "criticise" and criticised.score is None
+    assert mark_criticised(criticised.case, case.criticism_due_at + timedelta(days=1), criticised.step) is None
+    never_urged, steps = new()
+    assert mark_criticised(never_urged, T0 + timedelta(days=60), steps[-1]) is None

@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('criticism_due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('escalated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('overdue_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('criticised_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('substantiated', sa.Boolean(), nullable=True),
     sa.Column('scored_item', sa.String(length=64), nullable=True),
     sa.Column('merged_into', sa.String(length=32), nullable=True),
