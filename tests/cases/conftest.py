@@ -12,6 +12,7 @@ from hotline.cases.store import CaseServices, Department, Viewer, case_services,
 from hotline.cases.workflow import Actor
 from hotline.config import CasesConfig
 from hotline.db.tables import Call
+from hotline.db.users import add_user
 from recordings.holds import RecordingHolds
 from recordings.store import Recording
 from scoring.case_points import CasePoints
@@ -50,3 +51,14 @@ async def services(sessions) -> CaseServices:
         await session.commit()
         return await case_services(session, CasesConfig(), CasePoints("yihuang-window", ["yihuang-staff"]),
                                    RecordingHolds())
+
+
+@pytest.fixture
+async def client(api, sessions, services):
+    async with sessions() as session:
+        api.tokens["police"] = await add_user(session, "sun.handler", "handler", "police")
+        api.tokens["urban"] = await add_user(session, "zhao.handler", "handler", "urban")
+        api.tokens["portal"] = await add_user(session, "portal", "open311")
+        api.tokens["supervisor-2"] = await add_user(session, "chen.supervisor", "supervisor")
+    api.auth = lambda role: {"Authorization": f"Bearer {api.tokens[role]}"}
+    return api

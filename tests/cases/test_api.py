@@ -7,21 +7,9 @@ import asyncio
 import pytest
 
 from hotline.cases.workflow import ACTIONS, STATUSES
-from hotline.db.users import add_user
 
 FILE = {"type": "complaint", "channel": "12345", "description": "公安窗口工作人员态度恶劣",
         "caller_number": "13800000001", "caller_name": "张三", "window": "gongan", "staff": "li", "call_id": 1}
-
-
-@pytest.fixture
-async def client(api, sessions, services):
-    async with sessions() as session:
-        api.tokens["police"] = await add_user(session, "sun.handler", "handler", "police")
-        api.tokens["urban"] = await add_user(session, "zhao.handler", "handler", "urban")
-        api.tokens["portal"] = await add_user(session, "portal", "open311")
-        api.tokens["supervisor-2"] = await add_user(session, "chen.supervisor", "supervisor")
-    api.auth = lambda role: {"Authorization": f"Bearer {api.tokens[role]}"}
-    return api
 
 
 async def post(client, role, path, body=None, status=200):
