@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.cases import workflow
 from hotline.cases.store import (
-    CaseFilter, CaseServices, CaseView, Recordings, Scoring, Viewer, act_on_case, case_services,
-    file_case, list_cases, view_case,
+    CaseFilter, CaseServices, CaseView, Department, Recordings, Scoring, Viewer, act_on_case, case_services,
+    file_case, list_cases, list_departments, save_departments, view_case,
 )
 from hotline.cases.workflow import Actor
 from hotline.db.tables import User
@@ -142,6 +142,22 @@ for _name, (_properties, _required) in ACTION_BODIES.items():
                       "404": {"description": "No such case (or another department's)"},
                       "409": {"description": "Not possible in the case's status, or the case changed meanwhile"}},
     }}
+
+
+_DEPARTMENT = {"type": "object", "required": ["id", "name"],
+               "properties": {"id": _T, "name": _T, "window": {**_TN, "description": "scoring subject id"}}}
+OPENAPI_PATHS["/api/v1/departments"] = {"get": {
+    "summary": "Departments that handle cases and their windows (operator, supervisor, handler)",
+    "responses": {"200": {"description": "Every department", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"departments": {"type": "array", "items": _DEPARTMENT}}}}}}},
+}}
+OPENAPI_PATHS["/api/v1/departments/{id}"] = {"put": {
+    "summary": "Add or rename a department (admin); `hotline departments import` does many at once",
+    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["name"], "properties": {"name": _T, "window": _TN}}}}},
+    "responses": {"200": {"description": "The department", "content": {"application/json": {"schema": _DEPARTMENT}}}},
+}}
 
 
 def _time(value: datetime | None) -> str | None:
@@ -280,3 +296,33 @@ async def cases_act(request: web.Request) -> web.Response:
         view = await act_on_case(session, request.match_info["number"], action, body, viewer(user), now,
                                  await services(request, session), version)
     return web.json_response(case_json(view, user.role, now))
+
+
+def department_json(department: Department) -> dict[str, Any]:
+    return {"id": department.id, "name": department.name, "window": department.window}
+
+
+@routes.get("/api/v1/departments")
+async def departments_list(request: web.Request) -> web.Response:
+    require_role(request, *READERS)
+    async with request.app[SESSIONS]() as session:
+        departments = await list_departments(session)
+    return web.json_response({"departments": [department_json(d) for d in departments]})
+
+
+@routes.put("/api/v1/departments/{id}")
+async def departments_put(request: web.Request) -> web.Response:
+    """Add or rename one department (admins only: handlers' access follows it)."""
+    require_role(request)
+    body = await json_body(request)
+    department_id, name, window = request.match_info["id"], body.get("name"), body.get("window")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name: required", field="name")
+    if window is not None and (not isinstance(window, str) or not window.strip() or len(window) > 64):
+        raise InvalidInput("window: expected a scoring subject id of at most 64 characters", field="window")
+    if len(department_id) > 64:
+        raise InvalidInput("id: at most 64 characters", field="id")
+    department = Department(id=department_id, name=name.strip(), window=window.strip() if window else None)
+    async with request.app[SESSIONS]() as session:
+        await save_departments(session, [department])
+    return web.json_response(department_json(department))

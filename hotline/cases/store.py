@@ -348,6 +348,10 @@ async def save_departments(session: AsyncSession, departments: Iterable[Departme
     return count
 
 
+async def list_departments(session: AsyncSession) -> list[Department]:
+    return list(await session.scalars(select(Department).order_by(Department.id)))
+
+
 async def department_exists(session: AsyncSession, department: str) -> bool:
     return await session.get(Department, department) is not None
 

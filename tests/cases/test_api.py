@@ -203,3 +203,13 @@ async def test_every_case_route_and_action_is_in_the_openapi_document(client):
         assert "post" in document["paths"][f"/api/v1/cases/{{number}}/actions/{action}"], action
     schema = document["paths"]["/api/v1/cases"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     assert set(schema["properties"]["status"]["enum"]) == set(STATUSES)
+
+
+async def test_departments_are_listed_and_only_an_admin_adds_one(client):
+    added = await client.put("/api/v1/departments/zjj", json={"name": "住建局", "window": "zhujian"},
+                             headers=client.auth("admin"))
+    assert added.status == 200 and (await added.json()) == {"id": "zjj", "name": "住建局", "window": "zhujian"}
+    assert (await client.put("/api/v1/departments/x", json={"name": "x"}, headers=client.auth("supervisor"))).status == 403
+    assert (await client.put("/api/v1/departments/x", json={}, headers=client.auth("admin"))).status == 400
+    listed = await (await client.get("/api/v1/departments", headers=client.auth("police"))).json()
+    assert [d["id"] for d in listed["departments"]] == ["police", "urban", "zjj"]
