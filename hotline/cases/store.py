@@ -450,6 +450,11 @@ class CaseFilter:
     overdue: bool | None = None
     soon_due: bool = False
     caller: str | None = None
+    channel: str | None = None
+    numbers: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    filed_since: datetime | None = None
+    filed_until: datetime | None = None
 
 
 def _encode_cursor(row: CaseRow) -> str:
@@ -491,6 +496,16 @@ async def list_cases(
         query = query.where(open_, CaseRow.due_at >= now, CaseRow.due_at <= horizon)
     if filters.caller:
         query = query.where(exists().where(CaseCaller.case_id == CaseRow.id, CaseCaller.number == filters.caller))
+    if filters.channel:
+        query = query.where(CaseRow.channel == filters.channel)
+    if filters.numbers:
+        query = query.where(CaseRow.number.in_(filters.numbers))
+    if filters.statuses:
+        query = query.where(CaseRow.status.in_(filters.statuses))
+    if filters.filed_since:
+        query = query.where(CaseRow.filed_at >= filters.filed_since)
+    if filters.filed_until:
+        query = query.where(CaseRow.filed_at <= filters.filed_until)
     if cursor:
         filed_at, id_ = _decode_cursor(cursor)
         query = query.where(or_(CaseRow.filed_at < filed_at, and_(CaseRow.filed_at == filed_at, CaseRow.id < id_)))

@@ -11,6 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import hotline.cases.api
+import hotline.cases.open311
 import recordings.api
 import scoring.api
 from hotline.config import Config
@@ -24,7 +25,7 @@ from scoring.case_points import CasePoints
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api, hotline.cases.api)
+ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api, hotline.cases.api, hotline.cases.open311)
 
 
 @web.middleware
