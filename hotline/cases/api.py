@@ -8,17 +8,20 @@ are shown only to the roles that call citizens back (operator, supervisor, admin
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.cases import workflow
+from hotline.cases import statistics
 from hotline.cases.store import (
     CaseFilter, CaseServices, CaseView, Department, Recordings, Scoring, Viewer, act_on_case, case_services,
-    file_case, list_cases, list_departments, save_departments, view_case,
+    cases_filed_between, file_case, list_cases, list_departments, open_case_counts, save_departments, view_case,
 )
 from hotline.cases.workflow import Actor
 from hotline.db.tables import User
@@ -157,6 +160,23 @@ OPENAPI_PATHS["/api/v1/departments/{id}"] = {"put": {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["name"], "properties": {"name": _T, "window": _TN}}}}},
     "responses": {"200": {"description": "The department", "content": {"application/json": {"schema": _DEPARTMENT}}}},
+}}
+
+
+OPENAPI_PATHS["/api/v1/statistics/cases"] = {"get": {
+    "summary": "Case figures per department, window or hotline for a period (supervisor; a handler: their department)",
+    "description": "Cases count in the period they were filed in; see docs/cases.md for each column.",
+    "parameters": [
+        {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
+        for name, text in [("by", "department (default) | window | hotline"), ("month", "e.g. 2026-12"),
+                           ("from", "first local day, e.g. 2026-12-01 (with to)"), ("to", "last local day"),
+                           ("format", "json (default) | csv | xlsx")]
+    ],
+    "responses": {"200": {"description": "The figures, one row per group then the total", "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "by": _T, "period": _T, "rows": {"type": "array", "items": {"type": "object", "properties": {
+                name: {"type": ["integer", "number", "string", "null"]} for name in statistics.COLUMNS}}}}}},
+        "text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}},
 }}
 
 
@@ -326,3 +346,40 @@ async def departments_put(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         await save_departments(session, [department])
     return web.json_response(department_json(department))
+
+
+@routes.get("/api/v1/statistics/cases")
+async def cases_statistics(request: web.Request) -> web.Response:
+    """The period's figures as JSON, CSV or XLSX."""
+    user = require_role(request, "supervisor", "handler")
+    by = request.query.get("by") or "department"
+    form = request.query.get("format") or "json"
+    if form not in ("json", "csv", "xlsx"):
+        raise InvalidInput(f"format: expected json, csv or xlsx, got {form!r}", parameter="format")
+    now = datetime.now(timezone.utc)
+    async with request.app[SESSIONS]() as session:
+        hours = (await services(request, session)).policy.calendar.hours
+        start, end, label = statistics.period(request.query.get("month"), request.query.get("from"),
+                                              request.query.get("to"), hours.zone)
+        rows = statistics.tally(await cases_filed_between(session, start, end, viewer(user)), by, now)
+    name = f"cases-by-{by}-{label}"
+    if form == "csv":
+        return web.Response(text=statistics.figures_csv(rows), content_type="text/csv", charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    if form == "xlsx":
+        out = io.BytesIO()
+        statistics.figures_workbook(rows, label).save(out)
+        return web.Response(body=out.getvalue(), headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return web.json_response({"by": by, "period": label, "rows": [row.as_row() for row in rows]})
+
+
+async def case_metrics(app: web.Application) -> list[Metric]:
+    """Gauges of open cases per status and of overdue ones, read at scrape time."""
+    async with app[SESSIONS]() as session:
+        per_status, overdue = await open_case_counts(session, datetime.now(timezone.utc))
+    open_cases = GaugeMetricFamily("hotline_cases_open", "Open cases by status", labels=["status"])
+    for status, count in per_status.items():
+        open_cases.add_metric([status], count)
+    return [open_cases, GaugeMetricFamily("hotline_cases_overdue", "Open cases past their deadline", value=overdue)]

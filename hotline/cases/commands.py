@@ -19,10 +19,10 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from sqlalchemy import func, select
 
-from hotline.cases import workflow
+from hotline.cases import statistics, workflow
 from hotline.cases.api import case_json
 from hotline.cases.store import (
-    CaseFilter, CaseRow, Viewer, calendar_years, case_services, import_calendar, list_cases,
+    CaseFilter, CaseRow, Viewer, calendar_years, case_services, cases_filed_between, import_calendar, list_cases,
     read_departments, save_departments, verify_histories, view_case,
 )
 from hotline.cases.workflow import Actor
@@ -168,6 +168,35 @@ def _verify(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _stats(args: argparse.Namespace, config: Config) -> int:
+    now = datetime.now(timezone.utc)
+
+    async def work(session: Any) -> tuple[list[statistics.Figures], str]:
+        zone = (await case_services(session, config.cases)).policy.calendar.hours.zone
+        start, end, label = statistics.period(args.month, args.first, args.last, zone)
+        return statistics.tally(await cases_filed_between(session, start, end, CLI), args.by, now), label
+
+    rows, label = _in_database(config, work)
+    if args.format == "xlsx":
+        if not args.output:
+            raise InvalidInput("--format xlsx needs --output FILE.xlsx")
+        statistics.figures_workbook(rows, label).save(args.output)
+        print(f"wrote {args.output}")
+        return 0
+    if args.format == "json":
+        text = json.dumps({"by": args.by, "period": label, "rows": [r.as_row() for r in rows]},
+                          ensure_ascii=False, indent=2) + "\n"
+    elif args.format == "csv":
+        text = statistics.figures_csv(rows)
+    else:
+        text = f"cases by {args.by}, {label}\n" + statistics.figures_table(rows)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _departments_import(args: argparse.Namespace, config: Config) -> int:
     departments = read_departments(_read_text(args.file), args.file)
     count = _in_database(config, lambda session: save_departments(session, departments))
@@ -227,6 +256,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     verify = commands.add_parser("verify", help="check every history's hash chain; exit 1 at a broken link")
     verify.add_argument("number", nargs="?", help="only this case")
     verify.set_defaults(func=_verify)
+
+    stats = commands.add_parser("stats", help="figures per department, window or hotline for a period")
+    stats.add_argument("--by", choices=statistics.GROUPINGS, default="department")
+    stats.add_argument("--month", help="e.g. 2026-12")
+    stats.add_argument("--from", dest="first", metavar="DAY", help="first local day, e.g. 2026-12-01")
+    stats.add_argument("--to", dest="last", metavar="DAY", help="last local day, e.g. 2026-12-31")
+    stats.add_argument("--format", choices=("table", "json", "csv", "xlsx"), default="table")
+    stats.add_argument("--output", metavar="FILE")
+    stats.set_defaults(func=_stats)
 
     calendar = commands.add_parser("calendar", help="working-day calendars (holiday notices)")
     calendar_commands = calendar.add_subparsers(dest="calendar_command", required=True, metavar="COMMAND")

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
-    Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, exists, false, or_,
+    Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, exists, false, func, or_,
     select, update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -756,6 +756,31 @@ async def keep_holds(session: AsyncSession, now: datetime, services: CaseService
         await session.execute(update(CaseRow).where(CaseRow.id.in_(released)).values(released_at=now))
     await session.commit()
     return list(released.values())
+
+
+async def cases_filed_between(
+    session: AsyncSession, start: datetime, end: datetime, viewer: Viewer,
+) -> list[tuple[Case, list[Step]]]:
+    """Every case filed in [start, end) that `viewer` may see, with its history."""
+    query = select(CaseRow).where(CaseRow.filed_at >= start, CaseRow.filed_at < end).order_by(CaseRow.id)
+    if viewer.actor.role == "handler":
+        query = query.where(CaseRow.department == (viewer.actor.department or ""))
+    rows = (await session.scalars(query)).all()
+    steps: dict[int, list[Step]] = {row.id: [] for row in rows}
+    for start_at in range(0, len(rows), 500):
+        ids = [row.id for row in rows[start_at:start_at + 500]]
+        for step in await session.scalars(select(CaseStep).where(CaseStep.case_id.in_(ids)).order_by(CaseStep.seq)):
+            steps[step.case_id].append(_step(step))
+    return [(_case(row), steps[row.id]) for row in rows]
+
+
+async def open_case_counts(session: AsyncSession, now: datetime) -> tuple[dict[str, int], int]:
+    """Open cases per status, and how many of them are past their deadline (for /metrics)."""
+    open_ = CaseRow.status.in_(workflow.OPEN_STATUSES)
+    per_status = dict((await session.execute(
+        select(CaseRow.status, func.count()).where(open_).group_by(CaseRow.status))).all())
+    overdue = await session.scalar(select(func.count()).select_from(CaseRow).where(open_, CaseRow.due_at < now))
+    return {status: per_status.get(status, 0) for status in workflow.OPEN_STATUSES}, overdue or 0
 
 
 async def verify_histories(session: AsyncSession, number: str | None = None) -> list[tuple[str, int]]:

@@ -83,6 +83,7 @@ def make_app(
     # their calls, through these services of the two features (cases imports neither).
     app[hotline.cases.api.SCORING] = CasePoints(config.cases.window_rubric, config.cases.staff_rubrics)
     app[hotline.cases.api.RECORDINGS] = RecordingHolds()
+    app[monitoring.METRIC_SOURCES] = [hotline.cases.api.case_metrics]
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     app.router.add_get("/", _static("index.html", "text/html"))
