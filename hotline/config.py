@@ -110,6 +110,8 @@ class Config:
     )
     pbxs: tuple[PbxConfig, ...] = (PbxConfig(),)
     cases: CasesConfig = CasesConfig()
+    # Queue member (AgentConnect MemberName, or Interface) -> user name: who gets the screen pop.
+    agents: Mapping[str, str] = field(default_factory=dict)
 
 
 # (section, key) -> (Config field, type). The file's layout is documented in hotline.example.toml.
@@ -202,11 +204,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             raise ConfigError(f"config file {path}: {exc}", key="--config") from None
 
     values: dict[str, Any] = {}
-    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines", "cases"}
+    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines", "cases", "agents"}
     for section, table in data.items():
         if section not in known_sections:
             raise ConfigError(f"{section}: unknown section", key=section)
-        if section in ("pbx", "hotlines"):
+        if section in ("pbx", "hotlines", "agents"):
             continue
         if section == "cases":
             values["cases"] = _cases(table)
@@ -232,6 +234,12 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         ):
             raise ConfigError("hotlines: expected a table of extension = \"hotline\"", key="hotlines")
         values["hotlines"] = dict(table)
+
+    if "agents" in data:
+        table = data["agents"]
+        if not isinstance(table, dict) or not all(isinstance(v, str) and v for v in table.values()):
+            raise ConfigError('agents: expected a table of "queue member" = "user name"', key="agents")
+        values["agents"] = dict(table)
 
     pbx_tables = data.get("pbx", [])
     if not isinstance(pbx_tables, list):

@@ -383,3 +383,13 @@ async def case_metrics(app: web.Application) -> list[Metric]:
     for status, count in per_status.items():
         open_cases.add_metric([status], count)
     return [open_cases, GaugeMetricFamily("hotline_cases_overdue", "Open cases past their deadline", value=overdue)]
+
+
+CALLER_CASES = 20
+
+
+async def caller_cases(session: AsyncSession, number: str, user: User) -> dict[str, Any]:
+    """The caller's cases (as `user` may see them) for their history and the operator's screen pop."""
+    now = datetime.now(timezone.utc)
+    page, _ = await list_cases(session, CaseFilter(caller=number), viewer(user), now, None, CALLER_CASES)
+    return {"cases": [case_json(view, user.role, now) for view in page]}

@@ -471,7 +471,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 async def list_cases(
-    session: AsyncSession, filters: CaseFilter, viewer: Viewer, now: datetime, services: CaseServices,
+    session: AsyncSession, filters: CaseFilter, viewer: Viewer, now: datetime, services: CaseServices | None,
     limit: int = 50, cursor: str | None = None,
 ) -> tuple[list[CaseView], str | None]:
     """Newest cases first, keyset-paginated on (filed_at, id); a handler sees their department's."""
@@ -492,6 +492,8 @@ async def list_cases(
     elif filters.overdue is False:
         query = query.where(or_(~open_, CaseRow.due_at >= now))
     if filters.soon_due:
+        if services is None:
+            raise ValueError("soon_due needs the calendar: pass services")
         horizon = services.policy.calendar.add_working_days(now, services.soon_days)
         query = query.where(open_, CaseRow.due_at >= now, CaseRow.due_at <= horizon)
     if filters.caller:

@@ -84,6 +84,7 @@ def make_app(
     app[hotline.cases.api.SCORING] = CasePoints(config.cases.window_rubric, config.cases.staff_rubrics)
     app[hotline.cases.api.RECORDINGS] = RecordingHolds()
     app[monitoring.METRIC_SOURCES] = [hotline.cases.api.case_metrics]
+    app[calls.CALLER_HISTORY] = [hotline.cases.api.caller_cases]
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     app.router.add_get("/", _static("index.html", "text/html"))
