@@ -4,12 +4,16 @@ tables itself. Retention (retention.py) never deletes a recording on hold."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings.store import Recording
+
+
+# Calls per query: far below the bind-parameter limits of SQLite (32766) and PostgreSQL.
+BATCH = 500
 
 
 class RecordingHolds:
@@ -24,13 +28,15 @@ class RecordingHolds:
         )
         return {call_id: recording_id for call_id, recording_id in rows}
 
-    async def hold(self, session: AsyncSession, call_ids: Sequence[int], reason: str | None) -> None:
-        """Hold (`reason`) or release (None) every kept recording of `call_ids`; a call whose
+    async def hold(self, session: AsyncSession, reasons: Mapping[int, str | None]) -> None:
+        """Hold each call's kept recordings with its reason, or release them (None). A call whose
         recording is not ingested yet is held by the next sweep that finds it."""
-        rows = await session.scalars(
-            select(Recording).where(Recording.call_id.in_(call_ids), Recording.deleted_at.is_(None))
-        )
-        for recording in rows:
-            if recording.legal_hold != (reason is not None) or (reason and recording.hold_reason != reason):
-                recording.legal_hold = reason is not None
-                recording.hold_reason = reason
+        calls = list(reasons)
+        for start in range(0, len(calls), BATCH):
+            rows = await session.scalars(select(Recording).where(
+                Recording.call_id.in_(calls[start:start + BATCH]), Recording.deleted_at.is_(None)))
+            for recording in rows:
+                reason = reasons[recording.call_id]
+                if recording.legal_hold != (reason is not None) or recording.hold_reason != reason:
+                    recording.legal_hold = reason is not None
+                    recording.hold_reason = reason

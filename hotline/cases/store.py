@@ -214,8 +214,8 @@ class Recordings(Protocol):
     async def recordings(self, session: AsyncSession, call_ids: Sequence[int]) -> dict[int, int]:
         """Call id -> id of its recording, for the calls that have one."""
 
-    async def hold(self, session: AsyncSession, call_ids: Sequence[int], reason: str | None) -> None:
-        """Put the recordings of `call_ids` on legal hold (`reason`) or release them (None)."""
+    async def hold(self, session: AsyncSession, reasons: Mapping[int, str | None]) -> None:
+        """Put the recordings of each call on legal hold (its reason) or release them (None)."""
 
 
 @dataclass(frozen=True)
@@ -577,7 +577,7 @@ async def file_case(
     if call is not None:
         session.add(CaseCall(case_id=row.id, call_id=call.id, transcript_offset=offset))
         if services.recordings is not None:
-            await services.recordings.hold(session, [call.id], f"case {number}")
+            await services.recordings.hold(session, {call.id: f"case {number}"})
     await session.commit()
     return await _view(session, row)
 
@@ -636,6 +636,11 @@ async def act_on_case(
     """Take `action` on case `number` and commit it with its step (and any points it causes).
     A stale `version`, or another change committed first, is a Conflict (409); nothing changes."""
     workflow.check_role(action, viewer.actor)
+    into = params.get("into") if action == "merge" else None
+    if isinstance(into, str) and into < number:
+        # Two merges crossing (A into B, B into A) lock both rows in the same order, so PostgreSQL
+        # serialises them instead of aborting one as a deadlock.
+        await _row(session, into, viewer, lock=True)
     row = await _row(session, number, viewer, lock=True)
     if version is not None and version != row.version:
         raise Conflict(f"case {number} is at version {row.version}, not {version}: read it again",
@@ -643,14 +648,12 @@ async def act_on_case(
     case = _case(row)
     params = dict(params)
     if action == "dispatch":
-        department = await session.get(Department, params.get("department")) if isinstance(params.get("department"), str) else None
+        named = params.get("department")
+        department = await session.get(Department, named) if isinstance(named, str) else None
         if department is None:
             raise NotFound(f"no department {params.get('department')!r}", department=params.get("department"))
         params.setdefault("window", department.window)
-    target = None
-    if action == "merge":
-        into = params.get("into")
-        target = await _row(session, into, viewer, lock=True) if isinstance(into, str) else None
+    target = await _row(session, into, viewer, lock=True) if isinstance(into, str) else None
     moved = workflow.act(case, action, params, viewer.actor, at, services.policy, await _last_step(session, row.id))
     _apply(row, moved.case)
     if action == "reopen":
@@ -733,14 +736,13 @@ async def keep_holds(session: AsyncSession, now: datetime, services: CaseService
     for call_id, number, _, is_expired in links:
         if not is_expired:
             held.setdefault(call_id, f"case {number}")
-    for call_id, reason in held.items():
-        await services.recordings.hold(session, [call_id], reason)
+    reasons: dict[int, str | None] = dict(held)
     released: dict[int, str] = {}
     for call_id, number, case_id, is_expired in links:
         if is_expired:
             released[case_id] = number
-            if call_id not in held:
-                await services.recordings.hold(session, [call_id], None)
+            reasons.setdefault(call_id, None)
+    await services.recordings.hold(session, reasons)
     if released:
         await session.execute(update(CaseRow).where(CaseRow.id.in_(released)).values(released_at=now))
     await session.commit()

@@ -311,6 +311,11 @@ def first_broken_link(number: str, steps: Sequence[Step], status: str | None = N
     return None
 
 
+# Longest accepted value per field: the column widths (ids are scoring subject ids).
+LIMITS = {"hotline": 32, "department": 64, "window": 64, "staff": 64, "item": 64, "into": 32}
+TEXT_LIMIT = 10_000
+
+
 def _text(params: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
     value = params.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -319,6 +324,9 @@ def _text(params: Mapping[str, Any], name: str, *, required: bool = True) -> str
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{name}: expected text, got {value!r}", field=name)
+    limit = LIMITS.get(name, TEXT_LIMIT)
+    if len(value.strip()) > limit:
+        raise InvalidInput(f"{name}: at most {limit} characters", field=name)
     return value.strip()
 
 

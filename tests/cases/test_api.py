@@ -113,7 +113,8 @@ async def test_bad_input_is_a_400_naming_the_field(client):
     for body, field in [({**FILE, "type": "gossip"}, "type"), ({**FILE, "description": ""}, "description"),
                         ({**FILE, "channel": "12319"}, "grid_code"),
                         ({**FILE, "channel": "12319", "address": "x", "grid_code": "4101060102"}, "grid_code"),
-                        ({**FILE, "call_id": "1"}, "call_id"), ({**FILE, "description": "a\x00b"}, "description")]:
+                        ({**FILE, "call_id": "1"}, "call_id"), ({**FILE, "description": "a\x00b"}, "description"),
+                        ({**FILE, "hotline": "1" * 33}, "hotline"), ({**FILE, "window": "w" * 65}, "window")]:
         error = await post(client, "operator", "/api/v1/cases", body, 400)
         assert field in error["message"], error
     response = await client.post("/api/v1/cases", data=b"{not json", headers=client.auth("operator"))

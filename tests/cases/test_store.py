@@ -153,6 +153,23 @@ async def test_two_supervisors_at_the_same_moment_on_postgresql(sessions, servic
 
 
 @pytest.mark.postgresql
+async def test_two_duplicates_merged_into_each_other_at_once_one_wins(sessions, services):
+    async with sessions() as session:
+        a = (await file_case(session, COMPLAINT, OPERATOR.actor, T0, services)).case.number
+        b = (await file_case(session, COMPLAINT, OPERATOR.actor, T0, services)).case.number
+
+    async def merge(number, into):
+        async with sessions() as session:
+            try:
+                await act_on_case(session, number, "merge", {"into": into}, OPERATOR, T0, services)
+                return "merged"
+            except IllegalTransition:
+                return "409"
+
+    assert sorted(await asyncio.gather(merge(a, b), merge(b, a))) == ["409", "merged"]
+
+
+@pytest.mark.postgresql
 async def test_many_filers_at_once_get_unique_gap_free_numbers_on_postgresql(sessions, services):
     async def one(n: int) -> str:
         async with sessions() as session:
