@@ -169,6 +169,15 @@ async def test_two_duplicates_merged_into_each_other_at_once_one_wins(sessions, 
     assert sorted(await asyncio.gather(merge(a, b), merge(b, a))) == ["409", "merged"]
 
 
+async def test_filers_at_once_get_unique_gap_free_numbers_on_either_database(sessions, services):
+    async def one(n: int) -> str:
+        async with sessions() as session:
+            return (await file_case(session, COMPLAINT | {"call_id": 1}, OPERATOR.actor, T0, services)).case.number
+
+    numbers = await asyncio.gather(*(one(n) for n in range(12)))
+    assert sorted(numbers) == [f"12345-20261201-{k:04d}" for k in range(1, 13)]
+
+
 @pytest.mark.postgresql
 async def test_many_filers_at_once_get_unique_gap_free_numbers_on_postgresql(sessions, services):
     async def one(n: int) -> str:
