@@ -202,6 +202,10 @@ async def test_every_case_route_and_action_is_in_the_openapi_document(client):
     assert "get" in document["paths"]["/api/v1/cases/{number}"]
     for action in ACTIONS:
         assert "post" in document["paths"][f"/api/v1/cases/{{number}}/actions/{action}"], action
+    for path in ("/api/v1/departments", "/api/v1/departments/{id}", "/api/v1/statistics/cases",
+                 "/api/v1/callers/{number}/history", "/open311/v2/services.json", "/open311/v2/requests.json",
+                 "/open311/v2/requests/{service_request_id}.json", "/open311/v2/services/{service_code}.json"):
+        assert path in document["paths"], path
     schema = document["paths"]["/api/v1/cases"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     assert set(schema["properties"]["status"]["enum"]) == set(STATUSES)
 
