@@ -20,8 +20,8 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from functools import cache
 from importlib import resources

@@ -4,18 +4,16 @@ office hours and the turn of the year, on the calendars shipped from the State C
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from importlib import resources
 
 import pytest
 
 from hotline.cases.calendar import CalendarError, OfficeHours, WorkingCalendar, parse_year
 from hotline.cases.calendar import SHANGHAI
+from hotline.cases.store import shipped_years
 
 
 def shipped() -> WorkingCalendar:
-    folder = resources.files("hotline.cases").joinpath("calendars")
-    return WorkingCalendar(parse_year(f.read_text("utf-8"), f.name) for f in folder.iterdir()
-                           if f.name.endswith(".toml"))
+    return WorkingCalendar(shipped_years())
 
 
 def local(*args: int) -> datetime:
