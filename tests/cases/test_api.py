@@ -218,3 +218,34 @@ async def test_departments_are_listed_and_only_an_admin_adds_one(client):
     assert (await client.put("/api/v1/departments/x", json={}, headers=client.auth("admin"))).status == 400
     listed = await (await client.get("/api/v1/departments", headers=client.auth("police"))).json()
     assert [d["id"] for d in listed["departments"]] == ["police", "urban", "zjj"]
+
+
+# How to bring a fresh case to each status an action starts from, as the admin.
+TO_STATUS = {
+    "received": [], "registered": [("register", {})],
+    "dispatched": [("register", {}), ("dispatch", {"department": "police"})],
+    "handling": [("register", {}), ("dispatch", {"department": "police"}), ("acknowledge", {})],
+    "feedback": [("register", {}), ("dispatch", {"department": "police"}), ("acknowledge", {}),
+                 ("feedback", {"text": "x"})],
+    "resolved": [("resolve", {"answer": "x"})],
+}
+BODIES = {"resolve": {"answer": "x"}, "reject": {"reason": "x"}, "merge": {"into": "12345-20261201-0001"},
+          "dispatch": {"department": "police"}, "return": {"reason": "x"},
+          "request-extension": {"days": 2, "reason": "x"}, "decide-extension": {"approve": True},
+          "feedback": {"text": "x"}, "verify": {"passed": True}, "reopen": {"reason": "x"}}
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+async def test_every_role_that_may_not_take_an_action_gets_a_403_and_changes_nothing(client, action):
+    await filed(client, type="inquiry")  # the merge target
+    start = next(status for status in ACTIONS[action].sources if status in TO_STATUS)
+    number = (await filed(client, type="inquiry"))["number"]
+    for step, body in TO_STATUS[start]:
+        await act(client, "admin", number, step, body)
+    before = await (await client.get(f"/api/v1/cases/{number}", headers=client.auth("admin"))).json()
+    for role in ("operator", "supervisor", "police", "portal"):
+        if role.replace("police", "handler") in ACTIONS[action].roles:
+            continue
+        error = await act(client, role, number, action, BODIES.get(action, {}), 403)
+        assert error["error"] == "forbidden" and action in error["message"]
+    assert await (await client.get(f"/api/v1/cases/{number}", headers=client.auth("admin"))).json() == before
