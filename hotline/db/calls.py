@@ -85,18 +85,16 @@ class CallFilter:
     caller: str | None = None
 
 
-def encode_cursor(at: datetime, id_: int) -> str:
-    """An opaque keyset cursor: the (time, id) of the last row of a page, newest first."""
-    payload = json.dumps([at.isoformat(), id_])
+def encode_cursor(call: Call) -> str:
+    payload = json.dumps([call.started_at.isoformat(), call.id])
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """The (time, id) of `encode_cursor`; anything else is a 400."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        at, id_ = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(at), int(id_)
+        started_at, id_ = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(started_at), int(id_)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise InvalidInput("cursor: not a cursor this API handed out", cursor=cursor) from exc
 
@@ -127,7 +125,7 @@ async def list_calls(
         )
     page = (await session.scalars(query)).all()
     if len(page) > limit:
-        return page[:limit], encode_cursor(page[limit - 1].started_at, page[limit - 1].id)
+        return page[:limit], encode_cursor(page[limit - 1])
     return page, None
 
 
