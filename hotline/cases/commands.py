@@ -2,7 +2,8 @@
 the history check, and the data cases need (departments, holiday calendars).
 
 Phone numbers are masked (138****0001) in every listing and export unless `--full-numbers` is
-given: a CSV passed around the office should not carry citizens' numbers by default.
+given: a CSV passed around the office should not carry citizens' numbers by default. Tables,
+CSV and `show` give times in the centre's local time ([cases] timezone); JSON keeps ISO 8601.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import asyncio
 import csv
 import io
 import json
+import re
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -22,7 +24,7 @@ from sqlalchemy import func, select
 from hotline.cases import statistics, workflow
 from hotline.cases.api import case_json
 from hotline.cases.store import (
-    CaseFilter, CaseRow, Viewer, calendar_years, case_services, cases_filed_between, import_calendar, list_cases,
+    CaseFilter, CaseRow, Viewer, calendar_years, case_services, cases_filed_between, office_hours, import_calendar, list_cases,
     read_departments, save_departments, verify_histories, view_case,
 )
 from hotline.cases.workflow import Actor
@@ -31,6 +33,8 @@ from hotline.errors import InvalidInput
 
 T = TypeVar("T")
 CLI = Viewer(Actor("hotline:cli", "admin"))
+# An ISO 8601 time as the API writes them (with a zone); shown in local time in tables and CSV.
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d")
 COLUMNS = ("number", "type", "channel", "status", "department", "window", "caller_number",
            "filed_at", "due_at", "overdue", "description")
 
@@ -61,29 +65,38 @@ def _role(args: argparse.Namespace) -> str:
     return "admin" if args.full_numbers else "export"
 
 
-def _rows(cases: list[dict[str, Any]]) -> list[list[str]]:
-    return [["" if case[c] is None else str(case[c]).replace("\n", " ") for c in COLUMNS] for case in cases]
+def _readable(value: Any, zone: tzinfo) -> str:
+    """A cell for people: times in the centre's local time to the minute, text on one line."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and TIME.fullmatch(value):
+        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return str(value).replace("\n", " ")
 
 
-def _table(cases: list[dict[str, Any]]) -> str:
+def _rows(cases: list[dict[str, Any]], zone: tzinfo) -> list[list[str]]:
+    return [[_readable(case[c], zone) for c in COLUMNS] for case in cases]
+
+
+def _table(cases: list[dict[str, Any]], zone: tzinfo) -> str:
     if not cases:
         return "no cases\n"
-    rows = [list(COLUMNS)] + [[cell[:40] for cell in row] for row in _rows(cases)]
+    rows = [list(COLUMNS)] + [[cell[:40] for cell in row] for row in _rows(cases, zone)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     return "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows)
 
 
-def _emit(cases: list[dict[str, Any]], form: str) -> None:
+def _emit(cases: list[dict[str, Any]], form: str, zone: tzinfo) -> None:
     if form == "json":
         sys.stdout.write(json.dumps(cases, ensure_ascii=False, indent=2) + "\n")
     elif form == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
-        writer.writerows(_rows(cases))
+        writer.writerows(_rows(cases, zone))
         sys.stdout.write(out.getvalue())
     else:
-        sys.stdout.write(_table(cases))
+        sys.stdout.write(_table(cases, zone))
 
 
 def _filter(args: argparse.Namespace, **override: Any) -> CaseFilter:
@@ -101,7 +114,7 @@ def _list(args: argparse.Namespace, config: Config) -> int:
                                                     soon_due=args.soon_due), CLI, now, services, args.limit)
         return [case_json(view, _role(args), now) for view in page]
 
-    _emit(_in_database(config, work), args.format)
+    _emit(_in_database(config, work), args.format, office_hours(config.cases).zone)
     return 0
 
 
@@ -115,12 +128,13 @@ def _overdue(args: argparse.Namespace, config: Config) -> int:
         return ([case_json(v, _role(args), now) for v in late], [case_json(v, _role(args), now) for v in soon])
 
     late, soon = _in_database(config, work)
+    zone = office_hours(config.cases).zone
     if args.format == "table":
-        sys.stdout.write(f"overdue ({len(late)}):\n{_table(late)}\n"
-                         f"due within {config.cases.soon_days} working day(s) ({len(soon)}):\n{_table(soon)}")
+        sys.stdout.write(f"overdue ({len(late)}):\n{_table(late, zone)}\n"
+                         f"due within {config.cases.soon_days} working day(s) ({len(soon)}):\n{_table(soon, zone)}")
     else:
         _emit([case | {"list": "overdue"} for case in late] + [case | {"list": "soon-due"} for case in soon],
-              args.format)
+              args.format, zone)
     return 0
 
 
@@ -134,20 +148,21 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(case, ensure_ascii=False, indent=2) + "\n")
         return 0
+    zone = office_hours(config.cases).zone
     skip = {"history", "callers", "calls"}
     for key, value in case.items():
         if key not in skip and value not in (None, [], False):
-            print(f"{key}: {value}")
+            print(f"{key}: {_readable(value, zone)}")
     for caller in case["callers"]:
         print(f"caller: {caller['number'] or '-'} {caller['name'] or ''}".rstrip())
     for call in case["calls"]:
         offset = f" at {call['transcript_offset']:g}s" if call["transcript_offset"] is not None else ""
-        print(f"call: {call['id']} ({call['started_at']}){offset}")
+        print(f"call: {call['id']} ({_readable(call['started_at'], zone)}){offset}")
     print("history:")
     for step in case["history"]:
         note = f" {step['note']}" if step["note"] else ""
         data = f" {json.dumps(step['data'], ensure_ascii=False)}" if step["data"] else ""
-        print(f"  {step['seq']:>3} {step['at']} {step['action']} by {step['actor']} ({step['role']}):"
+        print(f"  {step['seq']:>3} {_readable(step['at'], zone)} {step['action']} by {step['actor']} ({step['role']}):"
               f" {step['status_before'] or '-'} -> {step['status_after']}{note}{data}")
     return 0
 

@@ -232,7 +232,8 @@ class CaseServices:
 # ---- configuration and calendar ----------------------------------------------------------------
 
 
-def _office_hours(config: CasesConfig) -> OfficeHours:
+def office_hours(config: CasesConfig) -> OfficeHours:
+    """The office hours and time zone `config` sets (a ConfigError names a wrong one)."""
     try:
         zone = ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -294,7 +295,7 @@ async def case_services(
     recordings: Recordings | None = None,
 ) -> CaseServices:
     """Deadlines from `config` and the calendars in the database, with the ports given."""
-    calendar = WorkingCalendar(await calendar_years(session), _office_hours(config))
+    calendar = WorkingCalendar(await calendar_years(session), office_hours(config))
     policy = Policy(calendar, _limits(config), config.complaint_item, config.overdue_item)
     return CaseServices(policy, scoring, recordings, config.soon_days, config.appeal_days)
 

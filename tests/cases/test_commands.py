@@ -51,12 +51,14 @@ async def test_list_and_show_mask_numbers_unless_asked(cases, database_url, monk
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("number,type,channel,status")
     assert "138****0001" in out and "13800000001" not in out and cases[0] in out and cases[1] in out
+    # Times for people: Beijing time to the minute (the case was filed at 10:00 there).
+    assert ",2026-12-01 10:00,2026-12-18 17:30," in out
     assert await hotline(database_url, "cases list --status dispatched --format json --full-numbers", monkeypatch) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [c["number"] for c in listed] == [cases[0]] and listed[0]["caller_number"] == "13800000001"
     assert await hotline(database_url, f"cases show {cases[0]}", monkeypatch) == 0
     out = capsys.readouterr().out
-    assert "status: dispatched" in out and "caller: 138****0001 张三" in out
+    assert "status: dispatched" in out and "caller: 138****0001 张三" in out and "filed_at: 2026-12-01 10:00" in out
     assert "dispatch by li.supervisor (supervisor): registered -> dispatched" in out
 
 
