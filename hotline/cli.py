@@ -22,7 +22,7 @@ log = logging.getLogger("hotline")
 
 # Each module adds its sub-commands with `add_commands(subparsers)`; every sub-command sets
 # `func(args, config) -> int`.
-COMMAND_MODULES = ("hotline.demo", "scoring.commands", "recordings.commands")
+COMMAND_MODULES = ("hotline.demo", "scoring.commands", "recordings.commands", "hotline.cases.commands")
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
@@ -79,12 +79,20 @@ def _user_add(args: argparse.Namespace, config: Config) -> int:
     from hotline.db import database
     from hotline.db.users import add_user
 
+    from hotline.cases.store import department_exists
+
+    if args.role == "handler" and not args.department:
+        raise InvalidInput("user add: a handler needs --department ID (see hotline departments import)")
+
     async def run() -> str:
         async with database(config.database_url) as sessions, sessions() as session:
-            return await add_user(session, args.name, args.role)
+            if args.department and not await department_exists(session, args.department):
+                raise InvalidInput(f"--department: no department {args.department!r}; import departments first")
+            return await add_user(session, args.name, args.role, args.department)
 
     token = asyncio.run(run())
-    print(f"user {args.name} ({args.role}) created; their bearer token (shown only now):")
+    of = f", department {args.department}" if args.department else ""
+    print(f"user {args.name} ({args.role}{of}) created; their bearer token (shown only now):")
     print(token)
     return 0
 
@@ -156,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", help="create a user and print their bearer token")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--department", metavar="ID", help="a handler's department (hotline departments import)")
     add.set_defaults(func=_user_add)
     user_commands.add_parser("list", help="every user, their role and whether their token works").set_defaults(
         func=_user_list

@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError
 from hotline.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/hotline.db"
-ROLES = ("operator", "supervisor", "handler", "admin")
+ROLES = ("operator", "supervisor", "handler", "admin", "open311")
 # The asynchronous driver hotline runs on, per database: the whole daemon is one event loop.
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 
@@ -63,6 +63,65 @@ class IvrMenu:
 
 
 @dataclass(frozen=True)
+class CasesConfig:
+    """Case deadlines and how cases reach the scores ([cases]); working days unless named."""
+
+    limits: Mapping[str, float] = field(default_factory=dict)  # type -> days, over the defaults
+    channel_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    acknowledge_days: float = 1.0
+    channel_acknowledge_days: Mapping[str, float] = field(default_factory=lambda: {"12319": 0.5})
+    criticism_days: float = 5.0
+    soon_days: int = 1
+    appeal_days: int = 60  # calendar days a closed case's recordings stay on hold
+    office_hours: tuple[str, ...] = ("09:00-12:00", "13:30-17:30")
+    timezone: str = "Asia/Shanghai"
+    window_rubric: str = "yihuang-window"
+    staff_rubrics: tuple[str, ...] = ("yihuang-staff",)
+    complaint_item: str = "verified-complaint"
+    overdue_item: str = "overdue"
+
+
+_CASES_KEYS: dict[str, type] = {
+    "acknowledge_days": float, "criticism_days": float, "soon_days": int, "appeal_days": int,
+    "timezone": str, "window_rubric": str, "complaint_item": str, "overdue_item": str,
+}
+
+
+def _days_table(key: str, table: Any) -> dict[str, float]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{key}: expected a table of name = working days", key=key)
+    return {name: _coerce(f"{key}.{name}", value, float) for name, value in table.items()}
+
+
+def _cases(table: Any) -> CasesConfig:
+    if not isinstance(table, dict):
+        raise ConfigError("cases: expected a table", key="cases")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"cases.{key}"
+        if key in _CASES_KEYS:
+            values[key] = _coerce(dotted, value, _CASES_KEYS[key])
+        elif key == "limits":
+            values[key] = _days_table(dotted, value)
+        elif key == "acknowledge":
+            values["channel_acknowledge_days"] = _days_table(dotted, value)
+        elif key == "channel_limits":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{dotted}: expected tables of channel", key=dotted)
+            values[key] = {channel: _days_table(f"{dotted}.{channel}", days) for channel, days in value.items()}
+        elif key in ("office_hours", "staff_rubrics"):
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(f"{dotted}: expected a list of strings", key=dotted)
+            values[key] = tuple(value)
+        else:
+            raise ConfigError(f"{dotted}: unknown key", key=dotted)
+    if values.get("soon_days", 1) < 1 or values.get("appeal_days", 60) < 0:
+        raise ConfigError("cases.soon_days must be at least 1 and cases.appeal_days at least 0",
+                          key="cases.soon_days" if values.get("soon_days", 1) < 1 else "cases.appeal_days")
+    return CasesConfig(**values)
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
     web_host: str = "127.0.0.1"
@@ -86,6 +145,9 @@ class Config:
     pbxs: tuple[PbxConfig, ...] = (PbxConfig(),)
     # The most specific menu for a call's hotline and language wins; see callflows/prompts.py.
     ivr_menus: tuple[IvrMenu, ...] = (IvrMenu(),)
+    cases: CasesConfig = CasesConfig()
+    # Queue member (AgentConnect MemberName, or Interface) -> user name: who gets the screen pop.
+    agents: Mapping[str, str] = field(default_factory=dict)
 
 
 # (section, key) -> (Config field, type). The file's layout is documented in hotline.example.toml.
@@ -283,11 +345,14 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             raise ConfigError(f"config file {path}: {exc}", key="--config") from None
 
     values: dict[str, Any] = {}
-    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines", "ivr"}
+    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines", "ivr", "cases", "agents"}
     for section, table in data.items():
         if section not in known_sections:
             raise ConfigError(f"{section}: unknown section", key=section)
-        if section in ("pbx", "hotlines", "ivr"):
+        if section in ("pbx", "hotlines", "ivr", "agents"):
+            continue
+        if section == "cases":
+            values["cases"] = _cases(table)
             continue
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table", key=section)
@@ -313,6 +378,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
 
     if "ivr" in data:
         values["ivr_menus"] = _ivr_menus(data["ivr"])
+    if "agents" in data:
+        table = data["agents"]
+        if not isinstance(table, dict) or not all(isinstance(v, str) and v for v in table.values()):
+            raise ConfigError('agents: expected a table of "queue member" = "user name"', key="agents")
+        values["agents"] = dict(table)
 
     pbx_tables = data.get("pbx", [])
     if not isinstance(pbx_tables, list):

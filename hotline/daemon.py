@@ -22,6 +22,7 @@ from aiohttp import web
 from callflows.fastagi import FastAgiServer
 from callflows.ivr import Ivr
 from hotline.ami import AmiLink
+from hotline.cases.watch import watch_forever
 from hotline.calls import CallTracker
 from hotline.config import Config
 from hotline.errors import ConfigError
@@ -30,10 +31,12 @@ from hotline.tracking import CallTracking
 from hotline.web.app import make_app
 from hotline.web.live import CallHub, Telemetry
 from hotline.web.server import WebRunner
+from recordings.holds import RecordingHolds
 from recordings.ingest import Ingestor
 from recordings.retention import retention_forever
 from recordings.transcription import check_model
 from recordings.workers import run_workers
+from scoring.case_points import CasePoints
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,9 @@ async def run(
                 group.create_task(fastagi.serve(stop))
                 group.create_task(ingestor.run(stop))
                 group.create_task(retention_forever(sessions, config, stop))
+                group.create_task(watch_forever(
+                    sessions, config.cases, CasePoints(config.cases.window_rubric, config.cases.staff_rubrics),
+                    RecordingHolds(), stop))
                 if config.vosk_model is not None:
                     group.create_task(run_workers(config, config.workers, stop))
                 await asyncio.gather(*link_tasks)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import secrets
 from dataclasses import replace
-from typing import Callable
+from typing import Any, Callable
+
+import aiohttp
 
 from hotline import daemon
 from hotline.config import Config, PbxConfig
@@ -19,6 +22,22 @@ from hotline.db.users import reissue_token
 from hotline.simulator import PbxSimulator, Traffic
 
 DEMO_USER = "demo"
+log = logging.getLogger(__name__)
+
+# What the demo's operators file from its first answered calls, in turn: each case goes as far
+# through the workflow as its actions reach. Departments are created first (their windows are
+# the yihuang-window subject ids of docs/scoring.md's example).
+DEMO_DEPARTMENTS = {"police": ("公安局", "gongan"), "urban": ("城管局", "chengguan"), "housing": ("住建局", "zhujian")}
+DEMO_CASES: tuple[tuple[str, dict[str, Any], tuple[tuple[str, dict[str, Any]], ...]], ...] = (
+    ("12345", {"type": "inquiry", "description": "居住证办理需要哪些材料?"},
+     (("resolve", {"answer": "身份证、租房合同和近期照片,到公安窗口办理。"}),)),
+    ("12345", {"type": "complaint", "description": "公安窗口工作人员态度生硬,未一次性告知所需材料。", "window": "gongan"},
+     (("register", {}), ("dispatch", {"department": "police"}))),
+    ("12319", {"type": "report", "description": "花园路与纬五路交叉口井盖缺失", "address": "金水区花园路与纬五路交叉口",
+               "grid_code": "410106010203"},
+     (("register", {}), ("dispatch", {"department": "urban"}))),
+    ("12345", {"type": "help", "description": "小区停水两天,物业无人处理。"}, (("register", {}),)),
+)
 
 
 async def demo_token(config: Config) -> str:
@@ -50,20 +69,68 @@ async def run_demo(
         pbx = PbxConfig(name="demo", port=simulator.port, username=simulator.username, secret=secret)
         config = replace(config, pbxs=(pbx,))
 
+        ready_url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
         def ready(url: str) -> None:
+            ready_url.set_result(url)
             announce(
                 f"hotline demo: simulated 12345/12319 calls on AMI port {simulator.port}, "
                 f"about {traffic.calls_per_minute / time_scale:.0f} calls a minute\n"
                 f"  web UI: {url}/#token={token}\n"
                 f"  API:    curl -H 'Authorization: Bearer {token}' {url}/api/v1/calls\n"
+                f"  cases:  curl -H 'Authorization: Bearer {token}' {url}/api/v1/cases"
+                f"  (filed from the first answered calls)\n"
                 f"  Ctrl-C stops."
             )
 
         async with asyncio.TaskGroup() as group:
             group.create_task(simulator.run(stop))
             group.create_task(daemon.run(config, stop, on_ready=ready))
+            group.create_task(file_demo_cases(ready_url, token, stop, announce))
             if duration:
                 group.create_task(_stop_after(stop, duration))
+
+
+async def file_demo_cases(ready_url: asyncio.Future[str], token: str, stop: asyncio.Event,
+                          announce: Callable[[str], None], poll_seconds: float = 2.0) -> None:
+    """File DEMO_CASES from the demo's first answered calls, through the API as an operator's
+    client would (the demo user is an admin, so it may take every step), announcing each."""
+    done = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({ready_url, done}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            return
+        url, used = ready_url.result(), set()
+        async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"}) as http:
+            for department, (name, window) in DEMO_DEPARTMENTS.items():
+                async with http.put(f"/api/v1/departments/{department}", json={"name": name, "window": window}) as r:
+                    r.raise_for_status()
+            for hotline, fields, actions in DEMO_CASES:
+                call = None
+                while call is None:
+                    async with http.get("/api/v1/calls", params={"disposition": "answered", "hotline": hotline}) as r:
+                        calls = (await r.json())["calls"]
+                    call = next((c for c in calls if c["id"] not in used), None)
+                    if call is None:
+                        try:
+                            await asyncio.wait_for(asyncio.shield(done), poll_seconds)
+                            return
+                        except TimeoutError:
+                            continue
+                used.add(call["id"])
+                async with http.post("/api/v1/cases", json=fields | {"channel": hotline, "call_id": call["id"]}) as r:
+                    r.raise_for_status()
+                    number = (await r.json())["number"]
+                for action, body in actions:
+                    async with http.post(f"/api/v1/cases/{number}/actions/{action}", json=body) as r:
+                        r.raise_for_status()
+                        status = (await r.json())["status"]
+                announce(f"hotline demo: case {number} ({fields['type']}) filed from call {call['id']}, now {status}")
+    except aiohttp.ClientError as exc:
+        # The demo goes on without its cases rather than stopping the simulated calls.
+        log.error("demo: could not file its cases: %s", exc, extra={"action": "demo-case"})
+    finally:
+        done.cancel()
 
 
 async def _stop_after(stop: asyncio.Event, seconds: float) -> None:

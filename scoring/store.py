@@ -138,9 +138,20 @@ async def record_occurrences(
     session: AsyncSession, rubric: Rubric, entries: Sequence[Occurrence]
 ) -> list[Occurrence]:
     """Append new `entries` to `rubric`'s ledger in one transaction: all of them, or none if one
-    is refused. Each must name an item of the rubric and a subject of the kind the rubric scores:
-    scoring refuses a ledger holding anything else, so one stray entry would stop every
-    scoreboard of the rubric until the end of its year."""
+    is refused (see `stage_occurrences`)."""
+    staged = await stage_occurrences(session, rubric, entries)
+    await session.commit()
+    return staged
+
+
+async def stage_occurrences(
+    session: AsyncSession, rubric: Rubric, entries: Sequence[Occurrence]
+) -> list[Occurrence]:
+    """Add new `entries` to `rubric`'s ledger in the caller's transaction (not committed), so that
+    another feature's change and the points it causes are saved together or not at all. Each
+    must name an item of the rubric and a subject of the kind the rubric scores: scoring refuses
+    a ledger holding anything else, so one stray entry would stop every scoreboard of the rubric
+    until the end of its year."""
     wanted = {entry.subject for entry in entries}
     kinds = dict(
         (
@@ -163,7 +174,7 @@ async def record_occurrences(
             raise InvalidInput(f"rubric {rubric.id} has no item {entry.item!r}", item=entry.item)
         rows.append(_row(rubric.id, entry))
     session.add_all(rows)
-    await session.commit()
+    await session.flush()
     return [_occurrence(row) for row in rows]
 
 
@@ -201,6 +212,27 @@ async def reverse_occurrence(
         raise NotFound(f"no occurrence {entry_id}", occurrence=entry_id)
     cancel = reversal(_occurrence(row), id="", entered_by=entered_by, entered_at=entered_at, note=note)
     return await record_occurrence(session, row.rubric, cancel)
+
+
+async def stage_reversals(
+    session: AsyncSession, entry_ids: Sequence[int], *, entered_by: str, entered_at: datetime, note: str
+) -> list[Occurrence]:
+    """Add the reversals of `entry_ids` that are not reversed yet, in the caller's transaction."""
+    reversed_ids = set(
+        await session.scalars(
+            select(OccurrenceEntry.reverses_id).where(OccurrenceEntry.reverses_id.in_(entry_ids))
+        )
+    )
+    rows = []
+    for row in await session.scalars(
+        select(OccurrenceEntry).where(OccurrenceEntry.id.in_(entry_ids)).order_by(OccurrenceEntry.id)
+    ):
+        if row.id not in reversed_ids:
+            cancel = reversal(_occurrence(row), id="", entered_by=entered_by, entered_at=entered_at, note=note)
+            rows.append(_row(row.rubric, cancel))
+    session.add_all(rows)
+    await session.flush()
+    return [_occurrence(row) for row in rows]
 
 
 async def ledger_between(session: AsyncSession, rubric: str, start: date, end: date) -> list[Occurrence]:

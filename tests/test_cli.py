@@ -105,6 +105,15 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
                         async with http.get(f"{url}/api/v1/calls?disposition=answered") as response:
                             answered = [c for c in (await response.json())["calls"] if c["agent"]]
             assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
+
+            # The demo's operators file cases from its answered calls, linked to them.
+            async with asyncio.timeout(30):
+                filed = [await announced.get() for _ in range(2)]
+            assert all(re.match(r"hotline demo: case 12345-\d{8}-\d{4} \(\w+\) filed from call \d+", f) for f in filed)
+            assert filed[0].endswith("now resolved") and filed[1].endswith("now dispatched")
+            async with http.get(f"{url}/api/v1/cases") as response:
+                cases = (await response.json())["cases"]
+            assert {c["type"] for c in cases} >= {"inquiry", "complaint"} and all(c["call_id"] for c in cases)
     finally:
         stop.set()
         async with asyncio.timeout(20):

@@ -280,7 +280,11 @@ async def test_each_metric_the_readme_lists_counts_what_happened(running):
     assert {name for name, _ in before} == {
         "hotline_ami_link_up", "hotline_ami_events_received_total", "hotline_ami_frames_skipped_total",
         "hotline_events_processed_total", "hotline_active_calls", "hotline_saves_failed_total",
+        "hotline_cases_open", "hotline_cases_overdue",
     }
+    # No case filed yet (tests/cases/test_statistics.py counts filed ones).
+    assert sample(before, "hotline_cases_overdue") == 0
+    assert {value for (name, _), value in before.items() if name == "hotline_cases_open"} <= {0}
     assert sample(before, "hotline_ami_link_up", pbx=PBX) == 1
     assert sample(before, "hotline_ami_frames_skipped_total", pbx=PBX) == 0
     assert sample(before, "hotline_active_calls") == 0

@@ -15,8 +15,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hotline.config import DEFAULT_DATABASE_URL
 from hotline.errors import ConfigError
@@ -78,6 +79,11 @@ async def check_connection(engine: AsyncEngine) -> None:
             pass
     except (OSError, SQLAlchemyError) as exc:
         raise ConfigError(f"database.url: cannot open the database: {error_reason(exc)}", key="database.url") from None
+
+
+def insert_for(session: AsyncSession):
+    """The INSERT of the session's dialect, for its ON CONFLICT clauses (SQLite or PostgreSQL)."""
+    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

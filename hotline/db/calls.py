@@ -13,12 +13,11 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hotline import synthetic
-from hotline.db import bulk
+from hotline.db import bulk, insert_for
 from hotline.db.tables import MAX_ID, Call, CallLeg
 from hotline.errors import NotFound
 
@@ -30,10 +29,6 @@ if TYPE_CHECKING:
 # What a call row holds beyond its key (pbx, linkedid): the tracker's record, field for field.
 RECORD_FIELDS = tuple(name for name in CALL_FIELDS if name not in ("pbx", "linkedid"))
 LEG_FIELDS = ("channel", "state", "created_at", "answered_at", "ended_at", "cause", "cause_text")
-
-
-def _insert(session: AsyncSession):
-    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert
 
 
 async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> dict[tuple[str, str], int]:
@@ -51,7 +46,7 @@ async def save_calls(session: AsyncSession, calls: Iterable[tracking.Call]) -> d
     ]
     if not rows:
         return {}
-    insert = _insert(session)
+    insert = insert_for(session)
     calls_table, legs_table = Call.__table__, CallLeg.__table__
     statement = insert(calls_table)
     statement = statement.on_conflict_do_update(

@@ -50,6 +50,8 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    # A `handler` works for one department (a case department id) and sees only its cases.
+    department: Mapped[str | None] = mapped_column(String(64))
 
 
 class Call(Base):

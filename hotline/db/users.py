@@ -20,15 +20,19 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def add_user(session: AsyncSession, name: str, role: str) -> str:
-    """Create user `name` with `role` and return their new bearer token (shown once, never stored)."""
+async def add_user(session: AsyncSession, name: str, role: str, department: str | None = None) -> str:
+    """Create user `name` with `role` (a handler: of `department`) and return their new bearer
+    token (shown once, never stored)."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", role=role)
+    if department is not None and role != "handler":
+        raise InvalidInput("--department: only a handler belongs to a department", role=role)
     if not name.strip():
         raise InvalidInput("a user needs a name")
     token = secrets.token_urlsafe(32)
     session.add(
-        User(name=name, role=role, token_hash=token_digest(token), created_at=datetime.now(timezone.utc))
+        User(name=name, role=role, token_hash=token_digest(token), created_at=datetime.now(timezone.utc),
+             department=department)
     )
     try:
         await session.commit()

@@ -10,6 +10,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+import hotline.cases.api
+import hotline.cases.open311
 import recordings.api
 import scoring.api
 from hotline.config import Config
@@ -19,10 +21,12 @@ from hotline.web import calls, monitoring, openapi
 from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
+from recordings.holds import RecordingHolds
+from scoring.case_points import CasePoints
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api)
+ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api, hotline.cases.api, hotline.cases.open311)
 
 
 @web.middleware
@@ -90,6 +94,12 @@ def make_app(
     app[TELEMETRY] = telemetry
     app[SOCKETS] = OpenSockets()
     app[openapi.OPENAPI] = openapi.document(ROUTE_MODULES)
+    # Cases report verified complaints and late cases to the scores, and hold the recordings of
+    # their calls, through these services of the two features (cases imports neither).
+    app[hotline.cases.api.SCORING] = CasePoints(config.cases.window_rubric, config.cases.staff_rubrics)
+    app[hotline.cases.api.RECORDINGS] = RecordingHolds()
+    app[monitoring.METRIC_SOURCES] = [hotline.cases.api.case_metrics]
+    app[calls.CALLER_HISTORY] = [hotline.cases.api.caller_cases]
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     app.router.add_get("/", _static("index.html", "text/html"))

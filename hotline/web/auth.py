@@ -29,6 +29,9 @@ REVOCATION_CHECK_SECONDS = 1.0
 # Routes anyone may reach: load balancers and Prometheus carry no tokens, and the UI page holds
 # no data (it asks for a token and then calls the API with it).
 PUBLIC_PATHS = frozenset({"/api/v1/health", "/metrics", "/", "/ui/app.js"})
+# Open311 GeoReport v2 clients send `api_key` (in the query, or in a form body the middleware
+# cannot read without consuming it): those handlers authenticate themselves.
+OWN_AUTH_PREFIXES = ("/open311/",)
 
 
 def require_role(request: web.Request, *roles: str) -> User:
@@ -56,7 +59,7 @@ def bearer_token(request: web.Request) -> str | None:
 async def auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS:
+    if request.path in PUBLIC_PATHS or request.path.startswith(OWN_AUTH_PREFIXES):
         return await handler(request)
     token = bearer_token(request)
     if token is None:

@@ -9,8 +9,15 @@ from aiohttp import WSMsgType, web
 from hotline.db.calls import CURSOR_PATTERN, CallFilter, call_json, get_call, list_calls
 from hotline.errors import UpgradeRequired
 from hotline.web.auth import SOCKETS, USER, require_role
-from hotline.web.context import HUB, SESSIONS
+from hotline.db.tables import User
+from hotline.web.context import CONFIG, HUB, SESSIONS
 from hotline.web.openapi import CALL_ID, Choice, Integer, Text, Time, read, specs
+
+# Features add to a caller's history (cases: the caller's cases), wired by the composition root:
+# each is `async (session, number, user) -> {key: [...]}`.
+CALLER_HISTORY = web.AppKey("caller_history", list)
+EARLIER_CALLS = 20
+CALLER_NUMBER = Text(name="number", location="path", max_length=64, description="the caller's number, as the PBX gave it")
 
 DISPOSITIONS = ("answered", "abandoned", "missed", "failed", "busy", "lost")
 CALL_READERS = ("operator", "supervisor")
@@ -65,9 +72,19 @@ OPENAPI_PATHS = {
         "responses": {"200": {"description": "The call", "content": {"application/json": {"schema": _CALL_SCHEMA}}},
                       "404": {"description": "No such call"}},
     }},
+    "/api/v1/callers/{number}/history": {"get": {
+        "summary": "A caller's earlier calls (newest first) and cases: what the operator sees when they answer (operator, supervisor)",
+        "parameters": specs([CALLER_NUMBER]),
+        "responses": {"200": {"description": "The history", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"number": {"type": "string"},
+                                             "calls": {"type": "array", "items": _CALL_SCHEMA},
+                                             "cases": {"type": "array", "items": {"type": "object"}}}}}}}},
+    }},
     "/api/v1/events": {"get": {
         "summary": "WebSocket: a snapshot of calls in progress, then every call update (operator, supervisor)",
-        "description": "Messages: {type: snapshot, calls: [...]} then {type: call, call: {...}}. "
+        "description": "Messages: {type: snapshot, calls: [...]} then {type: call, call: {...}}; when a call "
+                       "this user takes as a queue agent ([agents] in the configuration) is answered, "
+                       "{type: screen-pop, call, caller: {number, name}, hotline, history: {calls, cases}}. "
                        "Browsers may pass the token as ?access_token=. A request that is no "
                        "WebSocket handshake gets 426 Upgrade Required.",
         "responses": {"101": {"description": "Switching to WebSocket"},
@@ -104,6 +121,31 @@ async def calls_show(request: web.Request) -> web.Response:
     return web.json_response(call_json(call, call.id))
 
 
+async def caller_history(request: web.Request, number: str, user: User, skip_call: int | None = None) -> dict:
+    """The caller's earlier calls and whatever the features add (their cases)."""
+    async with request.app[SESSIONS]() as session:
+        calls, _ = await list_calls(session, CallFilter(caller=number), EARLIER_CALLS + 1)
+        history = {"number": number,
+                   "calls": [call_json(c, c.id) for c in calls if c.id != skip_call][:EARLIER_CALLS]}
+        for source in request.app.get(CALLER_HISTORY, []):
+            history |= await source(session, number, user)
+    return history
+
+
+@routes.get("/api/v1/callers/{number}/history")
+async def callers_history(request: web.Request) -> web.Response:
+    user = require_role(request, *CALL_READERS)
+    return web.json_response(await caller_history(request, CALLER_NUMBER.read(request), user))
+
+
+async def screen_pop(request: web.Request, call: dict, user: User) -> dict:
+    """What an operator needs on screen as they take `call`."""
+    history = (await caller_history(request, call["caller_number"], user, call["id"])
+               if call["caller_number"] else {"number": None, "calls": []})
+    return {"type": "screen-pop", "call": call, "hotline": call["hotline"],
+            "caller": {"number": call["caller_number"], "name": call["caller_name"]}, "history": history}
+
+
 async def _client_gone(ws: web.WebSocketResponse) -> None:
     """Read (and ignore) what the client sends until it closes."""
     async for message in ws:
@@ -114,8 +156,10 @@ async def _client_gone(ws: web.WebSocketResponse) -> None:
 @routes.get("/api/v1/events")
 async def calls_stream(request: web.Request) -> web.WebSocketResponse:
     """A snapshot of the calls in progress, then every call update as it happens."""
-    require_role(request, *CALL_READERS)
+    user = require_role(request, *CALL_READERS)
     hub = request.app[HUB]
+    mine = {agent for agent, name in request.app[CONFIG].agents.items() if name == user.name}
+    popped: set[int] = set()
     ws = web.WebSocketResponse(heartbeat=30)
     if not ws.can_prepare(request):
         # RFC 9110 15.5.22: 426 names the protocol to switch to in Upgrade.
@@ -136,6 +180,11 @@ async def calls_stream(request: web.Request) -> web.WebSocketResponse:
                     await ws.close(message=b"too far behind: reconnect for a fresh snapshot")
                     break
                 await ws.send_json({"type": "call", "call": call})
+                if call.get("ended_at"):
+                    popped.discard(call["id"])
+                elif call.get("agent") in mine and call.get("answered_at") and call["id"] not in popped:
+                    popped.add(call["id"])
+                    await ws.send_json(await screen_pop(request, call, user))
         finally:
             gone.cancel()
     return ws

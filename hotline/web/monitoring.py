@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -13,7 +15,12 @@ from hotline.db import error_reason
 from hotline.web.context import HUB, SESSIONS, TELEMETRY
 from hotline.web.live import WRITES, CallHub, Telemetry
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+
+# Features add gauges read from the database at scrape time (cases: open and overdue), wired by
+# the composition root: each is `async (app) -> [metric families]`.
+METRIC_SOURCES = web.AppKey("metric_sources", list)
 
 OPENAPI_PATHS = {
     "/api/v1/health": {"get": {
@@ -85,8 +92,25 @@ class _Collector:
         yield failed
 
 
+class _Families:
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self):
+        yield from self.families
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     registry = CollectorRegistry()
     registry.register(_Collector(request.app[TELEMETRY], request.app[HUB]))
+    families = []
+    for source in request.app.get(METRIC_SOURCES, []):
+        try:
+            families += await source(request.app)
+        except (SQLAlchemyError, OSError) as exc:
+            # The database being down is /api/v1/health's to report; the other metrics stay up.
+            log.warning("metrics: %s left out: %s", getattr(source, "__qualname__", source), exc)
+    if families:
+        registry.register(_Families(families))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
