@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+import hotline.surveys.api
 import recordings.api
 import scoring.api
 from hotline.config import Config
@@ -21,7 +22,7 @@ from hotline.web.live import CallHub, Telemetry
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api)
+ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api, hotline.surveys.api)
 
 
 @web.middleware

@@ -1,0 +1,75 @@
+"""`hotline surveys ...`: import served items, draw a week, opt a number out, read results."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hotline.config import Config
+from hotline.db import database
+from hotline.errors import InvalidInput
+from hotline.surveys import store
+from hotline.surveys.served import FIELDS, parse_rows
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add `hotline surveys ...` to the `hotline` parser."""
+    surveys = subparsers.add_parser("surveys", help="callback surveys: served items, weekly draw, results")
+    commands = surveys.add_subparsers(dest="surveys_command", required=True, metavar="COMMAND")
+    load = commands.add_parser(
+        "import", help=f"import served items from a UTF-8 CSV with the header {','.join(FIELDS)}"
+    )
+    load.add_argument("file", type=Path, metavar="FILE.csv")
+    load.set_defaults(func=import_served_items)
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """The rows of `path` with the line each ends on; the header must name exactly FIELDS."""
+    try:
+        # utf-8-sig: spreadsheet programs put a byte-order mark before the header.
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: is a directory, not a CSV file") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 (byte {exc.start}); export the CSV as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    if sorted(header) != sorted(FIELDS):
+        raise InvalidInput(f"{path}: line 1: expected the header {','.join(FIELDS)}, got {','.join(header)}")
+    rows = []
+    try:
+        for row in reader:
+            extra = row.pop(None, None)  # type: ignore[call-overload]
+            if extra:  # more cells than the header names
+                row["(extra cells)"] = ",".join(extra)
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: line {reader.line_num}: {exc}") from None
+    return rows
+
+
+def import_served_items(args: argparse.Namespace, config: Config) -> int:
+    """Store the good rows of FILE; report each bad row by line on stderr (exit 1 if any)."""
+    batch = parse_rows(_read_csv(args.file), config.surveys.zone)
+
+    async def run() -> store.ImportReport:
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await store.add_served_items(session, batch.items, datetime.now(UTC))
+
+    report = asyncio.run(run())
+    for problem in batch.problems:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    for line in batch.duplicates:
+        print(f"{args.file}: line {line}: duplicate of an earlier line, skipped", file=sys.stderr)
+    refused = len({problem.line for problem in batch.problems})
+    print(f"{report.added} served items added, {report.already_known} already known, "
+          f"{len(batch.duplicates)} duplicate lines skipped, {refused} lines refused")
+    return 1 if refused else 0
