@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import getpass
 import io
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +17,9 @@ from hotline.config import Config
 from hotline.db import database
 from hotline.errors import InvalidInput
 from hotline.surveys import store
-from hotline.surveys.served import FIELDS, parse_rows
+from hotline.surveys.cases import SurveyCaseNumbers
+from hotline.surveys.draw import week_of
+from hotline.surveys.served import FIELDS, parse_rows, phone_number
 
 
 def add_commands(subparsers: Any) -> None:
@@ -27,6 +31,15 @@ def add_commands(subparsers: Any) -> None:
     )
     load.add_argument("file", type=Path, metavar="FILE.csv")
     load.set_defaults(func=import_served_items)
+
+    week = commands.add_parser("draw", help="draw a week's citizens now, unless drawn already; print the draw as JSON")
+    week.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W49 (default: this week)")
+    week.set_defaults(func=draw_week)
+
+    opt_out = commands.add_parser("opt-out", help="never call a number for a survey again")
+    opt_out.add_argument("phone")
+    opt_out.add_argument("--reason", default="asked by phone", help="why (kept with the opt-out)")
+    opt_out.set_defaults(func=opt_out_number)
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -73,3 +86,45 @@ def import_served_items(args: argparse.Namespace, config: Config) -> int:
     print(f"{report.added} served items added, {report.already_known} already known, "
           f"{len(batch.duplicates)} duplicate lines skipped, {refused} lines refused")
     return 1 if refused else 0
+
+
+def draw_json(drawn: store.WeekDraw) -> dict[str, Any]:
+    """The interface scripts rely on: week, seed, and each drawn citizen's case."""
+    return {
+        "week": drawn.week.week,
+        "seed": drawn.week.seed,
+        "drawn": [
+            {"case": s.case, "window": s.window, "staff": s.staff, "phone": s.phone}
+            for s in drawn.surveys
+        ],
+        "shortfall": drawn.week.shortfall,
+    }
+
+
+def draw_week(args: argparse.Namespace, config: Config) -> int:
+    """Draw the week (once: a second run prints the stored draw) and print it as JSON."""
+    now = datetime.now(UTC)
+    week = args.week or week_of(now, config.surveys.zone)
+
+    async def run() -> store.WeekDraw:
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await store.draw_week(session, week, config.surveys, SurveyCaseNumbers(), now)
+
+    print(json.dumps(draw_json(asyncio.run(run())), ensure_ascii=False, indent=2))
+    return 0
+
+
+def opt_out_number(args: argparse.Namespace, config: Config) -> int:
+    """Record the opt-out; surveys of the number still to be called end as opted out."""
+    phone = phone_number(args.phone)
+    if phone is None:
+        raise InvalidInput(f"phone: not a Chinese mobile or landline number: {args.phone!r}")
+
+    async def run() -> int:
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await store.opt_out(session, phone, by=f"operator {getpass.getuser()}",
+                                       reason=args.reason, now=datetime.now(UTC))
+
+    ended = asyncio.run(run())
+    print(f"{phone} opted out; {ended} survey(s) not yet finished ended as opted out")
+    return 0

@@ -8,17 +8,22 @@ restarted daemon neither draws a week twice nor dials one attempt twice.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, func, select, tuple_,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.config import SurveyConfig
 from hotline.db.tables import Base
+from hotline.surveys.cases import CaseDesk
+from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds
 from hotline.surveys.served import ServedItem
 
 
@@ -151,3 +156,127 @@ async def add_served_items(session: AsyncSession, items: Sequence[ServedItem], n
 
 async def count_served_items(session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).select_from(ServedItemRow)) or 0
+
+
+# -- the weekly draw ---------------------------------------------------------------------------
+
+PENDING, CALLING, COMPLETED, PARTIAL, UNREACHABLE, OPTED_OUT = (
+    "pending", "calling", "completed", "partial", "unreachable", "opted-out",
+)
+# A survey in one of these still counts towards the week's five; the others are replaced.
+ACTIVE = (PENDING, CALLING, COMPLETED)
+
+
+async def excluded_phones(session: AsyncSession, since: datetime) -> set[str]:
+    """Numbers a draw must leave out: opted out, or drawn for a survey since `since`."""
+    opted = await session.scalars(select(OptOut.phone))
+    surveyed = await session.scalars(select(Survey.phone).where(Survey.drawn_at >= since))
+    return set(opted) | set(surveyed)
+
+
+async def candidates(session: AsyncSession, since: datetime, until: datetime) -> list[Candidate]:
+    """Served items completed in [since, until)."""
+    rows = await session.scalars(
+        select(ServedItemRow).where(ServedItemRow.completed_at >= since, ServedItemRow.completed_at < until)
+    )
+    return [Candidate(r.id, r.window, r.staff, r.phone, r.completed_at) for r in rows]
+
+
+async def week_surveys(session: AsyncSession, week: str) -> list[Survey]:
+    rows = await session.scalars(select(Survey).where(Survey.week == week).order_by(Survey.id))
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class WeekDraw:
+    """A week's draw as stored: its seed, every survey drawn (replacements included), and
+    whether this call drew it (False: it had been drawn before)."""
+
+    week: SurveyWeek
+    surveys: list[Survey]
+    new: bool
+
+
+async def _add_round(
+    session: AsyncSession, week: SurveyWeek, round_: int, count: int, config: SurveyConfig,
+    desk: CaseDesk, now: datetime,
+) -> int:
+    """Draw round `round_` of `week` (up to `count` citizens) into the session; how many came."""
+    start, end = week_bounds(week.week, config.zone)
+    excluded = await excluded_phones(session, start - timedelta(days=config.quiet_days))
+    excluded |= {survey.phone for survey in await week_surveys(session, week.week)}
+    pool = eligible(
+        await candidates(session, start - timedelta(days=config.lookback_days), start),
+        week_start=start, lookback_days=config.lookback_days, excluded_phones=excluded,
+    )
+    chosen = draw(pool, week.seed, round_, count)
+    for candidate in chosen:
+        case = await desk.open_survey_case(
+            week=week.week, item_id=candidate.item_id, window=candidate.window,
+            staff=candidate.staff, phone=candidate.phone,
+        )
+        session.add(Survey(
+            week=week.week, round=round_, served_item_id=candidate.item_id, case=case,
+            window=candidate.window, staff=candidate.staff, phone=candidate.phone, status=PENDING,
+            drawn_at=now, next_attempt_at=now,
+        ))
+    if len(chosen) < count:
+        week.shortfall = (f"population exhausted: round {round_} wanted {count} and found "
+                          f"{len(pool)} eligible citizens")
+    return len(chosen)
+
+
+async def draw_week(
+    session: AsyncSession, week: str, config: SurveyConfig, desk: CaseDesk, now: datetime,
+    seed: str | None = None,
+) -> WeekDraw:
+    """Draw `week` once: the first call draws and stores it with its seed, every later call
+    (another process, a restarted daemon) returns what was stored."""
+    parse_week(week)
+    stored = await session.get(SurveyWeek, week)
+    if stored is None:
+        row = SurveyWeek(week=week, seed=seed or secrets.token_hex(8), drawn_at=now)
+        session.add(row)
+        try:
+            await _add_round(session, row, 0, config.per_week, config, desk, now)
+            await session.commit()
+        except IntegrityError:
+            # Another process drew the week first (the week is the primary key): theirs stands.
+            await session.rollback()
+        else:
+            return WeekDraw(row, await week_surveys(session, week), True)
+        stored = await session.get(SurveyWeek, week)
+        assert stored is not None
+    return WeekDraw(stored, await week_surveys(session, week), False)
+
+
+async def replace_spent(session: AsyncSession, week: str, config: SurveyConfig, desk: CaseDesk, now: datetime) -> int:
+    """Draw replacements for the week's surveys that cannot count any more (unreachable,
+    partial, opted out), so the week can still end with `per_week` completed; how many came.
+    Only while the week lasts: a past week keeps its shortfall."""
+    row = await session.get(SurveyWeek, week)
+    if row is None or now >= week_bounds(week, config.zone)[1]:
+        return 0
+    surveys = await week_surveys(session, week)
+    missing = config.per_week - sum(survey.status in ACTIVE for survey in surveys)
+    if missing <= 0:
+        return 0
+    added = await _add_round(session, row, max(s.round for s in surveys) + 1 if surveys else 1,
+                             missing, config, desk, now)
+    await session.commit()
+    return added
+
+
+async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, now: datetime) -> int:
+    """Never call `phone` again; its surveys not yet finished end as opted out (how many)."""
+    if await session.get(OptOut, phone) is None:
+        session.add(OptOut(phone=phone, at=now, by=by, reason=reason))
+    surveys = await session.scalars(
+        select(Survey).where(Survey.phone == phone, Survey.status.in_((PENDING, CALLING)))
+    )
+    ended = 0
+    for survey in surveys:
+        survey.status, survey.next_attempt_at, survey.finished_at = OPTED_OUT, None, now
+        ended += 1
+    await session.commit()
+    return ended
