@@ -15,11 +15,8 @@ from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds, week_of
-from hotline.surveys.served import ServedItem
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-WEEK = "2026-W49"
-MONDAY = datetime(2026, 11, 30, tzinfo=SHANGHAI)
+from tests.surveys.conftest import MONDAY, SHANGHAI, WEEK
 
 
 def candidate(item_id: int, phone: str | None = None, days_before: float = 3) -> Candidate:
@@ -60,20 +57,6 @@ def test_different_seeds_draw_differently():
     pool = [candidate(i) for i in range(100)]
     assert draw(pool, "a", 0, 5) != draw(pool, "b", 0, 5)
     assert draw(pool, "a", 0, 5) != draw(pool, "a", 1, 5)
-
-
-@pytest.fixture
-async def served(sessions):
-    """Twelve citizens served last week, one of them twice, plus one served too long ago."""
-    items = [
-        ServedItem("gongan", f"staff-{n % 3}", f"市民{n}", f"1380000{n:04d}", "居住证办理",
-                   MONDAY - timedelta(days=1 + n % 6, hours=n))
-        for n in range(12)
-    ]
-    items.append(ServedItem("shuiwu", "staff-9", "市民0", "13800000000", "发票代开", MONDAY - timedelta(hours=3)))
-    items.append(ServedItem("shuiwu", "staff-9", "旧", "13999999999", "发票代开", MONDAY - timedelta(days=40)))
-    async with sessions() as session:
-        await store.add_served_items(session, items, MONDAY)
 
 
 CONFIG = SurveyConfig()
