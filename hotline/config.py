@@ -344,6 +344,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if len(set(names)) != len(names):
         raise ConfigError(f"pbx.name: names must be unique, got {names}", key="pbx.name")
     values["pbxs"] = tuple(pbxs)
+    surveys = values.get("surveys")
+    if surveys is not None and surveys.pbx and surveys.pbx not in names:
+        raise ConfigError(f"surveys.pbx: no [[pbx]] named {surveys.pbx!r}", key="surveys.pbx")
 
     config = Config(**values)
     if config.workers < 1:

@@ -15,12 +15,15 @@ import logging
 import os
 import signal
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from callflows.fastagi import FastAgiServer
+from callflows.followup import FollowupFlow
 from callflows.ivr import ivr
+from callflows.survey import SurveyFlow
 from hotline.ami import AmiLink
 from hotline.calls import CallTracker
 from hotline.config import Config
@@ -28,6 +31,9 @@ from hotline.errors import ConfigError
 from hotline.db import create_engine, session_factory, upgrade
 from hotline.tracking import CallTracking
 from hotline.web.app import AccessLog, make_app
+from hotline.surveys.answers import SurveyAnswers
+from hotline.surveys.cases import SurveyCaseNumbers
+from hotline.surveys.dialer import SurveyDialer
 from hotline.web.live import CallHub, Telemetry
 from recordings.ingest import Ingestor
 from recordings.retention import retention_forever
@@ -77,7 +83,16 @@ async def run(
 
         runner = web.AppRunner(make_app(config, sessions, hub, telemetry), access_log_class=AccessLog)
         await runner.setup()
-        fastagi = FastAgiServer(CALL_FLOWS, config.fastagi_host, config.fastagi_port)
+        # The survey campaign: the dialer calls through one PBX's link, the flows write down
+        # what the citizen answers; both ask the same desk for case numbers.
+        desk = SurveyCaseNumbers()
+        answers = SurveyAnswers(sessions, config.surveys, desk)
+        survey_link = next(link for link in links if link.pbx.name == (config.surveys.pbx or links[0].pbx.name))
+        dialer = SurveyDialer(sessions, config.surveys, survey_link, desk)
+        record_dir = Path(config.surveys.record_dir) if config.surveys.record_dir else config.recordings_spool.resolve()
+        flows = {**CALL_FLOWS, "survey": SurveyFlow(answers, config.surveys, record_dir),
+                 "followup": FollowupFlow(answers, config.surveys)}
+        fastagi = FastAgiServer(flows, config.fastagi_host, config.fastagi_port)
         try:
             site = web.TCPSite(runner, config.web_host, config.web_port)
             async with _listening("web", config.web_host, config.web_port):
@@ -97,6 +112,7 @@ async def run(
                 group.create_task(fastagi.serve(stop))
                 group.create_task(ingestor.run(stop))
                 group.create_task(retention_forever(sessions, config, stop))
+                group.create_task(dialer.run(stop))
                 if config.vosk_model is not None:
                     group.create_task(run_workers(config, config.workers, stop))
                 await asyncio.gather(*link_tasks)
