@@ -1,0 +1,243 @@
+"""Survey calls on a real Asterisk 22.10.1 running the shipped dialplan and AMI user
+(docs/asterisk/), with test citizens (tests/surveys/asterisk/citizens.conf) who press keys with
+SendDTMF, are busy, never answer or hang up. Nothing is faked: AMI and FastAGI over TCP.
+
+Asterisk is found through HOTLINE_ASTERISK (the path of run-asterisk), by default
+../shared/asterisk/run-asterisk beside the checkout, as in CI. Without it these tests fail, saying
+so: they are the proof that the dialer and the flows work against the PBX.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callflows.fastagi import FastAgiServer
+from callflows.survey import SurveyFlow
+from hotline.ami import AmiEvent, AmiLink
+from hotline.calls import CallTracker
+from hotline.config import Config, PbxConfig, SurveyConfig, SurveyPrompts
+from hotline.surveys import store
+from hotline.surveys.answers import SurveyAnswers
+from hotline.surveys.cases import SurveyCaseNumbers
+from hotline.surveys.dialer import SurveyDialer
+from hotline.surveys.draw import week_bounds, week_of
+from hotline.surveys.served import ServedItem
+from hotline.tracking import CallTracking
+from hotline.web.live import CallHub, Telemetry
+from recordings import ingest
+from recordings.store import TranscriptionJob
+from tests.surveys.conftest import Clock, wait_until_up
+
+REPO = Path(__file__).parents[2]
+SHIPPED = REPO / "docs" / "asterisk"
+HERE = Path(__file__).parent / "asterisk"
+# pbx-truth's tests use 15000-15999; ours stay in 16000-16999.
+PORTS = range(16000, 17000)
+CITIZENS = {
+    "full": "13800000000", "busy": "13800000001", "no-answer": "13800000002",
+    "hang-up": "13800000003", "invalid-and-silent": "13800000004",
+}
+
+
+def run_asterisk() -> Path:
+    configured = os.environ.get("HOTLINE_ASTERISK")
+    script = Path(configured) if configured else REPO.parent / "shared" / "asterisk" / "run-asterisk"
+    if not script.is_file():
+        pytest.fail(
+            f"these tests need a real Asterisk: {script} does not exist. Set HOTLINE_ASTERISK to the "
+            "path of run-asterisk (shared/asterisk/README.md), e.g. "
+            "HOTLINE_ASTERISK=/work/shared/asterisk/run-asterisk", pytrace=False)
+    return script
+
+
+def free_ports(count: int) -> list[int]:
+    ports = []
+    for port in random.sample(PORTS, len(PORTS)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    pytest.fail(f"no {count} free ports in {PORTS.start}-{PORTS.stop - 1}")
+
+
+@dataclass(frozen=True)
+class Pbx:
+    directory: Path
+    ami_port: int
+    agi_port: int
+    secret: str
+
+    @property
+    def spool(self) -> Path:
+        """Where the dialplan's /opt/asterisk/var/spool/asterisk/monitor points on this instance."""
+        return self.directory / "spool" / "monitor"
+
+
+@pytest.fixture(scope="module")
+def asterisk(tmp_path_factory) -> Iterator[Pbx]:
+    """A real Asterisk on the shipped dialplan and manager.conf, plus the test's citizens."""
+    script = run_asterisk()
+    conf = tmp_path_factory.mktemp("asterisk-conf")
+    (conf / "extensions.conf").write_text(
+        (SHIPPED / "extensions.conf").read_text() + (HERE / "citizens.conf").read_text())
+    manager = (SHIPPED / "manager.conf").read_text()
+    (conf / "manager.conf").write_text(manager + (HERE / "observer.conf").read_text())
+    secret = re.search(r"^\[hotline\]\nsecret = (\S+)", manager, re.M)[1]
+    directory = tmp_path_factory.mktemp("asterisk")
+    ami_port, agi_port = free_ports(2)
+    started = subprocess.run(
+        [script, "start", directory, "--config", conf, "--ami-port", str(ami_port),
+         "--agi-port", str(agi_port)], capture_output=True, text=True, timeout=120)
+    if started.returncode:
+        pytest.fail(f"run-asterisk start failed: {started.stderr.strip()}", pytrace=False)
+    try:
+        yield Pbx(directory, ami_port, agi_port, secret)
+    finally:
+        subprocess.run([script, "stop", directory], capture_output=True, timeout=60)
+
+
+class NotedAnswers(SurveyAnswers):
+    """SurveyAnswers that also tell the test when a survey call is over."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.finished: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+
+    async def finish(self, case: str) -> str | None:
+        status = await super().finish(case)
+        self.finished.put_nowait((case, status))
+        return status
+
+
+def survey_config(asterisk: Pbx) -> SurveyConfig:
+    return SurveyConfig(
+        dial="Local/{number}@citizens", caller_id='"Hotline" <12345>', concurrency=5,
+        calls_per_minute=10, ring_timeout=3, answer_timeout=3, max_attempts=2, retry_minutes=60,
+        calling_days="all", calling_hours=((time(0), time.max),), record_dir=str(asterisk.spool),
+        prompts={"en": SurveyPrompts(attitude="digits/1", efficiency="digits/2",
+                                     compliance="digits/3", suggestion="digits/4")},
+    )
+
+
+async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, sessions, database_url, tmp_path):
+    config = Config(database_url=database_url, recordings_spool=asterisk.spool,
+                    recordings_root=tmp_path / "archive", surveys=survey_config(asterisk))
+    clock = Clock(datetime.now(UTC))
+    week = week_of(clock(), config.surveys.zone)
+    monday, _ = week_bounds(week, config.surveys.zone)
+    async with sessions() as session:
+        await store.add_served_items(session, [
+            ServedItem("gongan", "li-wei", "市民", phone, "居住证办理", monday - timedelta(days=2))
+            for phone in CITIZENS.values()
+        ], clock())
+
+    desk = SurveyCaseNumbers()
+    answers = NotedAnswers(sessions, config.surveys, desk, clock)
+    fastagi = FastAgiServer({"survey": SurveyFlow(answers, config.surveys, asterisk.spool)},
+                            "127.0.0.1", asterisk.agi_port, command_timeout=20)
+    link = AmiLink(PbxConfig(name="pbx", port=asterisk.ami_port, secret=asterisk.secret), asyncio.Queue())
+    observer = AmiLink(PbxConfig(name="observer", port=asterisk.ami_port, username="observer",
+                                 secret="observer-secret"), asyncio.Queue())
+    ingested: asyncio.Queue = asyncio.Queue()
+
+    async def ingest_recording(call, call_id: int) -> None:
+        if call.recording:
+            ingested.put_nowait(await ingest.on_call_ended(sessions, config, call_id, call.recording))
+
+    tracking = CallTracking({"pbx": CallTracker("pbx", config.hotlines)}, link.sink, sessions,
+                            CallHub(), Telemetry(), on_call_ended=[ingest_recording])
+    dialer = SurveyDialer(sessions, config.surveys, link, desk, clock=clock)
+    stop, links_done = asyncio.Event(), asyncio.Event()
+    await fastagi.start()
+    tasks = [asyncio.create_task(link.run(stop)), asyncio.create_task(observer.run(stop))]
+    await wait_until_up(link)
+    await wait_until_up(observer)
+    tracker_task = asyncio.create_task(tracking.run(links_done))
+    try:
+        assert len(await dialer.tick()) == 5
+        await dialer.idle()  # every OriginateResponse is in
+        async with asyncio.timeout(60):
+            ended = dict([await answers.finished.get() for _ in range(3)])
+        async with sessions() as session:
+            by_phone = {s.phone: s for s in await store.week_surveys(session, week)}
+            attempts = {a.survey_id: a for a in await session.scalars(select(store.SurveyAttempt))}
+
+        full = by_phone[CITIZENS["full"]]
+        assert ended[full.case] == "completed"
+        assert (full.attitude, full.efficiency, full.compliance) == (1, 3, 2)
+        assert full.complaint_case == f"CP-{full.case}"
+        assert full.suggestion.startswith(f"survey-{full.case}-")
+        assert attempts[full.id].outcome == "answered"
+
+        busy, silent = by_phone[CITIZENS["busy"]], by_phone[CITIZENS["no-answer"]]
+        assert (attempts[busy.id].outcome, attempts[busy.id].reason) == ("busy", "5")
+        assert (attempts[silent.id].outcome, attempts[silent.id].reason) == ("no-answer", "3")
+        for survey in (busy, silent):
+            assert survey.status == "pending"
+            assert survey.next_attempt_at == clock() + timedelta(minutes=60)
+
+        hung_up = by_phone[CITIZENS["hang-up"]]
+        assert (hung_up.status, hung_up.attitude, hung_up.efficiency) == ("partial", 2, None)
+        mute = by_phone[CITIZENS["invalid-and-silent"]]
+        assert (mute.status, mute.attitude, mute.efficiency, mute.compliance) == ("partial", 1, None, None)
+
+        # What the PBX saw: the centre's caller ID on every citizen's phone, and for the citizen
+        # who pressed 7 then kept silent, one invalid-key prompt and efficiency asked 3 times.
+        events = []
+        while not observer.sink.empty():
+            item = observer.sink.get_nowait()
+            if isinstance(item, AmiEvent):
+                events.append(item.fields)
+        shown = {e["Number"]: e["CallerID"] for e in events if e.get("UserEvent") == "CitizenCall"}
+        assert shown == {number: "12345" for number in CITIZENS.values()}
+        commands = [e["Command"] for e in events if e.get("Event") == "AGIExecStart"
+                    and e["Channel"].startswith(f"Local/{CITIZENS['invalid-and-silent']}@citizens")]
+        assert commands.count("GET DATA digits/1 3000 1") == 2
+        assert commands.count("STREAM FILE beep \"\"") == 1
+        assert commands.count("GET DATA digits/2 3000 1") == 3
+
+        # The spoken suggestion went down the recordings pipeline: archived, queued for vosk.
+        async with asyncio.timeout(30):
+            recording = await ingested.get()
+        assert recording is not None and recording.condition == "ok"
+        assert recording.duration_seconds > 1.0
+        async with sessions() as session:
+            assert await session.scalar(
+                select(TranscriptionJob).where(TranscriptionJob.recording_id == recording.id))
+
+        # Retries at their time on the test's clock: not a minute early; then the second and
+        # last attempt, busy and unanswered again, leaves them unreachable, and the population
+        # has nobody left to replace them.
+        clock.advance(minutes=59)
+        assert await dialer.tick() == []
+        clock.advance(minutes=1)
+        assert sorted(await dialer.tick()) == sorted(f"survey-{s.case}-2" for s in (busy, silent))
+        await dialer.idle()
+        async with sessions() as session:
+            assert await store.replace_spent(session, week, config.surveys, desk, clock()) == 0
+            surveys = {s.phone: s for s in await store.week_surveys(session, week)}
+            row = await session.get(store.SurveyWeek, week)
+        assert surveys[busy.phone].status == surveys[silent.phone].status == "unreachable"
+        assert row.shortfall.startswith("population exhausted")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        links_done.set()
+        await tracker_task
+        await fastagi.close()
