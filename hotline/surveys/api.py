@@ -6,13 +6,18 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from hotline.db.tables import User
 from hotline.errors import InvalidInput
 from hotline.surveys import store
+from hotline.surveys.draw import parse_week, week_bounds
+from hotline.surveys.results import GROUPINGS, QUESTIONS, period_weeks, results, shortfall
 from hotline.surveys.served import FIELDS, parse_rows
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
 
 SURVEY_MANAGERS = ("supervisor",)
+# Phone numbers are personal data: supervisors see them masked, admins whole.
+FULL_NUMBERS = ("admin",)
 BATCH_LIMIT = 10_000
 
 routes = web.RouteTableDef()
@@ -31,7 +36,29 @@ _ITEM = {
     },
 }
 
+_WEEK = {"name": "week", "in": "query", "schema": {"type": "string"}, "description": "ISO week, e.g. 2026-W49"}
+
 OPENAPI_PATHS = {
+    "/api/v1/surveys": {
+        "get": {
+            "summary": "One week's callback surveys: status, attempts, answers, suggestion (supervisor)",
+            "parameters": [{**_WEEK, "required": True}],
+            "responses": {"200": {"description": "`week`, `seed`, `surveys` (each with `case`, `window`, "
+                                  "`staff`, `phone` masked unless admin, `status`, `attempts`, `answers`, "
+                                  "`suggestion`, `complaint_case`), `completed` and `shortfall` (docs/surveys.md)"}},
+        }
+    },
+    "/api/v1/surveys/results": {
+        "get": {
+            "summary": "Completed and partial surveys, answer distribution and satisfaction rate (supervisor)",
+            "parameters": [
+                _WEEK,
+                {"name": "month", "in": "query", "schema": {"type": "string"}, "description": "e.g. 2026-12 (instead of week)"},
+                {"name": "by", "in": "query", "schema": {"type": "string", "enum": list(GROUPINGS)}},
+            ],
+            "responses": {"200": {"description": "`total` and, with `by`, one summary per window or staff member"}},
+        }
+    },
     "/api/v1/served-items": {
         "post": {
             "summary": "Add completed service items, the population of the weekly survey draw (supervisor)",
@@ -75,3 +102,70 @@ async def add_served_items(request: web.Request) -> web.Response:
             **result,
         )
     return web.json_response(result)
+
+
+def masked(phone: str, user: User) -> str:
+    """The number as `user` may see it: 138****8000 unless they are an admin."""
+    if user.role in FULL_NUMBERS:
+        return phone
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def _survey_json(survey: store.Survey, view: store.WeekView, user: User) -> dict:
+    call = view.suggestion_calls.get(survey.case)
+    suggestion = None
+    if survey.suggestion:
+        suggestion = {
+            "file": survey.suggestion,
+            "call": call,
+            # The recordings API serves both, with its own role checks and audit.
+            "recording": None if call is None else f"/api/v1/calls/{call}/recording",
+            "transcript": None if call is None else f"/api/v1/calls/{call}/transcript",
+        }
+    return {
+        "case": survey.case, "round": survey.round, "window": survey.window, "staff": survey.staff,
+        "phone": masked(survey.phone, user), "status": survey.status,
+        "attempts": [
+            {"number": a.number, "at": a.started_at.isoformat(), "outcome": a.outcome or "in-progress"}
+            for a in view.attempts[survey.id]
+        ],
+        "answers": {question: getattr(survey, question) for question in QUESTIONS},
+        "suggestion": suggestion,
+        "complaint_case": survey.complaint_case,
+    }
+
+
+@routes.get("/api/v1/surveys")
+async def week_surveys(request: web.Request) -> web.Response:
+    """One week's surveys, as the dialer and the flows left them."""
+    user = require_role(request, *SURVEY_MANAGERS)
+    week = request.query.get("week", "")
+    parse_week(week)
+    config = request.app[CONFIG].surveys
+    async with request.app[SESSIONS]() as session:
+        view = await store.week_view(session, week)
+    over = datetime.now(UTC) >= week_bounds(week, config.zone)[1]
+    statuses = [survey.status for survey in view.surveys]
+    return web.json_response({
+        "week": week,
+        "seed": view.week.seed if view.week else None,
+        "drawn": view.week is not None,
+        "surveys": [_survey_json(survey, view, user) for survey in view.surveys],
+        "completed": statuses.count(store.COMPLETED),
+        "shortfall": shortfall(config.per_week, statuses,
+                               view.week.shortfall if view.week else "not drawn yet", over),
+    })
+
+
+@routes.get("/api/v1/surveys/results")
+async def survey_results(request: web.Request) -> web.Response:
+    """Counts, distribution and satisfaction rate for a week or a month."""
+    require_role(request, *SURVEY_MANAGERS)
+    weeks, period = period_weeks(request.query.get("week"), request.query.get("month"))
+    by = request.query.get("by")
+    if by is not None and by not in GROUPINGS:
+        raise InvalidInput(f"by: expected one of {', '.join(GROUPINGS)}, got {by!r}", parameter="by")
+    async with request.app[SESSIONS]() as session:
+        records = await store.survey_records(session, weeks)
+    return web.json_response({"period": period, "weeks": weeks, **results(records, by)})
+

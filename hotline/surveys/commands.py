@@ -19,6 +19,7 @@ from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.draw import week_of
+from hotline.surveys.results import GROUPINGS, period_weeks, results
 from hotline.surveys.served import FIELDS, parse_rows, phone_number
 
 
@@ -40,6 +41,14 @@ def add_commands(subparsers: Any) -> None:
     opt_out.add_argument("phone")
     opt_out.add_argument("--reason", default="asked by phone", help="why (kept with the opt-out)")
     opt_out.set_defaults(func=opt_out_number)
+
+    result = commands.add_parser("results", help="completed and partial surveys, answers, satisfaction rate")
+    period = result.add_mutually_exclusive_group(required=True)
+    period.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W49")
+    period.add_argument("--month", metavar="YYYY-MM", help="the weeks whose Thursday is in the month")
+    result.add_argument("--by", choices=GROUPINGS, help="one line per window or staff member")
+    result.add_argument("--format", choices=("table", "json"), default="table")
+    result.set_defaults(func=show_results)
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -127,4 +136,28 @@ def opt_out_number(args: argparse.Namespace, config: Config) -> int:
 
     ended = asyncio.run(run())
     print(f"{phone} opted out; {ended} survey(s) not yet finished ended as opted out")
+    return 0
+
+
+def show_results(args: argparse.Namespace, config: Config) -> int:
+    """Print the period's results as a table (one line per group) or as JSON."""
+    weeks, period = period_weeks(args.week, args.month)
+
+    async def run() -> list:
+        async with database(config.database_url) as sessions, sessions() as session:
+            return await store.survey_records(session, weeks)
+
+    found = results(asyncio.run(run()), args.by)
+    if args.format == "json":
+        print(json.dumps({"period": period, "weeks": weeks, **found}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"surveys {period} ({', '.join(weeks)})")
+    print(f"{args.by or '':<16} {'surveys':>7} {'done':>5} {'partial':>7} {'unreach':>7} "
+          f"{'opted':>5} {'open':>5} {'dissat':>6} {'rate':>7}")
+    groups = [("total", found["total"]), *found.get(args.by or "", {}).items()]
+    for name, row in groups:
+        rate = "-" if row["satisfaction_rate"] is None else f"{row['satisfaction_rate']:.1%}"
+        print(f"{name:<16} {row['surveys']:>7} {row['completed']:>5} {row['partial']:>7} "
+              f"{row['unreachable']:>7} {row['opted_out']:>5} {row['pending'] + row['calling']:>5} "
+              f"{row['dissatisfied_surveys']:>6} {rate:>7}")
     return 0

@@ -33,6 +33,7 @@ from hotline.errors import AmiError, HotlineError
 from hotline.surveys import store
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import week_of
+from hotline.surveys.results import QUESTIONS
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ REASONS = {"4": ANSWERED, "5": BUSY, "3": NO_ANSWER, "1": NO_ANSWER, "8": CONGES
 # The call tracker's disposition of a call (hotline/calls.py), for an attempt settled from it.
 DISPOSITIONS = {"answered": ANSWERED, "busy": BUSY, "missed": NO_ANSWER, "failed": FAILURE}
 ATTEMPT_VARIABLE = "SURVEY_ATTEMPT"
-QUESTIONS = ("attitude", "efficiency", "compliance")
 SATISFIED, BASICALLY_SATISFIED, DISSATISFIED = 1, 2, 3
 # An answered call's survey flow normally closes the survey itself; one it has not closed this
 # long after the answer is checked against the PBX (the flow may never have started).

@@ -21,9 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.config import SurveyConfig
-from hotline.db.tables import Base
+from hotline.db.tables import Base, Call
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds
+from hotline.surveys.results import (
+    CALLING, COMPLETED, OPTED_OUT, PARTIAL, PENDING, UNREACHABLE, SurveyRecord,
+)
 from hotline.surveys.served import ServedItem
 
 
@@ -160,9 +163,6 @@ async def count_served_items(session: AsyncSession) -> int:
 
 # -- the weekly draw ---------------------------------------------------------------------------
 
-PENDING, CALLING, COMPLETED, PARTIAL, UNREACHABLE, OPTED_OUT = (
-    "pending", "calling", "completed", "partial", "unreachable", "opted-out",
-)
 # A survey in one of these still counts towards the week's five; the others are replaced.
 ACTIVE = (PENDING, CALLING, COMPLETED)
 
@@ -280,3 +280,44 @@ async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, no
         ended += 1
     await session.commit()
     return ended
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+def record_of(survey: Survey) -> SurveyRecord:
+    return SurveyRecord(survey.case, survey.week, survey.window, survey.staff, survey.status,
+                        (survey.attitude, survey.efficiency, survey.compliance))
+
+
+async def survey_records(session: AsyncSession, weeks: Sequence[str]) -> list[SurveyRecord]:
+    rows = await session.scalars(select(Survey).where(Survey.week.in_(weeks)).order_by(Survey.id))
+    return [record_of(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class WeekView:
+    """A week's surveys with their attempts and, for a spoken suggestion, the call it is on."""
+
+    week: SurveyWeek | None
+    surveys: list[Survey]
+    attempts: dict[int, list[SurveyAttempt]]
+    suggestion_calls: dict[str, int]
+
+
+async def week_view(session: AsyncSession, week: str) -> WeekView:
+    surveys = await week_surveys(session, week)
+    attempts: dict[int, list[SurveyAttempt]] = {survey.id: [] for survey in surveys}
+    rows = await session.scalars(
+        select(SurveyAttempt).where(SurveyAttempt.survey_id.in_(attempts)).order_by(SurveyAttempt.number))
+    for attempt in rows:
+        attempts[attempt.survey_id].append(attempt)
+    calls: dict[str, int] = {}
+    with_suggestion = {survey.case: survey.suggestion for survey in surveys if survey.suggestion}
+    if with_suggestion:
+        found = await session.execute(
+            select(Call.survey_case, Call.id, Call.recording).where(Call.survey_case.in_(with_suggestion)))
+        for case, call_id, recording in found:
+            if recording and recording.endswith(with_suggestion[case]):
+                calls[case] = call_id
+    return WeekView(await session.get(SurveyWeek, week), surveys, attempts, calls)
