@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import SurveyConfig
 from hotline.surveys import store
+from hotline.surveys.results import CALLING
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.dialer import ANSWERED, DISSATISFIED, QUESTIONS, close_call
 
@@ -34,7 +35,7 @@ class SurveyAnswers:
         OriginateResponse may have been lost to a restart)."""
         async with self.sessions() as session:
             survey = await session.scalar(select(store.Survey).where(store.Survey.case == case))
-            if survey is None or survey.status != store.CALLING:
+            if survey is None or survey.status != CALLING:
                 return False
             if attempt:
                 await session.execute(
@@ -58,7 +59,7 @@ class SurveyAnswers:
         async with self.sessions() as session:
             await session.execute(
                 update(store.Survey)
-                .where(store.Survey.case == case, store.Survey.status == store.CALLING)
+                .where(store.Survey.case == case, store.Survey.status == CALLING)
                 .values(**values))
             await session.commit()
 

@@ -10,7 +10,7 @@ from hotline.db.tables import User
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.draw import parse_week, week_bounds
-from hotline.surveys.results import GROUPINGS, QUESTIONS, period_weeks, results, shortfall
+from hotline.surveys.results import COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall
 from hotline.surveys.served import FIELDS, parse_rows
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
@@ -151,7 +151,7 @@ async def week_surveys(request: web.Request) -> web.Response:
         "seed": view.week.seed if view.week else None,
         "drawn": view.week is not None,
         "surveys": [_survey_json(survey, view, user) for survey in view.surveys],
-        "completed": statuses.count(store.COMPLETED),
+        "completed": statuses.count(COMPLETED),
         "shortfall": shortfall(config.per_week, statuses,
                                view.week.shortfall if view.week else "not drawn yet", over),
     })

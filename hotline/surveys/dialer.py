@@ -33,7 +33,7 @@ from hotline.errors import AmiError, HotlineError
 from hotline.surveys import store
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import week_of
-from hotline.surveys.results import QUESTIONS
+from hotline.surveys.results import CALLING, COMPLETED, OPTED_OUT, PARTIAL, PENDING, QUESTIONS, UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +131,14 @@ def after_attempt(
     otherwise unreachable, and the draw replaces them.
     """
     if opted_out:
-        return Next(store.OPTED_OUT)
+        return Next(OPTED_OUT)
     given = [answer for answer in answers if answer is not None]
     if given:
-        return Next(store.COMPLETED if len(given) == len(QUESTIONS) else store.PARTIAL)
+        return Next(COMPLETED if len(given) == len(QUESTIONS) else PARTIAL)
     if attempts_made >= config.max_attempts:
-        return Next(store.UNREACHABLE)
+        return Next(UNREACHABLE)
     retry = ended_at + timedelta(minutes=config.retry_minutes)
-    return Next(store.PENDING, next_calling_time(retry, rules))
+    return Next(PENDING, next_calling_time(retry, rules))
 
 
 def starts_allowed(now: datetime, *, calling: int, recent_starts: Sequence[datetime], config: SurveyConfig) -> int:
@@ -252,7 +252,7 @@ class SurveyDialer:
     async def _start_due(self, now: datetime) -> list[_Dial]:
         async with self.sessions() as session:
             calling = await session.scalar(
-                select(func.count()).select_from(store.Survey).where(store.Survey.status == store.CALLING))
+                select(func.count()).select_from(store.Survey).where(store.Survey.status == CALLING))
             recent = list(await session.scalars(
                 select(store.SurveyAttempt.started_at).where(
                     store.SurveyAttempt.started_at > now - rate_window(self.config))))
@@ -261,7 +261,7 @@ class SurveyDialer:
                 return []
             due = list(await session.scalars(
                 select(store.Survey.id)
-                .where(store.Survey.status == store.PENDING, store.Survey.next_attempt_at <= now)
+                .where(store.Survey.status == PENDING, store.Survey.next_attempt_at <= now)
                 .order_by(store.Survey.next_attempt_at, store.Survey.id)
                 .limit(room)))
         started = []
@@ -278,7 +278,7 @@ class SurveyDialer:
         """Write the attempt and mark the survey calling, in one transaction, before dialling."""
         async with self.sessions() as session:
             survey = await session.get(store.Survey, survey_id)
-            if survey is None or survey.status != store.PENDING:
+            if survey is None or survey.status != PENDING:
                 return None  # opted out or taken meanwhile
             number = (await session.scalar(
                 select(func.count()).select_from(store.SurveyAttempt)
@@ -286,7 +286,7 @@ class SurveyDialer:
             action_id = f"survey-{survey.case}-{number}"
             session.add(store.SurveyAttempt(survey_id=survey_id, number=number, action_id=action_id,
                                             started_at=now))
-            survey.status, survey.next_attempt_at = store.CALLING, None
+            survey.status, survey.next_attempt_at = CALLING, None
             try:
                 await session.commit()
             except IntegrityError:
@@ -337,7 +337,7 @@ class SurveyDialer:
             attempt.settled_at = attempt.settled_at or now
             survey = await session.get(store.Survey, attempt.survey_id)
             await session.commit()
-        log.info("survey attempt %d: %s", attempt_id, outcome, extra={"action": "survey-attempt"})
+        log.info("survey attempt %d: %s (%s)", attempt_id, outcome, reason, extra={"action": "survey-attempt"})
         if outcome != ANSWERED and survey is not None:
             await close_call(self.sessions, survey.case, self.config, self.desk, now)
 
@@ -355,7 +355,7 @@ class SurveyDialer:
             rows = (await session.execute(
                 select(store.SurveyAttempt, store.Survey)
                 .join(store.Survey, store.Survey.id == store.SurveyAttempt.survey_id)
-                .where(store.Survey.status == store.CALLING)
+                .where(store.Survey.status == CALLING)
             )).all()
         doubtful = [
             (attempt, survey) for attempt, survey in rows
@@ -412,7 +412,7 @@ async def close_call(
     new status, or None."""
     async with sessions() as session:
         survey = await session.scalar(select(store.Survey).where(store.Survey.case == case))
-        if survey is None or survey.status != store.CALLING:
+        if survey is None or survey.status != CALLING:
             return None
         attempts = await session.scalar(
             select(func.count()).select_from(store.SurveyAttempt)
@@ -425,7 +425,7 @@ async def close_call(
         following = after_attempt(attempts, now, config, CallingRules.from_config(config),
                                   list(answers.values()), opted_out)
         survey.status, survey.next_attempt_at = following.status, following.next_attempt_at
-        if following.status != store.PENDING:
+        if following.status != PENDING:
             survey.finished_at = now
         if DISSATISFIED in answers.values() and survey.complaint_case is None:
             survey.complaint_case = await desk.open_complaint(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, func, select, tuple_,
+    ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, select, tuple_,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +22,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.config import SurveyConfig
 from hotline.db.tables import Base, Call
+from hotline.errors import InvalidInput
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds
-from hotline.surveys.results import (
-    CALLING, COMPLETED, OPTED_OUT, PARTIAL, PENDING, UNREACHABLE, SurveyRecord,
-)
+from hotline.surveys.results import CALLING, COMPLETED, OPTED_OUT, PENDING, SurveyRecord
 from hotline.surveys.served import ServedItem
 
 
@@ -132,9 +131,7 @@ class ImportReport:
     already_known: int
 
 
-async def add_served_items(session: AsyncSession, items: Sequence[ServedItem], now: datetime) -> ImportReport:
-    """Store the items not stored yet (same window, staff, phone, item and time), in one
-    transaction; the ones already known are counted, not stored twice."""
+async def _known_keys(session: AsyncSession, items: Sequence[ServedItem]) -> set[tuple]:
     known: set[tuple] = set()
     keys = [item.key for item in items]
     for start in range(0, len(keys), 500):
@@ -146,19 +143,30 @@ async def add_served_items(session: AsyncSession, items: Sequence[ServedItem], n
             .where(tuple_(ServedItemRow.window, ServedItemRow.staff).in_({key[:2] for key in chunk}))
         )
         known.update(tuple(row) for row in rows)
-    fresh = [item for item in items if item.key not in known]
-    session.add_all(
-        ServedItemRow(window=item.window, staff=item.staff, applicant=item.applicant,
-                      phone=item.phone, item=item.item, completed_at=item.completed_at,
-                      imported_at=now)
-        for item in fresh
-    )
-    await session.commit()
-    return ImportReport(len(fresh), len(items) - len(fresh))
+    return known
 
 
-async def count_served_items(session: AsyncSession) -> int:
-    return await session.scalar(select(func.count()).select_from(ServedItemRow)) or 0
+async def add_served_items(session: AsyncSession, items: Sequence[ServedItem], now: datetime) -> ImportReport:
+    """Store the items not stored yet (same window, staff, phone, item and time), in one
+    transaction; the ones already known are counted, not stored twice."""
+    for _ in range(2):
+        known = await _known_keys(session, items)
+        fresh = [item for item in items if item.key not in known]
+        session.add_all(
+            ServedItemRow(window=item.window, staff=item.staff, applicant=item.applicant,
+                          phone=item.phone, item=item.item, completed_at=item.completed_at,
+                          imported_at=now)
+            for item in fresh
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            # Another import stored some of these meanwhile (the unique record constraint):
+            # look again at what is known now.
+            await session.rollback()
+            continue
+        return ImportReport(len(fresh), len(items) - len(fresh))
+    raise InvalidInput("served items: another import keeps storing the same records; try again")
 
 
 # -- the weekly draw ---------------------------------------------------------------------------

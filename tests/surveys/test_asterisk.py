@@ -10,12 +10,14 @@ so: they are the proof that the dialer and the flows work against the PBX.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import re
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -36,8 +38,10 @@ from hotline.surveys.draw import week_bounds, week_of
 from hotline.surveys.served import ServedItem
 from hotline.tracking import CallTracking
 from hotline.web.live import CallHub, Telemetry
-from recordings import ingest
-from recordings.store import TranscriptionJob
+from recordings import ingest, workers
+from recordings.store import Transcript, TranscriptionJob
+from recordings.transcription import Recogniser
+from tests.recordings.speech import KOREAN_MODEL
 from tests.surveys.conftest import Clock, wait_until_up
 
 REPO = Path(__file__).parents[2]
@@ -106,6 +110,9 @@ def asterisk(tmp_path_factory) -> Iterator[Pbx]:
          "--agi-port", str(agi_port)], capture_output=True, text=True, timeout=120)
     if started.returncode:
         pytest.fail(f"run-asterisk start failed: {started.stderr.strip()}", pytrace=False)
+    # run-asterisk returns once AMI answers; under load the dialplan and channel drivers may
+    # still be loading then, and an Originate would fail (Reason 0).
+    subprocess.run([script, "cli", directory, "core waitfullybooted"], capture_output=True, timeout=60)
     try:
         yield Pbx(directory, ami_port, agi_port, secret)
     finally:
@@ -135,16 +142,43 @@ def survey_config(asterisk: Pbx) -> SurveyConfig:
     )
 
 
-async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, sessions, database_url, tmp_path):
+@dataclass
+class Rig:
+    """The survey campaign wired to the real Asterisk as `hotline serve` wires it (dialer,
+    FastAGI survey flow, call tracking feeding recordings ingest), with the test's clock and
+    an observer AMI connection that sees every event."""
+
+    config: Config
+    clock: Clock
+    week: str
+    desk: SurveyCaseNumbers
+    dialer: SurveyDialer
+    answers: NotedAnswers
+    observer: AmiLink
+    ingested: asyncio.Queue
+
+    def events(self) -> list:
+        """Every event the observer has received so far."""
+        seen = []
+        while not self.observer.sink.empty():
+            item = self.observer.sink.get_nowait()
+            if isinstance(item, AmiEvent):
+                seen.append(item.fields)
+        return seen
+
+
+@asynccontextmanager
+async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, phones: list[str]) -> AsyncIterator[Rig]:
+    """Served items for `phones` completed last week, and the campaign running on `asterisk`."""
     config = Config(database_url=database_url, recordings_spool=asterisk.spool,
-                    recordings_root=tmp_path / "archive", surveys=survey_config(asterisk))
+                    recordings_root=root, surveys=survey_config(asterisk))
     clock = Clock(datetime.now(UTC))
     week = week_of(clock(), config.surveys.zone)
     monday, _ = week_bounds(week, config.surveys.zone)
     async with sessions() as session:
         await store.add_served_items(session, [
             ServedItem("gongan", "li-wei", "市民", phone, "居住证办理", monday - timedelta(days=2))
-            for phone in CITIZENS.values()
+            for phone in phones
         ], clock())
 
     desk = SurveyCaseNumbers()
@@ -166,10 +200,23 @@ async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, 
     stop, links_done = asyncio.Event(), asyncio.Event()
     await fastagi.start()
     tasks = [asyncio.create_task(link.run(stop)), asyncio.create_task(observer.run(stop))]
-    await wait_until_up(link)
-    await wait_until_up(observer)
     tracker_task = asyncio.create_task(tracking.run(links_done))
     try:
+        await wait_until_up(link)
+        await wait_until_up(observer)
+        yield Rig(config, clock, week, desk, dialer, answers, observer, ingested)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        links_done.set()
+        await tracker_task
+        await fastagi.close()
+
+
+async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, sessions, database_url, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    async with survey_rig(asterisk, sessions, database_url, tmp_path / "archive", list(CITIZENS.values())) as rig:
+        clock, week, dialer, answers = rig.clock, rig.week, rig.dialer, rig.answers
         assert len(await dialer.tick()) == 5
         await dialer.idle()  # every OriginateResponse is in
         async with asyncio.timeout(60):
@@ -199,11 +246,7 @@ async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, 
 
         # What the PBX saw: the centre's caller ID on every citizen's phone, and for the citizen
         # who pressed 7 then kept silent, one invalid-key prompt and efficiency asked 3 times.
-        events = []
-        while not observer.sink.empty():
-            item = observer.sink.get_nowait()
-            if isinstance(item, AmiEvent):
-                events.append(item.fields)
+        events = rig.events()
         shown = {e["Number"]: e["CallerID"] for e in events if e.get("UserEvent") == "CitizenCall"}
         assert shown == {number: "12345" for number in CITIZENS.values()}
         commands = [e["Command"] for e in events if e.get("Event") == "AGIExecStart"
@@ -214,7 +257,7 @@ async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, 
 
         # The spoken suggestion went down the recordings pipeline: archived, queued for vosk.
         async with asyncio.timeout(30):
-            recording = await ingested.get()
+            recording = await rig.ingested.get()
         assert recording is not None and recording.condition == "ok"
         assert recording.duration_seconds > 1.0
         async with sessions() as session:
@@ -230,14 +273,26 @@ async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, 
         assert sorted(await dialer.tick()) == sorted(f"survey-{s.case}-2" for s in (busy, silent))
         await dialer.idle()
         async with sessions() as session:
-            assert await store.replace_spent(session, week, config.surveys, desk, clock()) == 0
+            assert await store.replace_spent(session, week, rig.config.surveys, rig.desk, clock()) == 0
             surveys = {s.phone: s for s in await store.week_surveys(session, week)}
             row = await session.get(store.SurveyWeek, week)
         assert surveys[busy.phone].status == surveys[silent.phone].status == "unreachable"
         assert row.shortfall.startswith("population exhausted")
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-        links_done.set()
-        await tracker_task
-        await fastagi.close()
+
+
+@pytest.mark.slow
+async def test_a_spoken_suggestion_is_transcribed(asterisk, sessions, database_url, tmp_path):
+    async with survey_rig(asterisk, sessions, database_url, tmp_path / "archive", [CITIZENS["full"]]) as rig:
+        assert len(await rig.dialer.tick()) == 1
+        async with asyncio.timeout(60):
+            case, status = await rig.answers.finished.get()
+            recording = await rig.ingested.get()
+    assert status == "completed"
+    ran = await workers.work(sessions, rig.config.recordings_root, Recogniser(KOREAN_MODEL), "test",
+                             lambda: False, drain=True)
+    async with sessions() as session:
+        transcript = await session.scalar(select(Transcript).where(Transcript.recording_id == recording.id))
+    assert ran == 1
+    # The citizen said "hello world" (Asterisk's prompt) into the survey; the recogniser heard
+    # about 1.4 s of it (what it makes of English with a Korean model is not the point).
+    assert transcript is not None and transcript.audio_seconds > 1.0

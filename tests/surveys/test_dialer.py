@@ -7,7 +7,6 @@ import asyncio
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from hotline.config import SurveyConfig

@@ -13,6 +13,7 @@ from hypothesis import given, strategies as st
 from hotline.config import SurveyConfig
 from hotline.errors import InvalidInput
 from hotline.surveys import store
+from hotline.surveys.results import PARTIAL, UNREACHABLE
 from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds, week_of
 
@@ -106,15 +107,15 @@ async def test_a_small_population_draws_what_there_is_and_says_so(sessions, serv
 async def test_spent_surveys_are_replaced_by_a_fresh_draw_while_the_week_lasts(sessions, served):
     async with sessions() as session:
         drawn = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
-        drawn.surveys[0].status = store.UNREACHABLE
-        drawn.surveys[1].status = store.PARTIAL
+        drawn.surveys[0].status = UNREACHABLE
+        drawn.surveys[1].status = PARTIAL
         await session.commit()
         assert await store.replace_spent(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY + timedelta(days=2)) == 2
         assert await store.replace_spent(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY + timedelta(days=2)) == 0
         surveys = await store.week_surveys(session, WEEK)
         assert [s.round for s in surveys] == [0, 0, 0, 0, 0, 1, 1]
         assert len({s.phone for s in surveys}) == 7
-        surveys[5].status = store.UNREACHABLE
+        surveys[5].status = UNREACHABLE
         await session.commit()
         # The week is over: no more replacements.
         assert await store.replace_spent(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY + timedelta(days=7)) == 0

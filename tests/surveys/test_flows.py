@@ -4,8 +4,6 @@ RECORD FILE `200 result=35 (dtmf) endpos=N`, the HANGUP notice, then 511)."""
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +13,7 @@ from callflows.followup import FollowupFlow
 from callflows.survey import SurveyFlow
 from hotline.config import SurveyConfig
 from hotline.surveys import store
+from hotline.surveys.results import CALLING
 from hotline.surveys.answers import SurveyAnswers
 from hotline.surveys.cases import SurveyCaseNumbers
 from tests.fakes.agi import FakeAgiChannel, load_agi_capture, with_env
@@ -80,7 +79,7 @@ async def calling(sessions, served) -> list[store.Survey]:
     async with sessions() as session:
         drawn = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
         for survey in drawn.surveys:
-            survey.status = store.CALLING
+            survey.status = CALLING
             session.add(store.SurveyAttempt(survey_id=survey.id, number=1,
                                             action_id=f"survey-{survey.case}-1", started_at=MONDAY))
         await session.commit()
