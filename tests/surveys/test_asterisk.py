@@ -14,9 +14,10 @@ import logging
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -26,6 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from callflows.fastagi import FastAgiServer
+from callflows.ivr import ivr
 from callflows.survey import SurveyFlow
 from hotline.ami import AmiEvent, AmiLink
 from hotline.calls import CallTracker
@@ -100,6 +102,7 @@ def asterisk(tmp_path_factory) -> Iterator[Pbx]:
     conf = tmp_path_factory.mktemp("asterisk-conf")
     (conf / "extensions.conf").write_text(
         (SHIPPED / "extensions.conf").read_text() + (HERE / "citizens.conf").read_text())
+    shutil.copy(SHIPPED / "queues.conf", conf / "queues.conf")
     manager = (SHIPPED / "manager.conf").read_text()
     (conf / "manager.conf").write_text(manager + (HERE / "observer.conf").read_text())
     secret = re.search(r"^\[hotline\]\nsecret = (\S+)", manager, re.M)[1]
@@ -153,9 +156,18 @@ class Rig:
     week: str
     desk: SurveyCaseNumbers
     dialer: SurveyDialer
+    link: AmiLink
     answers: NotedAnswers
     observer: AmiLink
     ingested: asyncio.Queue
+
+    async def next_event(self, wanted: Callable[[Mapping[str, str]], bool], timeout: float = 30) -> Mapping[str, str]:
+        """The next event the observer receives that `wanted` accepts."""
+        async with asyncio.timeout(timeout):
+            while True:
+                item = await self.observer.sink.get()
+                if isinstance(item, AmiEvent) and wanted(item.fields):
+                    return item.fields
 
     def events(self) -> list:
         """Every event the observer has received so far."""
@@ -183,7 +195,7 @@ async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, pho
 
     desk = SurveyCaseNumbers()
     answers = NotedAnswers(sessions, config.surveys, desk, clock)
-    fastagi = FastAgiServer({"survey": SurveyFlow(answers, config.surveys, asterisk.spool)},
+    fastagi = FastAgiServer({"survey": SurveyFlow(answers, config.surveys, asterisk.spool), "ivr": ivr},
                             "127.0.0.1", asterisk.agi_port, command_timeout=20)
     link = AmiLink(PbxConfig(name="pbx", port=asterisk.ami_port, secret=asterisk.secret), asyncio.Queue())
     observer = AmiLink(PbxConfig(name="observer", port=asterisk.ami_port, username="observer",
@@ -204,7 +216,7 @@ async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, pho
     try:
         await wait_until_up(link)
         await wait_until_up(observer)
-        yield Rig(config, clock, week, desk, dialer, answers, observer, ingested)
+        yield Rig(config, clock, week, desk, dialer, link, answers, observer, ingested)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -296,3 +308,15 @@ async def test_a_spoken_suggestion_is_transcribed(asterisk, sessions, database_u
     # The citizen said "hello world" (Asterisk's prompt) into the survey; the recogniser heard
     # about 1.4 s of it (what it makes of English with a Korean model is not the point).
     assert transcript is not None and transcript.audio_seconds > 1.0
+
+
+async def test_an_inbound_call_goes_through_the_ivr_menu_to_the_queue_chosen(asterisk, sessions, database_url, tmp_path):
+    async with survey_rig(asterisk, sessions, database_url, tmp_path / "archive", []) as rig:
+        # A citizen calls 12345 and presses 2 (inquiry) in the menu.
+        await rig.link.originate("Local/12345@hotline-in", context="citizens", exten="caller-presses-2",
+                                 caller_id='"张三" <13800138000>', variables={}, ring_timeout=10,
+                                 action_id="inbound-1")
+        joined = await rig.next_event(lambda e: e.get("Event") == "QueueCallerJoin")
+        assert joined["Queue"] == "inquiry"
+        assert joined["CallerIDNum"] == "13800138000"
+        assert joined["Channel"].startswith("Local/12345@hotline-in-")
