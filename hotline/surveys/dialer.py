@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import SurveyConfig
@@ -216,7 +216,9 @@ class SurveyDialer:
             while not stop.is_set():
                 try:
                     await self.tick()
-                except (HotlineError, OSError) as exc:
+                except (HotlineError, OSError, SQLAlchemyError) as exc:
+                    # The database or the PBX is away for a moment: the plan is in the database,
+                    # so the next tick carries on where this one stopped.
                     log.error("survey dialer: %s", exc, extra={"action": "survey-tick"})
                 try:
                     async with asyncio.timeout(self.tick_seconds):
@@ -356,9 +358,13 @@ class SurveyDialer:
                 select(store.SurveyAttempt, store.Survey)
                 .join(store.Survey, store.Survey.id == store.SurveyAttempt.survey_id)
                 .where(store.Survey.status == CALLING)
+                .order_by(store.SurveyAttempt.number)
             )).all()
+        # Only a survey's latest attempt is its call now; earlier ones are history (an answered
+        # first attempt must not close the survey while the second one rings).
+        latest = {survey.id: (attempt, survey) for attempt, survey in rows}
         doubtful = [
-            (attempt, survey) for attempt, survey in rows
+            (attempt, survey) for attempt, survey in latest.values()
             # In doubt: nobody here waits for its OriginateResponse (lost with a restart or a
             # reconnect), or answered a while ago and the survey flow has not closed it.
             if attempt.id not in self._calls and (

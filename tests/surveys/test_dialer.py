@@ -220,3 +220,24 @@ async def test_nothing_is_dialled_while_the_link_is_down(sessions, served, fake_
     link.up = False
     assert await dialer(sessions, link, Clock(MONDAY.replace(hour=9))).tick() == []
     assert originates(fake) == []
+
+
+async def test_an_earlier_answered_attempt_does_not_close_the_survey_while_the_next_one_rings(sessions, served, fake_pbx):
+    fake, link = fake_pbx
+    config = replace(CONFIG, concurrency=1, retry_minutes=1, per_week=1)
+    clock = Clock(day(0, 9))
+    survey_dialer = dialer(sessions, link, clock, config)
+    fake.originate_outcomes = [ANSWERED]
+    [first] = await survey_dialer.tick()
+    await survey_dialer.idle()
+    [survey] = [s for s in await surveys(sessions) if s.status == "calling"]
+    # The citizen picked up and said nothing: called again after the retry interval.
+    assert await close_call(sessions, survey.case, config, SurveyCaseNumbers(), clock()) == "pending"
+    fake.originate_delay = 30  # the second call rings on
+    clock.advance(minutes=2)
+    [second] = await survey_dialer.tick()
+    assert second == f"survey-{survey.case}-2"
+    clock.advance(minutes=1)
+    assert await survey_dialer.settle_in_doubt() == 0
+    [again] = [s for s in await surveys(sessions) if s.case == survey.case]
+    assert again.status == "calling"
