@@ -322,7 +322,12 @@ class SurveyDialer:
         else:
             reason = str(response.get("Reason", ""))
             outcome = outcome_of(reason)
-        await self.settle(dial.attempt_id, outcome, reason)
+        try:
+            await self.settle(dial.attempt_id, outcome, reason)
+        except (HotlineError, OSError, SQLAlchemyError) as exc:
+            # Not saved: the attempt stays in doubt and the next ticks settle it from the PBX.
+            log.error("survey %s: the outcome %s could not be saved: %s", dial.case, outcome, exc,
+                      extra={"action": "survey-in-doubt"})
 
     # -- settling ------------------------------------------------------------------------------
 
@@ -337,10 +342,12 @@ class SurveyDialer:
             if attempt.outcome is None:
                 attempt.outcome, attempt.reason = outcome, reason
             attempt.settled_at = attempt.settled_at or now
+            # The survey flow may have said "answered" first (its call is then the flow's to end).
+            answered = attempt.outcome == ANSWERED
             survey = await session.get(store.Survey, attempt.survey_id)
             await session.commit()
         log.info("survey attempt %d: %s (%s)", attempt_id, outcome, reason, extra={"action": "survey-attempt"})
-        if outcome != ANSWERED and survey is not None:
+        if not answered and survey is not None:
             await close_call(self.sessions, survey.case, self.config, self.desk, now)
 
     async def settle_in_doubt(self) -> int:
