@@ -19,7 +19,7 @@ from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.draw import week_of
-from hotline.surveys.results import GROUPINGS, period_weeks, results
+from hotline.surveys.results import GROUPINGS, period_weeks, results, scoring_satisfaction
 from hotline.surveys.served import FIELDS, parse_rows, phone_number
 
 
@@ -47,7 +47,8 @@ def add_commands(subparsers: Any) -> None:
     period.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W49")
     period.add_argument("--month", metavar="YYYY-MM", help="the weeks whose Thursday is in the month")
     result.add_argument("--by", choices=GROUPINGS, help="one line per window or staff member")
-    result.add_argument("--format", choices=("table", "json"), default="table")
+    result.add_argument("--format", choices=("table", "json", "scoring"), default="table",
+                        help="scoring: the `satisfaction` object of `hotline score --input`, per --by (default window)")
     result.set_defaults(func=show_results)
 
 
@@ -147,7 +148,12 @@ def show_results(args: argparse.Namespace, config: Config) -> int:
         async with database(config.database_url) as sessions, sessions() as session:
             return await store.survey_records(session, weeks)
 
-    found = results(asyncio.run(run()), args.by)
+    records = asyncio.run(run())
+    if args.format == "scoring":
+        satisfaction = scoring_satisfaction(records, args.by or "window")
+        print(json.dumps({"satisfaction": satisfaction}, ensure_ascii=False, indent=2))
+        return 0
+    found = results(records, args.by)
     if args.format == "json":
         print(json.dumps({"period": period, "weeks": weeks, **found}, ensure_ascii=False, indent=2))
         return 0

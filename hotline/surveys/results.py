@@ -2,10 +2,12 @@
 
 Pure: survey records in, plain data out.
 
-**Satisfaction rate** (满意率, as 12345 centres report it): of the answers citizens gave to the
-three questions in completed and partial surveys, the share that were 1 (satisfied) or 2
-(basically satisfied). Each answer counts once; unanswered questions do not count; with no
-answer at all the rate is None (not 0: nobody said they were dissatisfied).
+**Satisfaction rate** (满意率, as 12345 centres report it): of the surveys in which the citizen
+answered at least one question (completed or partial), the share with no dissatisfied answer
+(every answer given is 1 satisfied or 2 basically satisfied). One citizen, one evaluation
+(一事一评): a survey counts once, whatever it answered, as the scoring report's `surveys` and
+`satisfied` count them. With no answered survey the rate is None (not 0: nobody said they were
+dissatisfied).
 """
 
 from __future__ import annotations
@@ -48,13 +50,33 @@ def week_month(week: str) -> str:
     return f"{thursday.year}-{thursday.month:02d}"
 
 
+def answered(records: Iterable[SurveyRecord]) -> list[SurveyRecord]:
+    """The surveys that count for satisfaction: completed or partial, with an answer."""
+    return [r for r in records if r.status in ANSWERED_STATUSES and any(a is not None for a in r.answers)]
+
+
+def satisfied(record: SurveyRecord) -> bool:
+    """No answer of the survey was 3 (dissatisfied)."""
+    return 3 not in record.answers
+
+
 def satisfaction_rate(records: Iterable[SurveyRecord]) -> Fraction | None:
     """The satisfaction rate defined in the module docstring."""
-    given = [answer for record in records if record.status in ANSWERED_STATUSES
-             for answer in record.answers if answer is not None]
-    if not given:
+    counted = answered(records)
+    if not counted:
         return None
-    return Fraction(sum(answer in (1, 2) for answer in given), len(given))
+    return Fraction(sum(satisfied(record) for record in counted), len(counted))
+
+
+def scoring_satisfaction(records: Sequence[SurveyRecord], by: str) -> dict[str, dict[str, int]]:
+    """Per window or staff member, `surveys` (answered) and `satisfied`: the `satisfaction`
+    object of the scoring input (docs/scoring.md), shown beside each score in the report."""
+    counted = answered(records)
+    return {
+        key: {"surveys": len(group), "satisfied": sum(satisfied(r) for r in group)}
+        for key in sorted({getattr(r, by) for r in counted})
+        for group in [[r for r in counted if getattr(r, by) == key]]
+    }
 
 
 def summary(records: Sequence[SurveyRecord]) -> dict[str, Any]:
@@ -68,7 +90,8 @@ def summary(records: Sequence[SurveyRecord]) -> dict[str, Any]:
             question: {str(value): sum(r.answers[index] == value for r in counted) for value in (1, 2, 3)}
             for index, question in enumerate(QUESTIONS)
         },
-        "dissatisfied_surveys": sum(3 in r.answers for r in counted),
+        "answered_surveys": len(answered(records)),
+        "dissatisfied_surveys": sum(not satisfied(r) for r in answered(records)),
         "satisfaction_rate": None if rate is None else round(float(rate), 4),
     }
 

@@ -17,7 +17,8 @@ from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.results import (
-    SurveyRecord, period_weeks, results, satisfaction_rate, shortfall, week_month, weeks_of_month,
+    SurveyRecord, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall, week_month,
+    weeks_of_month,
 )
 from tests.surveys.conftest import MONDAY, WEEK
 
@@ -26,15 +27,24 @@ def record(status: str, *answers: int | None, window: str = "gongan", staff: str
     return SurveyRecord("SV", WEEK, window, staff, status, tuple(answers) or (None, None, None))
 
 
-def test_the_satisfaction_rate_counts_answers_one_and_two_among_the_answers_given():
+def test_the_satisfaction_rate_is_the_share_of_answered_surveys_without_a_dissatisfied_answer():
     records = [
         record("completed", 1, 2, 3),
-        record("partial", 3, None, None),
+        record("completed", 1, 2, 2),
+        record("partial", 2, None, None),
+        record("partial", None, None, None),  # hung up before answering: does not count
         record("unreachable"),
-        record("opted-out", 1, 1, None),  # opted out: its answers do not count
+        record("opted-out", 3, 3, None),  # opted out: its answers do not count
     ]
-    assert satisfaction_rate(records) == Fraction(2, 4)
+    assert satisfaction_rate(records) == Fraction(2, 3)
     assert satisfaction_rate([record("unreachable"), record("pending")]) is None
+
+
+def test_scoring_gets_surveys_and_satisfied_per_window():
+    records = [record("completed", 1, 1, 3), record("completed", 1, 1, 1),
+               record("partial", 2, None, None, window="shuiwu"), record("unreachable", window="jiaotong")]
+    assert scoring_satisfaction(records, "window") == {
+        "gongan": {"surveys": 2, "satisfied": 1}, "shuiwu": {"surveys": 1, "satisfied": 1}}
 
 
 def test_results_per_window_with_distribution_and_counts():
@@ -46,10 +56,10 @@ def test_results_per_window_with_distribution_and_counts():
     total = found["total"]
     assert (total["surveys"], total["completed"], total["partial"], total["unreachable"]) == (4, 2, 1, 1)
     assert total["distribution"]["efficiency"] == {"1": 1, "2": 0, "3": 1}
-    assert total["satisfaction_rate"] == round(6 / 7, 4)
-    assert total["dissatisfied_surveys"] == 1
+    assert total["satisfaction_rate"] == round(2 / 3, 4)
+    assert (total["answered_surveys"], total["dissatisfied_surveys"]) == (3, 1)
     assert found["window"]["gongan"]["satisfaction_rate"] == 1.0
-    assert found["window"]["shuiwu"]["satisfaction_rate"] == round(2 / 3, 4)
+    assert found["window"]["shuiwu"]["satisfaction_rate"] == 0.0
 
 
 def test_weeks_count_in_the_month_of_their_thursday():
@@ -126,7 +136,7 @@ async def test_api_results_for_the_month_by_window(api, surveyed):
     body = await response.json()
     assert body["weeks"][0] == WEEK
     assert (body["total"]["completed"], body["total"]["partial"]) == (1, 1)
-    assert body["total"]["satisfaction_rate"] == 0.75
+    assert body["total"]["satisfaction_rate"] == 0.5
     assert sum(row["surveys"] for row in body["window"].values()) == 5
 
 
@@ -134,6 +144,8 @@ async def test_results_command_table_and_json(surveys_cli, surveyed, capsys):
     assert await asyncio.to_thread(surveys_cli, "results", "--week", WEEK, "--by", "staff") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"surveys {WEEK} ({WEEK})"
-    assert lines[2].split() == ["total", "5", "1", "1", "1", "0", "2", "1", "75.0%"]
+    assert lines[2].split() == ["total", "5", "1", "1", "1", "0", "2", "1", "50.0%"]
     assert await asyncio.to_thread(surveys_cli, "results", "--month", "2026-12", "--format", "json") == 0
-    assert json.loads(capsys.readouterr().out)["total"]["satisfaction_rate"] == 0.75
+    assert json.loads(capsys.readouterr().out)["total"]["satisfaction_rate"] == 0.5
+    assert await asyncio.to_thread(surveys_cli, "results", "--month", "2026-12", "--format", "scoring") == 0
+    assert json.loads(capsys.readouterr().out) == {"satisfaction": {"gongan": {"surveys": 2, "satisfied": 1}}}
