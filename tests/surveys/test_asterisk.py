@@ -19,9 +19,10 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -160,6 +161,7 @@ class Rig:
     answers: NotedAnswers
     observer: AmiLink
     ingested: asyncio.Queue
+    hub: CallHub
 
     async def next_event(self, wanted: Callable[[Mapping[str, str]], bool], timeout: float = 30) -> Mapping[str, str]:
         """The next event the observer receives that `wanted` accepts."""
@@ -180,10 +182,12 @@ class Rig:
 
 
 @asynccontextmanager
-async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, phones: list[str]) -> AsyncIterator[Rig]:
-    """Served items for `phones` completed last week, and the campaign running on `asterisk`."""
+async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, phones: list[str],
+                     **surveys: Any) -> AsyncIterator[Rig]:
+    """Served items for `phones` completed last week, and the campaign running on `asterisk`
+    (with `surveys` settings changed from survey_config's)."""
     config = Config(database_url=database_url, recordings_spool=asterisk.spool,
-                    recordings_root=root, surveys=survey_config(asterisk))
+                    recordings_root=root, surveys=replace(survey_config(asterisk), **surveys))
     clock = Clock(datetime.now(UTC))
     week = week_of(clock(), config.surveys.zone)
     monday, _ = week_bounds(week, config.surveys.zone)
@@ -206,8 +210,9 @@ async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, pho
         if call.recording:
             ingested.put_nowait(await ingest.on_call_ended(sessions, config, call_id, call.recording))
 
+    hub = CallHub()
     tracking = CallTracking({"pbx": CallTracker("pbx", config.hotlines)}, link.sink, sessions,
-                            CallHub(), Telemetry(), on_call_ended=[ingest_recording])
+                            hub, Telemetry(), on_call_ended=[ingest_recording])
     dialer = SurveyDialer(sessions, config.surveys, link, desk, clock=clock)
     stop, links_done = asyncio.Event(), asyncio.Event()
     await fastagi.start()
@@ -216,7 +221,7 @@ async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, pho
     try:
         await wait_until_up(link)
         await wait_until_up(observer)
-        yield Rig(config, clock, week, desk, dialer, link, answers, observer, ingested)
+        yield Rig(config, clock, week, desk, dialer, link, answers, observer, ingested, hub)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -320,3 +325,39 @@ async def test_an_inbound_call_goes_through_the_ivr_menu_to_the_queue_chosen(ast
         assert joined["Queue"] == "inquiry"
         assert joined["CallerIDNum"] == "13800138000"
         assert joined["Channel"].startswith("Local/12345@hotline-in-")
+
+
+async def test_a_call_ringing_across_a_restart_is_not_dialled_again_and_is_settled_from_the_pbx(
+        asterisk, sessions, database_url, tmp_path):
+    number = CITIZENS["no-answer"]
+    async with survey_rig(asterisk, sessions, database_url, tmp_path / "archive", [number],
+                          ring_timeout=10) as rig:
+        with rig.hub.subscribe() as calls:
+            stop = asyncio.Event()
+            running = asyncio.create_task(rig.dialer.run(stop))
+            await rig.next_event(lambda e: e.get("Event") == "Newchannel"
+                                 and e["Channel"].startswith(f"Local/{number}@citizens-"))
+            stop.set()  # the daemon stops while the citizen's phone rings
+            await running
+
+            after = SurveyDialer(sessions, rig.config.surveys, rig.link, rig.desk, clock=rig.clock)
+            rig.clock.advance(minutes=1)
+            assert await after.tick() == []  # Status shows the call still on the PBX: left alone
+            async with sessions() as session:
+                [attempt] = await session.scalars(select(store.SurveyAttempt))
+                [survey] = await store.week_surveys(session, rig.week)
+            assert attempt.outcome is None
+
+            # The phone stops ringing; call tracking, which followed the PBX's events all along,
+            # saves the call as missed.
+            async with asyncio.timeout(30):
+                while not ((call := await calls.get())["ended_at"] and call["survey_case"] == survey.case):
+                    pass
+            rig.clock.advance(minutes=1)
+            assert await after.tick() == []
+        async with sessions() as session:
+            [attempt] = await session.scalars(select(store.SurveyAttempt))
+            [survey] = await store.week_surveys(session, rig.week)
+    # Nobody heard its OriginateResponse: the PBX's record of the call settles it, once.
+    assert attempt.outcome == "no-answer"
+    assert survey.status == "pending" and survey.next_attempt_at == rig.clock() + timedelta(minutes=60)
