@@ -234,14 +234,18 @@ class SurveyDialer:
         """Draw the week if due, replace spent draws, settle what is in doubt, start due calls;
         returns the ActionIDs of the calls started."""
         now = self.clock()
-        week = week_of(now, self.config.zone)
-        async with self.sessions() as session:
-            await store.draw_week(session, week, self.config, self.desk, now)
-            await store.replace_spent(session, week, self.config, self.desk, now)
+        calling = may_call(now, self.rules)
+        if calling:
+            # Drawn at the week's first calling moment, not at midnight: the served items the
+            # centre exports on Monday morning are in the population.
+            week = week_of(now, self.config.zone)
+            async with self.sessions() as session:
+                await store.draw_week(session, week, self.config, self.desk, now)
+                await store.replace_spent(session, week, self.config, self.desk, now)
         if not self.link.up:
             return []
         await self.settle_in_doubt()
-        if not may_call(now, self.rules):
+        if not calling:
             return []
         return [dial.action_id for dial in await self._start_due(now)]
 
