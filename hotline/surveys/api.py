@@ -11,11 +11,13 @@ from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.draw import parse_week, week_bounds
 from hotline.surveys.results import COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall
-from hotline.surveys.served import FIELDS, parse_rows
+from hotline.surveys.served import FIELDS, parse_rows, phone_number
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
 
 SURVEY_MANAGERS = ("supervisor",)
+# A citizen who asks an operator not to be called again is opted out there and then.
+OPT_OUT_TAKERS = ("operator", "supervisor")
 # Phone numbers are personal data: supervisors see them masked, admins whole.
 FULL_NUMBERS = ("admin",)
 BATCH_LIMIT = 10_000
@@ -46,6 +48,17 @@ OPENAPI_PATHS = {
             "responses": {"200": {"description": "`week`, `seed`, `surveys` (each with `case`, `window`, "
                                   "`staff`, `phone` masked unless admin, `status`, `attempts`, `answers`, "
                                   "`suggestion`, `complaint_case`), `completed` and `shortfall` (docs/surveys.md)"}},
+        }
+    },
+    "/api/v1/survey-opt-outs": {
+        "post": {
+            "summary": "Never call a number for a survey again (operator, supervisor)",
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["phone"],
+                "properties": {"phone": {"type": "string"}, "reason": {"type": "string", "maxLength": 200}},
+            }}}},
+            "responses": {"200": {"description": "`phone` as stored and `ended`: surveys not yet finished that "
+                                                 "ended as opted-out"}},
         }
     },
     "/api/v1/surveys/results": {
@@ -169,3 +182,24 @@ async def survey_results(request: web.Request) -> web.Response:
         records = await store.survey_records(session, weeks)
     return web.json_response({"period": period, "weeks": weeks, **results(records, by)})
 
+
+
+@routes.post("/api/v1/survey-opt-outs")
+async def opt_out(request: web.Request) -> web.Response:
+    """Record an opt-out asked of an operator; the number's open surveys end opted-out."""
+    user = require_role(request, *OPT_OUT_TAKERS)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidInput("expected a JSON body {\"phone\": ...}") from None
+    raw = body.get("phone") if isinstance(body, dict) else None
+    phone = phone_number(raw) if isinstance(raw, str) else None
+    if phone is None:
+        raise InvalidInput(f"phone: not a Chinese mobile or landline number: {raw!r}", parameter="phone")
+    reason = body.get("reason", "asked an operator")
+    if not isinstance(reason, str) or len(reason) > 200:
+        raise InvalidInput("reason: expected text of at most 200 characters", parameter="reason")
+    async with request.app[SESSIONS]() as session:
+        ended = await store.opt_out(session, phone, by=f"{user.role} {user.name}", reason=reason,
+                                    now=datetime.now(UTC))
+    return web.json_response({"phone": masked(phone, user), "ended": ended})

@@ -149,3 +149,20 @@ async def test_results_command_table_and_json(surveys_cli, surveyed, capsys):
     assert json.loads(capsys.readouterr().out)["total"]["satisfaction_rate"] == 0.5
     assert await asyncio.to_thread(surveys_cli, "results", "--month", "2026-12", "--format", "scoring") == 0
     assert json.loads(capsys.readouterr().out) == {"satisfaction": {"gongan": {"surveys": 2, "satisfied": 1}}}
+
+
+async def test_an_operator_opts_a_number_out_and_its_open_survey_ends(api, sessions, surveyed):
+    pending = surveyed[3]
+    response = await api.post("/api/v1/survey-opt-outs", json={"phone": f"+86 {pending.phone}"},
+                              headers=api.auth("operator"))
+    assert response.status == 200
+    assert await response.json() == {"phone": pending.phone[:3] + "****" + pending.phone[-4:], "ended": 1}
+    async with sessions() as session:
+        opted = await session.get(store.OptOut, pending.phone)
+        survey = await session.get(store.Survey, pending.id)
+    assert (opted.by, survey.status) == ("operator operator-1", "opted-out")
+    for body in ({"phone": "110"}, {"phone": 13800138000}, {"phone": pending.phone, "reason": "x" * 201}):
+        response = await api.post("/api/v1/survey-opt-outs", json=body, headers=api.auth("operator"))
+        assert response.status == 400
+    response = await api.post("/api/v1/survey-opt-outs", json={"phone": pending.phone}, headers=api.auth("handler"))
+    assert response.status == 403
