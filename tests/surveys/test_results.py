@@ -87,6 +87,9 @@ async def surveyed(sessions, served) -> list[store.Survey]:
     async with sessions() as session:
         drawn = await store.draw_week(session, WEEK, SurveyConfig(), SurveyCaseNumbers(), MONDAY)
         first, second, third = drawn.surveys[:3]
+        # Which citizens the draw picks is random: the windows the results group by are set here.
+        for survey, window in zip(drawn.surveys, ("gongan", "gongan", "shuiwu", "shuiwu", "shuiwu")):
+            survey.window = window
         first.status, first.attitude, first.efficiency, first.compliance = "completed", 1, 2, 3
         first.suggestion, first.complaint_case = "survey-x-1.1.wav", f"CP-{first.case}"
         second.status, second.attitude = "partial", 2
