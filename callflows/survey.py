@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
-from callflows.fastagi import AgiSession
+from callflows.fastagi import AgiSession, ChannelHungUp
 from hotline.config import SurveyConfig, SurveyPrompts
 
 logger = logging.getLogger(__name__)
@@ -116,10 +116,17 @@ class SurveyFlow:
         if offer == SUGGESTION_KEY:
             name = f"survey-{case}-{session.env.get('agi_uniqueid', 'call')}"
             path = self.spool / name
-            recorded = await session.record_file(
-                str(path), "wav", "#", int(self.config.suggestion_seconds * 1000))
+            # Named on the channel before recording: a citizen who hangs up mid-suggestion
+            # leaves what they said (res_agi.c closes the file and answers `result=-1
+            # (hangup) endpos=N`), and the call still claims it for the recordings pipeline.
+            await session.set_variable(RECORDING_VARIABLE, f"{path}.wav")
+            try:
+                recorded = await session.record_file(
+                    str(path), "wav", "#", int(self.config.suggestion_seconds * 1000))
+            except ChannelHungUp:
+                await self.book.suggestion(case, f"{name}.wav")
+                raise
             if recorded.endpos > 0:
-                await session.set_variable(RECORDING_VARIABLE, f"{path}.wav")
                 await self.book.suggestion(case, f"{name}.wav")
         await session.stream_file(prompts.thanks)
         await session.hangup()

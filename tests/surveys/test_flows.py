@@ -28,10 +28,12 @@ class Citizen:
     """Answers each AGI command as Asterisk would for a citizen pressing `keys` in turn (None:
     no key before the timeout) and hanging up when the keys run out (if `hang_up_early`)."""
 
-    def __init__(self, case: str, keys: list[str | None], *, hang_up_early: bool = False) -> None:
+    def __init__(self, case: str, keys: list[str | None], *, hang_up_early: bool = False,
+                 hang_up_recording: bool = False) -> None:
         self.case = case
         self.keys = list(keys)
         self.hang_up_early = hang_up_early
+        self.hang_up_recording = hang_up_recording
         self.commands: list[str] = []
         self.dead = False
 
@@ -53,6 +55,9 @@ class Citizen:
             key = self.keys.pop(0)
             return b"200 result= (timeout)\n" if key is None else f"200 result={key}\n".encode()
         if verb == "RECORD FILE":
+            if self.hang_up_recording:
+                self.dead = True
+                return b"200 result=-1 (hangup) endpos=16000\nHANGUP\n"
             return b"200 result=35 (dtmf) endpos=5298\n"
         if verb == "HANGUP":
             self.dead = True
@@ -111,8 +116,8 @@ async def test_a_whole_survey_stores_three_answers_the_suggestion_and_opens_a_co
         "STREAM FILE hello-world \"\"",
         "GET DATA beep 6000 1", "GET DATA beep 6000 1", "GET DATA beep 6000 1",
         "GET DATA beep 6000 1",
-        f"RECORD FILE {path} wav \"#\" 60000 0 BEEP",
         f"SET VARIABLE MIXMONITOR_FILENAME \"{path}.wav\"",
+        f"RECORD FILE {path} wav \"#\" 60000 0 BEEP",
         "STREAM FILE auth-thankyou \"\"", "HANGUP",
     ]
     survey = await survey_of(sessions, case)
@@ -192,3 +197,12 @@ async def test_the_followup_asks_one_question_and_a_dissatisfied_answer_asks_for
     async with sessions() as session:
         row = await session.get(store.FollowupAnswer, "CASE-2026-0042")
     assert (row.answer, row.reopening) == (answer, reopening)
+
+
+async def test_a_hang_up_during_the_suggestion_keeps_it_and_the_answers(sessions, calling, flows):
+    case = calling[0].case
+    commands = await call(flows.port, Citizen(case, ["1", "1", "2", "1"], hang_up_recording=True))
+    assert commands[-2].startswith("SET VARIABLE MIXMONITOR_FILENAME") and commands[-1].startswith("RECORD FILE")
+    survey = await survey_of(sessions, case)
+    assert (survey.status, survey.attitude, survey.efficiency, survey.compliance) == ("completed", 1, 1, 2)
+    assert survey.suggestion == f"survey-{case}-1795811296.42.wav"
