@@ -22,7 +22,10 @@ log = logging.getLogger("hotline")
 
 # Each module adds its sub-commands with `add_commands(subparsers)`; every sub-command sets
 # `func(args, config) -> int`.
-COMMAND_MODULES = ("hotline.demo", "scoring.commands", "recordings.commands", "hotline.cases.commands")
+COMMAND_MODULES = (
+    "hotline.demo", "scoring.commands", "recordings.commands", "hotline.cases.commands",
+    "hotline.surveys.commands",
+)
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:

@@ -12,8 +12,10 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -122,6 +124,60 @@ def _cases(table: Any) -> CasesConfig:
 
 
 @dataclass(frozen=True)
+class SurveyPrompts:
+    """The survey's sound files in one language (Asterisk sound names or absolute paths without
+    the extension). The defaults are Asterisk's core English sounds, so a bare install speaks."""
+
+    greeting: str = "hello-world"
+    attitude: str = "beep"
+    efficiency: str = "beep"
+    compliance: str = "beep"
+    invalid: str = "beep"
+    suggestion: str = "beep"
+    thanks: str = "auth-thankyou"
+    opted_out: str = "vm-goodbye"
+    followup: str = "beep"
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """`[surveys]`: the weekly callback campaign (docs/surveys.md)."""
+
+    # Dial string of the citizen, `{number}` replaced: PJSIP/{number}@trunk; tests Local/...
+    dial: str = "PJSIP/{number}@trunk"
+    caller_id: str = '"12345" <12345>'
+    context: str = "survey-out"
+    exten: str = "s"
+    followup_context: str = "followup-out"
+    pbx: str = ""  # which [[pbx]] dials; empty: the first
+    timezone: str = "Asia/Shanghai"
+    calling_hours: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(14), time(17, 30)))
+    calling_days: str = "working"
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()
+    max_attempts: int = 3
+    retry_minutes: float = 120.0
+    ring_timeout: float = 45.0
+    concurrency: int = 2
+    calls_per_minute: float = 6.0
+    per_week: int = 5
+    lookback_days: int = 30
+    quiet_days: int = 90
+    opt_out_key: str = "9"
+    answer_timeout: float = 6.0
+    suggestion_seconds: float = 60.0
+    # Where Asterisk writes the spoken suggestion (its view of the recordings spool); empty: the
+    # recordings spool itself (Asterisk and hotline on one machine).
+    record_dir: str = ""
+    language: str = "en"
+    prompts: Mapping[str, SurveyPrompts] = field(default_factory=lambda: {"en": SurveyPrompts()})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
     web_host: str = "127.0.0.1"
@@ -148,6 +204,7 @@ class Config:
     cases: CasesConfig = CasesConfig()
     # Queue member (AgentConnect MemberName, or Interface) -> user name: who gets the screen pop.
     agents: Mapping[str, str] = field(default_factory=dict)
+    surveys: SurveyConfig = field(default_factory=SurveyConfig)
 
 
 # (section, key) -> (Config field, type). The file's layout is documented in hotline.example.toml.
@@ -232,7 +289,7 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
         # nan compares false with everything (a timer that never fires or fires at once), inf
         # waits forever: TOML and float() accept both.
         if not math.isfinite(number) or number <= 0:
-            raise ConfigError(f"{key}: must be a positive number of seconds, got {value!r}", key=key)
+            raise ConfigError(f"{key}: must be a positive number, got {value!r}", key=key)
         return number
     if not isinstance(value, str) or (kind is str and key.endswith(("host", "url")) and not value):
         raise ConfigError(f"{key}: expected a non-empty string, got {value!r}", key=key)
@@ -328,6 +385,99 @@ def _ivr_menus(section: Any) -> tuple[IvrMenu, ...]:
     return menus
 
 
+_SURVEY_KEYS: dict[str, type] = {
+    "dial": str, "caller_id": str, "context": str, "exten": str, "followup_context": str,
+    "pbx": str, "timezone": str, "calling_days": str, "max_attempts": int,
+    "retry_minutes": float, "ring_timeout": float, "concurrency": int, "calls_per_minute": float,
+    "per_week": int, "lookback_days": int, "quiet_days": int, "opt_out_key": str,
+    "answer_timeout": float, "suggestion_seconds": float, "record_dir": str, "language": str,
+}
+_HOURS = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
+
+
+def _calling_hours(text: Any) -> tuple[tuple[time, time], ...]:
+    key = "surveys.calling_hours"
+    if not isinstance(text, str):
+        raise ConfigError(f"{key}: expected a string such as \"09:00-12:00,14:00-17:30\"", key=key)
+    spans = []
+    for part in text.split(","):
+        match = _HOURS.fullmatch(part.strip())
+        try:
+            if match is None:
+                raise ValueError
+            start = time(int(match[1]), int(match[2]))
+            end = time(int(match[3]), int(match[4])) if match.group(3, 4) != ("24", "00") else time.max
+        except ValueError:
+            raise ConfigError(f"{key}: {part.strip()!r} is not HH:MM-HH:MM", key=key) from None
+        if not start < end:
+            raise ConfigError(f"{key}: {part.strip()!r} ends before it starts", key=key)
+        spans.append((start, end))
+    return tuple(sorted(spans))
+
+
+def _days(key: str, value: Any) -> frozenset[date]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of dates such as [\"2026-10-01\"]", key=key)
+    try:
+        return frozenset(item if isinstance(item, date) else date.fromisoformat(item) for item in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected dates as YYYY-MM-DD, got {value!r}", key=key) from None
+
+
+def _surveys(table: Any) -> SurveyConfig:
+    """The `[surveys]` table; small values (a retry after 1 minute) are accepted for testing."""
+    if not isinstance(table, dict):
+        raise ConfigError("surveys: expected a table", key="surveys")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"surveys.{key}"
+        if key == "calling_hours":
+            values[key] = _calling_hours(value)
+        elif key in ("holidays", "working_weekends"):
+            values[key] = _days(dotted, value)
+        elif key == "prompts":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise ConfigError(f"{dotted}: expected [surveys.prompts.LANGUAGE] tables", key=dotted)
+            prompts = {}
+            for language, sounds in value.items():
+                unknown = set(sounds) - set(SurveyPrompts.__dataclass_fields__)
+                if unknown or not all(isinstance(v, str) and v for v in sounds.values()):
+                    raise ConfigError(f"{dotted}.{language}: unknown key or empty sound name "
+                                      f"({', '.join(sorted(unknown)) or 'empty value'})",
+                                      key=f"{dotted}.{language}")
+                prompts[language] = SurveyPrompts(**sounds)
+            values[key] = prompts
+        elif key in _SURVEY_KEYS:
+            kind = _SURVEY_KEYS[key]
+            values[key] = _coerce(dotted, value, kind)
+            if kind is str and key not in ("pbx", "record_dir") and not values[key]:
+                raise ConfigError(f"{dotted}: must not be empty", key=dotted)
+        else:
+            raise ConfigError(f"{dotted}: unknown key", key=dotted)
+    surveys = SurveyConfig(**values)
+    for key in ("max_attempts", "concurrency", "per_week", "lookback_days"):
+        if getattr(surveys, key) < 1:
+            raise ConfigError(f"surveys.{key}: must be at least 1", key=f"surveys.{key}")
+    if surveys.quiet_days < 0:
+        raise ConfigError("surveys.quiet_days: must not be negative", key="surveys.quiet_days")
+    if surveys.calling_days not in ("working", "all"):
+        raise ConfigError("surveys.calling_days: expected \"working\" or \"all\"", key="surveys.calling_days")
+    if "{number}" not in surveys.dial:
+        raise ConfigError("surveys.dial: must contain {number}", key="surveys.dial")
+    if len(surveys.opt_out_key) != 1 or surveys.opt_out_key not in "0456789*#":
+        raise ConfigError("surveys.opt_out_key: one key other than 1, 2, 3 (the answers)",
+                          key="surveys.opt_out_key")
+    if surveys.language not in surveys.prompts:
+        raise ConfigError(f"surveys.language: no [surveys.prompts.{surveys.language}]",
+                          key="surveys.language")
+    try:
+        surveys.zone
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"surveys.timezone: unknown time zone {surveys.timezone!r}",
+                          key="surveys.timezone") from None
+    return surveys
+
+
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read `path` (optional) and the HOTLINE_* environment into a validated Config."""
     environ = os.environ if environ is None else environ
@@ -345,7 +495,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             raise ConfigError(f"config file {path}: {exc}", key="--config") from None
 
     values: dict[str, Any] = {}
-    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines", "ivr", "cases", "agents"}
+    known_sections = {section for section, _ in _SCALARS} | {"pbx", "hotlines", "ivr", "cases", "agents", "surveys"}
     for section, table in data.items():
         if section not in known_sections:
             raise ConfigError(f"{section}: unknown section", key=section)
@@ -353,6 +503,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             continue
         if section == "cases":
             values["cases"] = _cases(table)
+            continue
+        if section == "surveys":
+            values["surveys"] = _surveys(table)
             continue
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table", key=section)
@@ -404,6 +557,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if len(set(names)) != len(names):
         raise ConfigError(f"pbx.name: names must be unique, got {names}", key="pbx.name")
     values["pbxs"] = tuple(pbxs)
+    surveys = values.get("surveys")
+    if surveys is not None and surveys.pbx and surveys.pbx not in names:
+        raise ConfigError(f"surveys.pbx: no [[pbx]] named {surveys.pbx!r}", key="surveys.pbx")
 
     config = Config(**values)
     if config.workers < 1:

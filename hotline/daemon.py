@@ -15,12 +15,15 @@ import logging
 import os
 import signal
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from callflows.fastagi import FastAgiServer
+from callflows.followup import FollowupFlow
 from callflows.ivr import Ivr
+from callflows.survey import SurveyFlow
 from hotline.ami import AmiLink
 from hotline.cases.watch import watch_forever
 from hotline.calls import CallTracker
@@ -29,6 +32,9 @@ from hotline.errors import ConfigError
 from hotline.db import check_connection, create_engine, session_factory, upgrade
 from hotline.tracking import CallTracking
 from hotline.web.app import make_app
+from hotline.surveys.answers import SurveyAnswers
+from hotline.surveys.cases import SurveyCaseNumbers
+from hotline.surveys.dialer import SurveyDialer
 from hotline.web.live import CallHub, Telemetry
 from hotline.web.server import WebRunner
 from recordings.holds import RecordingHolds
@@ -81,8 +87,17 @@ async def run(
 
         runner = WebRunner(make_app(config, sessions, hub, telemetry), config)
         await runner.setup()
+        # The survey campaign: the dialer calls through one PBX's link, the flows write down
+        # what the citizen answers; both ask the same desk for case numbers.
+        desk = SurveyCaseNumbers()
+        answers = SurveyAnswers(sessions, config.surveys, desk)
+        # Without a PBX (an API-only daemon) nobody can be dialled; the flows still serve.
+        survey_link = next((link for link in links if link.pbx.name == (config.surveys.pbx or links[0].pbx.name)), None)
+        dialer = SurveyDialer(sessions, config.surveys, survey_link, desk) if survey_link is not None else None
+        record_dir = Path(config.surveys.record_dir) if config.surveys.record_dir else config.recordings_spool.resolve()
         # FastAGI routes by the script in the dialplan's URL: AGI(agi://host:4573/ivr).
-        call_flows = {"ivr": Ivr(config.ivr_menus)}
+        call_flows = {"ivr": Ivr(config.ivr_menus), "survey": SurveyFlow(answers, config.surveys, record_dir),
+                      "followup": FollowupFlow(answers, config.surveys)}
         fastagi = FastAgiServer(call_flows, config.fastagi_host, config.fastagi_port)
         try:
             site = web.TCPSite(runner, config.web_host, config.web_port)
@@ -106,6 +121,8 @@ async def run(
                 group.create_task(watch_forever(
                     sessions, config.cases, CasePoints(config.cases.window_rubric, config.cases.staff_rubrics),
                     RecordingHolds(), stop))
+                if dialer is not None:
+                    group.create_task(dialer.run(stop))
                 if config.vosk_model is not None:
                     group.create_task(run_workers(config, config.workers, stop))
                 await asyncio.gather(*link_tasks)

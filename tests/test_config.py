@@ -143,3 +143,39 @@ def test_every_command_that_opens_the_database_refuses_the_same_mistakes(tmp_pat
         monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
         assert main(["--log-level", "ERROR", *command]) == 2
         assert message in _one_line(capsys, "database.url: ")
+
+
+def test_survey_settings_accept_small_test_values_and_local_prompts(tmp_path):
+    path = tmp_path / "hotline.toml"
+    path.write_text(
+        '[surveys]\ndial = "Local/{number}@citizens"\nretry_minutes = 1\nring_timeout = 5\n'
+        'calling_hours = "08:30-12:00, 13:00-24:00"\nholidays = ["2026-10-01"]\nlanguage = "zh"\n'
+        '[surveys.prompts.zh]\ngreeting = "/srv/sounds/zh/survey-greeting"\n'
+    )
+    surveys = load_config(path, environ={}).surveys
+    assert (surveys.retry_minutes, surveys.ring_timeout) == (1.0, 5.0)
+    assert [(str(a), str(b)) for a, b in surveys.calling_hours] == [
+        ("08:30:00", "12:00:00"), ("13:00:00", "23:59:59.999999")]
+    assert surveys.prompts["zh"].greeting == "/srv/sounds/zh/survey-greeting"
+    assert surveys.prompts["zh"].thanks == "auth-thankyou"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('calling_hours = "9-12"', "surveys.calling_hours: '9-12' is not HH:MM-HH:MM"),
+    ('calling_hours = "14:00-09:00"', "surveys.calling_hours: '14:00-09:00' ends before it starts"),
+    ('dial = "PJSIP/trunk"', "surveys.dial: must contain {number}"),
+    ("max_attempts = 0", "surveys.max_attempts: must be at least 1"),
+    ("retry_minutes = 0", "surveys.retry_minutes: must be a positive number, got 0"),
+    ('opt_out_key = "1"', "surveys.opt_out_key: one key other than 1, 2, 3 (the answers)"),
+    ('calling_days = "weekdays"', 'surveys.calling_days: expected "working" or "all"'),
+    ('holidays = ["1 October"]', "surveys.holidays: expected dates as YYYY-MM-DD, got ['1 October']"),
+    ('timezone = "Mars/Olympus"', "surveys.timezone: unknown time zone 'Mars/Olympus'"),
+    ('language = "zh"', "surveys.language: no [surveys.prompts.zh]"),
+    ("ringing = 5", "surveys.ringing: unknown key"),
+])
+def test_a_bad_survey_setting_is_one_line_naming_the_key(tmp_path, text, message):
+    path = tmp_path / "hotline.toml"
+    path.write_text(f"[surveys]\n{text}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == message

@@ -5,6 +5,7 @@ root, so it may import the features."""
 import hotline.cases.store  # noqa: F401
 import recordings.store  # noqa: F401
 import scoring.store  # noqa: F401
+import hotline.surveys.store  # noqa: F401
 from hotline.db import tables  # noqa: F401
 from hotline.db.tables import Base
 

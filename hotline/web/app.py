@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import hotline.cases.api
 import hotline.cases.open311
+import hotline.surveys.api
 import recordings.api
 import scoring.api
 from hotline.config import Config
@@ -26,7 +27,10 @@ from scoring.case_points import CasePoints
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = (calls, monitoring, openapi, recordings.api, scoring.api, hotline.cases.api, hotline.cases.open311)
+ROUTE_MODULES = (
+    calls, monitoring, openapi, recordings.api, scoring.api, hotline.cases.api, hotline.cases.open311,
+    hotline.surveys.api,
+)
 
 
 @web.middleware

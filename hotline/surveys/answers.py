@@ -1,0 +1,89 @@
+"""What the survey flows hear, written down: the campaign's side of callflows' SurveyBook and
+FollowupBook. Each answer is committed as it is given, so a hang-up loses nothing said."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from hotline.config import SurveyConfig
+from hotline.surveys import store
+from hotline.surveys.results import CALLING
+from hotline.surveys.cases import CaseDesk
+from hotline.surveys.dialer import ANSWERED, DISSATISFIED, QUESTIONS, close_call
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SurveyAnswers:
+    """Stores a survey call's answers, suggestion and opt-out, and closes the survey."""
+
+    def __init__(self, sessions: async_sessionmaker, config: SurveyConfig, desk: CaseDesk,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.desk = desk
+        self.clock = clock
+
+    async def begin(self, case: str, attempt: str | None) -> bool:
+        """The survey flow runs, so the call was answered: say so on the attempt (its
+        OriginateResponse may have been lost to a restart)."""
+        async with self.sessions() as session:
+            survey = await session.scalar(select(store.Survey).where(store.Survey.case == case))
+            if survey is None or survey.status != CALLING:
+                return False
+            if attempt:
+                await session.execute(
+                    update(store.SurveyAttempt)
+                    .where(store.SurveyAttempt.action_id == attempt,
+                           store.SurveyAttempt.survey_id == survey.id,
+                           store.SurveyAttempt.outcome.is_(None))
+                    .values(outcome=ANSWERED, reason="4", settled_at=self.clock()))
+                await session.commit()
+        return True
+
+    async def answer(self, case: str, question: str, value: int) -> None:
+        if question not in QUESTIONS:
+            raise ValueError(f"no survey question {question!r}")
+        await self._update(case, **{question: value})
+
+    async def suggestion(self, case: str, recording: str) -> None:
+        await self._update(case, suggestion=recording)
+
+    async def _update(self, case: str, **values: object) -> None:
+        async with self.sessions() as session:
+            await session.execute(
+                update(store.Survey)
+                .where(store.Survey.case == case, store.Survey.status == CALLING)
+                .values(**values))
+            await session.commit()
+
+    async def opt_out(self, case: str) -> None:
+        async with self.sessions() as session:
+            survey = await session.scalar(select(store.Survey).where(store.Survey.case == case))
+            if survey is not None:
+                await store.opt_out(session, survey.phone, by="citizen", reason="opt-out key",
+                                    now=self.clock())
+
+    async def finish(self, case: str) -> str | None:
+        return await close_call(self.sessions, case, self.config, self.desk, self.clock())
+
+    async def followup(self, case: str, answer: int | None) -> None:
+        """Store a follow-up answer (one per case); a dissatisfied one asks for reopening."""
+        reopening = None
+        if answer == DISSATISFIED:
+            reopening = await self.desk.request_reopening(case=case, answer=answer)
+        async with self.sessions() as session:
+            row = await session.get(store.FollowupAnswer, case)
+            if row is None:
+                session.add(store.FollowupAnswer(case=case, answer=answer, answered_at=self.clock(),
+                                                 reopening=reopening))
+            else:
+                row.answer, row.answered_at = answer, self.clock()
+                row.reopening = row.reopening or reopening
+            await session.commit()

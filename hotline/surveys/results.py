@@ -1,0 +1,148 @@
+"""Survey results: counts, the answer distribution and the satisfaction rate, per group.
+
+Pure: survey records in, plain data out.
+
+**Satisfaction rate** (满意率, as 12345 centres report it): of the surveys in which the citizen
+answered at least one question (completed or partial), the share with no dissatisfied answer
+(every answer given is 1 satisfied or 2 basically satisfied). One citizen, one evaluation
+(一事一评): a survey counts once, whatever it answered, as the scoring report's `surveys` and
+`satisfied` count them. With no answered survey the rate is None (not 0: nobody said they were
+dissatisfied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+from typing import Any
+
+from hotline.errors import InvalidInput
+from hotline.surveys.draw import parse_week
+
+QUESTIONS = ("attitude", "efficiency", "compliance")
+# Where a survey stands (docs/surveys.md, "The dialer").
+PENDING, CALLING, COMPLETED, PARTIAL, UNREACHABLE, OPTED_OUT = (
+    "pending", "calling", "completed", "partial", "unreachable", "opted-out",
+)
+STATUSES = (PENDING, CALLING, COMPLETED, PARTIAL, UNREACHABLE, OPTED_OUT)
+ANSWERED_STATUSES = (COMPLETED, PARTIAL)
+GROUPINGS = ("window", "staff")
+
+
+@dataclass(frozen=True)
+class SurveyRecord:
+    """One survey as results need it."""
+
+    case: str
+    week: str
+    window: str
+    staff: str
+    status: str
+    answers: tuple[int | None, int | None, int | None]
+
+
+def week_month(week: str) -> str:
+    """The month an ISO week counts in: the month of its Thursday (ISO 8601's rule for which
+    year a week belongs to, applied to months), so every week counts in exactly one month."""
+    thursday = parse_week(week) + timedelta(days=3)
+    return f"{thursday.year}-{thursday.month:02d}"
+
+
+def answered(records: Iterable[SurveyRecord]) -> list[SurveyRecord]:
+    """The surveys that count for satisfaction: completed or partial, with an answer."""
+    return [r for r in records if r.status in ANSWERED_STATUSES and any(a is not None for a in r.answers)]
+
+
+def satisfied(record: SurveyRecord) -> bool:
+    """No answer of the survey was 3 (dissatisfied)."""
+    return 3 not in record.answers
+
+
+def satisfaction_rate(records: Iterable[SurveyRecord]) -> Fraction | None:
+    """The satisfaction rate defined in the module docstring."""
+    counted = answered(records)
+    if not counted:
+        return None
+    return Fraction(sum(satisfied(record) for record in counted), len(counted))
+
+
+def scoring_satisfaction(records: Sequence[SurveyRecord], by: str) -> dict[str, dict[str, int]]:
+    """Per window or staff member, `surveys` (answered) and `satisfied`: the `satisfaction`
+    object of the scoring input (docs/scoring.md), shown beside each score in the report."""
+    counted = answered(records)
+    return {
+        key: {"surveys": len(group), "satisfied": sum(satisfied(r) for r in group)}
+        for key in sorted({getattr(r, by) for r in counted})
+        for group in [[r for r in counted if getattr(r, by) == key]]
+    }
+
+
+def summary(records: Sequence[SurveyRecord]) -> dict[str, Any]:
+    """Counts by status, the distribution of each question's answers and the satisfaction rate."""
+    counted = [record for record in records if record.status in ANSWERED_STATUSES]
+    rate = satisfaction_rate(records)
+    return {
+        "surveys": len(records),
+        **{status.replace("-", "_"): sum(r.status == status for r in records) for status in STATUSES},
+        "distribution": {
+            question: {str(value): sum(r.answers[index] == value for r in counted) for value in (1, 2, 3)}
+            for index, question in enumerate(QUESTIONS)
+        },
+        "answered_surveys": len(answered(records)),
+        "dissatisfied_surveys": sum(not satisfied(r) for r in answered(records)),
+        "satisfaction_rate": None if rate is None else round(float(rate), 4),
+    }
+
+
+def results(records: Sequence[SurveyRecord], by: str | None = None) -> dict[str, Any]:
+    """The summary of all `records`, and per window or staff member when `by` says so."""
+    result: dict[str, Any] = {"total": summary(records)}
+    if by is not None:
+        keys = sorted({getattr(record, by) for record in records})
+        result[by] = {key: summary([r for r in records if getattr(r, by) == key]) for key in keys}
+    return result
+
+
+def weeks_of_month(month: str) -> list[str]:
+    """The ISO weeks counted in `month` (YYYY-MM): those whose Thursday falls in it."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        first = date(year, number, 1)
+    except ValueError:
+        raise InvalidInput(f"month: expected YYYY-MM such as 2026-12, got {month!r}",
+                           parameter="month") from None
+    thursday = first + timedelta(days=(3 - first.weekday()) % 7)
+    weeks = []
+    while thursday.month == first.month:
+        iso_year, iso_week, _ = thursday.isocalendar()
+        weeks.append(f"{iso_year}-W{iso_week:02d}")
+        thursday += timedelta(days=7)
+    return weeks
+
+
+def shortfall(per_week: int, statuses: Sequence[str], drawn_short: str | None, week_over: bool) -> dict[str, Any]:
+    """How many completed surveys the week lacks, and why (None when it lacks none)."""
+    completed = sum(status == COMPLETED for status in statuses)
+    missing = max(0, per_week - completed)
+    if missing == 0:
+        reason = None
+    elif drawn_short:
+        reason = drawn_short
+    elif not week_over:
+        reason = f"week in progress: {sum(s in (PENDING, CALLING) for s in statuses)} surveys still to call"
+    else:
+        reason = f"the week ended with {missing} surveys not completed"
+    return {"count": missing, "reason": reason}
+
+
+def period_weeks(week: str | None, month: str | None) -> tuple[list[str], str]:
+    """The weeks of a period given as exactly one of `week` (2026-W49) or `month` (2026-12)."""
+    if bool(week) == bool(month):
+        raise InvalidInput("give either week (2026-W49) or month (2026-12)", parameter="week")
+    if week:
+        parse_week(week)
+        return [week], week
+    assert month is not None
+    return weeks_of_month(month), month
