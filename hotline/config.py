@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -50,6 +51,12 @@ class Config:
     web_header_timeout: float = 15.0
     web_body_timeout: float = 30.0
     web_max_connections: int = 1000
+    # The console's session cookie: Secure (sent over HTTPS only) when the console is reached
+    # through TLS (a reverse proxy in front of hotline), and how long a sign-in lasts.
+    web_secure_cookie: bool = False
+    web_session_hours: float = 12.0
+    # The centre's time zone: the console shows every time in it (an IANA name).
+    centre_timezone: str = "Asia/Shanghai"
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = 4573
     recordings_root: Path = Path("./var/recordings")
@@ -72,6 +79,9 @@ _SCALARS: dict[tuple[str, str], tuple[str, type]] = {
     ("web", "header_timeout"): ("web_header_timeout", float),
     ("web", "body_timeout"): ("web_body_timeout", float),
     ("web", "max_connections"): ("web_max_connections", int),
+    ("web", "secure_cookie"): ("web_secure_cookie", bool),
+    ("web", "session_hours"): ("web_session_hours", float),
+    ("centre", "timezone"): ("centre_timezone", str),
     ("fastagi", "host"): ("fastagi_host", str),
     ("fastagi", "port"): ("fastagi_port", int),
     ("recordings", "root"): ("recordings_root", Path),
@@ -110,6 +120,10 @@ _ENV_PBX = {
 
 
 def _coerce(key: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}", key=key)
+        return value
     if kind is int:
         # A TOML float (8080.5) or a boolean would pass int() and become a different number.
         if isinstance(value, (bool, float)):
@@ -254,5 +268,10 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if config.retention_days < 1:
         # 0 would put the cut-off at now: the daemon's first retention run would empty the archive.
         raise ConfigError("recordings.retention_days: must be at least 1", key="recordings.retention_days")
+    try:
+        ZoneInfo(config.centre_timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"centre.timezone: unknown time zone {config.centre_timezone!r} (an IANA name such as"
+                          " Asia/Shanghai)", key="centre.timezone") from None
     _check_database_url(config.database_url)
     return config
