@@ -16,14 +16,14 @@ import scoring.api
 from hotline.config import Config
 from hotline.errors import HotlineError
 from hotline.logs import printable
-from hotline.web import calls, monitoring, openapi, signin
+from hotline.web import calls, dashboard, monitoring, openapi, signin
 from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = (calls, monitoring, openapi, signin, recordings.api, scoring.api)
+ROUTE_MODULES = (calls, dashboard, monitoring, openapi, signin, recordings.api, scoring.api)
 
 
 @web.middleware
