@@ -58,7 +58,8 @@ class Config:
     # The centre's time zone: the console shows every time in it (an IANA name).
     centre_timezone: str = "Asia/Shanghai"
     # Roles that see callers' numbers masked (138****5678) in the calls API and the console.
-    masked_roles: tuple[str, ...] = ("supervisor", "handler")
+    # Supervisors call citizens back (回访), so by default only department handlers are masked.
+    masked_roles: tuple[str, ...] = ("handler",)
     # Audit marks from each transcript: a greeting said by the agent within greeting_seconds of
     # the start, phrases every call needs, phrases no call may have (substrings, spaces ignored).
     audit_greetings: tuple[str, ...] = ("您好",)

@@ -10,7 +10,7 @@ from hotline.web.auth import require_role
 from hotline.web.context import SESSIONS
 from hotline.web.openapi import Text, read, specs
 from scoring.reports import meeting_report_html, scoreboard_json
-from scoring.rubrics import find_rubric
+from scoring.rubrics import find_rubric, load_rubric, rubric_files
 from scoring.scorecards import parse_period, score_period
 from scoring.store import ledger_for_period
 
@@ -54,6 +54,17 @@ OPENAPI_PATHS = {
     }
     for kind, period in PERIODS.items()
 } | {
+    "/api/v1/scores/rubrics": {"get": {
+        "summary": "The rubrics scores can be read by: id, title, what they score (supervisor)",
+        "responses": {"200": {"description": "The rubrics", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["rubrics"],
+            "properties": {"rubrics": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"},
+                "subjects": {"type": "string", "enum": ["window", "staff"]},
+                "categories": {"type": "object", "description": "category id -> its name in the rubric",
+                               "additionalProperties": {"type": "string"}}}}}},
+        }}}}},
+    }},
     "/api/v1/scores/report": {"get": {
         "summary": "The monthly meeting report (HTML: ranking, chart, red flags, every deduction's reason) "
                    "as a download (supervisor)",
@@ -97,3 +108,14 @@ async def scores_report(request: web.Request) -> web.Response:
         text=meeting_report_html(board, {}), content_type="text/html", charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{board.rubric.id}-{board.period.label}.html"'},
     )
+
+
+@routes.get("/api/v1/scores/rubrics")
+async def scores_rubrics(request: web.Request) -> web.Response:
+    """The built-in rubrics, for choosing one."""
+    require_role(request, *SCORE_READERS)
+    rubrics = [load_rubric(path) for path in rubric_files().values()]
+    return web.json_response({"rubrics": [
+        {"id": r.id, "title": r.title, "subjects": r.subjects, "categories": {c.id: c.name for c in r.categories}}
+        for r in rubrics
+    ]})

@@ -6,28 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hotline.config import Config
-from hotline.db.users import add_user
-from hotline.web.app import make_app
-from hotline.web.live import CallHub, Telemetry
 from tests.web.console_data import T0, add_recorded_call, add_scores, stored_call
 
 
 @pytest.fixture
-async def console(sessions, tmp_path):
-    config = Config(database_url="unused", recordings_root=tmp_path / "archive")
-    client = TestClient(TestServer(make_app(config, sessions, CallHub(), Telemetry())))
-    await client.start_server()
-    tokens = {}
-    async with sessions() as session:
-        for role in ("operator", "supervisor", "handler", "admin"):
-            tokens[role] = await add_user(session, f"{role}-1", role)
-    client.auth = lambda role: {"Authorization": f"Bearer {tokens[role]}"}
-    client.root = config.recordings_root
-    yield client
-    await client.close()
+def web_config(tmp_path) -> Config:
+    # A centre whose auditors never call citizens back: supervisors see numbers masked.
+    return Config(database_url="unused", recordings_root=tmp_path / "archive", masked_roles=("supervisor", "handler"))
+
+
+@pytest.fixture
+def console(api, web_config):
+    api.root = web_config.recordings_root
+    return api
 
 
 async def get(client, path: str, role: str = "supervisor", status: int = 200):
@@ -36,7 +29,7 @@ async def get(client, path: str, role: str = "supervisor", status: int = 200):
     return await response.json() if response.content_type == "application/json" else await response.text()
 
 
-async def test_supervisors_see_callers_numbers_masked_operators_in_full(console, sessions):
+async def test_masked_roles_see_callers_numbers_masked_operators_in_full(console, sessions):
     async with sessions() as session, session.begin():
         session.add(stored_call(1))
     assert (await get(console, "/api/v1/calls", "operator"))["calls"][0]["caller_number"] == "13812345678"
@@ -119,3 +112,9 @@ async def test_the_meeting_report_downloads_as_html(console, sessions):
     assert response.headers["Content-Disposition"] == 'attachment; filename="yihuang-window-2026-10.html"'
     text = await response.text()
     assert "公安局" in text and "call:1@9" in text
+
+
+async def test_by_default_only_handlers_are_masked():
+    from hotline.config import load_config
+
+    assert load_config(environ={}).masked_roles == ("handler",)

@@ -52,19 +52,17 @@ def test_the_throttle_forgets_the_stalest_keys_past_its_capacity():
 
 
 @pytest.fixture
-async def console(sessions):
-    """The web app with users that have console passwords: (client, config)."""
-    config = Config(database_url="unused", web_session_hours=8.0)
-    client = TestClient(TestServer(make_app(config, sessions, CallHub(), Telemetry())))
-    await client.start_server()
-    from hotline.db.users import add_user
+def web_config() -> Config:
+    return Config(database_url="unused", web_session_hours=8.0)
 
+
+@pytest.fixture
+async def console(api, sessions):
+    """The web app with an operator and a supervisor who have console passwords."""
     async with sessions() as session:
         for role in ("operator", "supervisor"):
-            await add_user(session, f"{role}-1", role)
             await set_password(session, f"{role}-1", hash_password(PASSWORD))
-    yield client
-    await client.close()
+    return api
 
 
 async def sign_in(client: TestClient, name: str = "operator-1", password: str = PASSWORD, **headers):
