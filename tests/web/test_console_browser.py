@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -122,8 +123,8 @@ def wait(browser, condition, timeout: float = WAIT):
 def sign_in(browser, name: str, password: str = PASSWORD, path: str = "") -> None:
     browser.get(browser.base + "/" + path)
     wait(browser, seen.visibility_of_element_located((By.ID, "signin-name"))).send_keys(name)
-    browser.find_element(By.ID, "signin-password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+    # From the keyboard alone: Enter in the password field submits.
+    browser.find_element(By.ID, "signin-password").send_keys(password + Keys.ENTER)
 
 
 def nav(browser) -> list[str]:
@@ -149,6 +150,7 @@ def test_each_role_signs_in_to_the_pages_it_may_use_in_chinese(console):
     console.get(console.base + "/")
     wait(console, seen.visibility_of_element_located((By.ID, "signin-name")))
     assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "登录"
+    assert not console.find_element(By.ID, "sign-out").is_displayed()
     assert console.execute_script("return document.documentElement.lang") == "zh-CN"
     screenshot(console, "01-sign-in")
     sign_in(console, "li.operator")
@@ -219,8 +221,8 @@ def test_a_supervisor_plays_a_recording_and_seeks_by_clicking_a_transcript_word(
     wait(console, lambda b: b.find_elements(By.CSS_SELECTOR, ".word.current"))
     assert console.find_element(By.CSS_SELECTOR, ".word.current").text in ("感谢", "您的", "来电")
     console.execute_script("document.getElementById('player').pause()")
-    # The forbidden phrase's mark jumps to where it was said.
-    marks[2].find_element(By.CSS_SELECTOR, "button.jump").click()
+    # The forbidden phrase's mark jumps to where it was said (from the keyboard: Enter on it).
+    marks[2].find_element(By.CSS_SELECTOR, "button.jump").send_keys(Keys.ENTER)
     wait(console, lambda b: abs(b.execute_script("return document.getElementById('player').currentTime") - 11.0) < 0.5)
     console.execute_script("document.getElementById('player').pause()")
     screenshot(console, "05-audit-call-player")
@@ -254,7 +256,7 @@ def test_the_score_breakdown_leads_from_a_deduction_to_the_call(console):
     table = wait(console, seen.visibility_of_element_located((By.CSS_SELECTOR, "#page table")))
     rows = [r.text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert rows[0].startswith("1 國土局 100") and rows[1].startswith("2 公安局 94")
-    assert all("流动红旗" in r for r in rows)  # two windows, five flags: both get one
+    assert all("流動紅旗" in r for r in rows)  # the rubric's award; two windows, five flags: both get one
     assert console.find_element(By.LINK_TEXT, "下载月例会报告").get_attribute("href").endswith(
         "/api/v1/scores/report?rubric=yihuang-window&month=2026-10")
     screenshot(console, "08-scores-month")
@@ -269,6 +271,7 @@ def test_the_score_breakdown_leads_from_a_deduction_to_the_call(console):
 
     console.get(console.base + "/#/scores?rubric=yihuang-window&kind=year&period=2026")
     wait(console, lambda b: "公安局" in text_of(b, "#page"))
+    assert "先進集體" in text_of(console, "#page table")  # the year's award
     screenshot(console, "10-scores-year")
 
 

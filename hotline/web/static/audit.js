@@ -40,7 +40,7 @@
         query.get("disposition") ? el("p", { class: "muted", text: t("audit.words-ignore-disposition") }) : "",
         found.calls.length ? table(["col.id", "col.started", "col.hotline", "col.agent", "audit.where"], found.calls.map((c) => row(
           callLink(c.call_id), fmt.dateTime(c.started_at), c.hotline, c.agent,
-          el("ul", { class: "hits" }, ...c.hits.map((h) => el("li", {}, callLink(c.call_id, h.offset), " ", el("span", { text: `${t("speaker." + h.speaker)}: ${h.text}` }))))))) :
+          el("ul", { class: "hits" }, ...c.hits.map((h) => el("li", {}, callLink(c.call_id, h.offset), " ", el("span", { text: t("audit.said", { speaker: t("speaker." + h.speaker), text: h.text }) }))))))) :
           el("p", { class: "muted", text: t("audit.no-calls") }));
       return;
     }

@@ -41,6 +41,8 @@
     const result = await board(choice);
     const title = rubrics.find((r) => r.id === choice.rubric);
     const categories = result.results.length ? Object.keys(result.results[0].categories) : [];
+    // The award is named by the rubric (a red flag monthly, advanced collective at year end).
+    const award = result.award ? result.award.name : t("scores.red-flag");
     section.append(
       el("p", { class: "muted", text: `${title ? title.title : choice.rubric} · ${result.period}` }),
       choice.kind === "month" ? el("p", {}, el("a", { class: "button", href: "/api/v1/scores/report?" + new URLSearchParams({ rubric: choice.rubric, month: choice.period }), download: "", text: t("scores.report") })) : "",
@@ -49,12 +51,15 @@
         result.results.map((r) => {
           const tr = row(String(r.rank), el("a", { href: `#/scores/subject/${encodeURIComponent(r.subject)}?` + search(choice), text: r.name }), String(r.total),
             ...categories.map((c) => String(r.categories[c])), String(r.bonus),
-            r.red_flag ? el("span", { class: "flag", text: t("scores.red-flag") }) : (r.disqualified ? t("scores.disqualified") : ""), r.note);
+            r.red_flag ? el("span", { class: "flag", text: award }) : (r.disqualified ? t("scores.disqualified") : ""), r.note);
           if (r.red_flag) tr.className = "flagged";
           return tr;
         })) : el("p", { class: "muted", text: t("scores.empty") }));
     // The category columns carry the rubric's own names for them (the rubric's text, not the UI's).
-    section.querySelectorAll("thead th").forEach((th, i) => { if (i >= 3 && i < 3 + categories.length) th.textContent = (title && title.categories[categories[i - 3]]) || categories[i - 3]; });
+    section.querySelectorAll("thead th").forEach((th, i) => {
+      if (i >= 3 && i < 3 + categories.length) th.textContent = (title && title.categories[categories[i - 3]]) || categories[i - 3];
+      if (i === 4 + categories.length) th.textContent = award;
+    });
   }
 
   async function renderSubject(container, match, query) {
