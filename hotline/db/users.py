@@ -130,3 +130,11 @@ async def end_console_session(session: AsyncSession, session_id: int) -> None:
     """Sign a console session out: its cookie stops working at once."""
     await session.execute(delete(ConsoleSession).where(ConsoleSession.id == session_id))
     await session.commit()
+
+
+async def live_console_sessions(session: AsyncSession, ids: set[int]) -> set[int]:
+    """Those of console sessions `ids` still signed in and unexpired."""
+    return set(await session.scalars(
+        select(ConsoleSession.id).where(ConsoleSession.id.in_(ids),
+                                        ConsoleSession.expires_at > datetime.now(timezone.utc))
+    ))

@@ -19,7 +19,7 @@ from aiohttp import WSCloseCode, web
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.db.tables import ConsoleSession, User
-from hotline.db.users import active_tokens, console_session, user_for_token
+from hotline.db.users import active_tokens, console_session, live_console_sessions, user_for_token
 from hotline.errors import Forbidden, Unauthorized
 from hotline.web.context import SESSIONS
 
@@ -115,33 +115,36 @@ class OpenSockets:
 
     A request is authenticated once, at the handshake; a socket lives for hours. One query per
     REVOCATION_CHECK_SECONDS, for all open sockets together, finds the tokens revoked (or
-    reissued) since.
+    reissued) since, and the console sessions signed out or expired.
     """
 
     def __init__(self) -> None:
-        self._held: dict[web.WebSocketResponse, tuple[int, str]] = {}
+        self._held: dict[web.WebSocketResponse, tuple[int, str, int | None]] = {}
 
     @contextlib.contextmanager
-    def hold(self, ws: web.WebSocketResponse, user: User) -> Iterator[None]:
-        """Watch `ws`, opened with `user`'s token, while the block runs."""
-        self._held[ws] = (user.id, user.token_hash)
+    def hold(self, ws: web.WebSocketResponse, user: User, console: ConsoleSession | None = None) -> Iterator[None]:
+        """Watch `ws`, opened with `user`'s token (or their console session), while the block runs."""
+        self._held[ws] = (user.id, user.token_hash, console.id if console else None)
         try:
             yield
         finally:
             self._held.pop(ws, None)
 
     async def close_revoked(self, app: web.Application) -> None:
-        """Close every held socket whose token no longer works."""
+        """Close every held socket whose token no longer works, or whose console session ended."""
         if not self._held:
             return
+        consoles = {console for _, _, console in self._held.values() if console is not None}
         async with app[SESSIONS]() as session:
-            valid = await active_tokens(session, {user_id for user_id, _ in self._held.values()})
-        for ws, holder in list(self._held.items()):
-            if holder not in valid:
+            valid = await active_tokens(session, {user_id for user_id, _, _ in self._held.values()})
+            signed_in = await live_console_sessions(session, consoles) if consoles else set()
+        for ws, (user_id, digest, console) in list(self._held.items()):
+            if (user_id, digest) not in valid or (console is not None and console not in signed_in):
                 self._held.pop(ws, None)
                 # 1008: the endpoint "is terminating the connection because it has received a
                 # message that violates its policy" (RFC 6455 7.4.1); the UI asks for a new token.
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"token revoked")
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION,
+                               message=b"token revoked" if console is None else b"signed out")
 
     async def watch(self, app: web.Application) -> AsyncIterator[None]:
         """A cleanup context: checks the open sockets' tokens while the app runs."""

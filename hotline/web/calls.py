@@ -12,7 +12,7 @@ from hotline.calls import mask_number
 
 from hotline.db.calls import CURSOR_PATTERN, CallFilter, call_json, get_call, list_calls
 from hotline.errors import UpgradeRequired
-from hotline.web.auth import SOCKETS, USER, require_role
+from hotline.web.auth import CONSOLE, SOCKETS, USER, require_role
 from hotline.web.context import CONFIG, HUB, SESSIONS
 from hotline.web.openapi import CALL_ID, Choice, Integer, Text, Time, read, specs
 
@@ -137,7 +137,7 @@ async def calls_stream(request: web.Request) -> web.WebSocketResponse:
         raise UpgradeRequired("this is a WebSocket: send a WebSocket handshake (Upgrade: websocket)")
     await ws.prepare(request)
     shown = as_seen_by(request)
-    with hub.subscribe() as updates, request.app[SOCKETS].hold(ws, request[USER]):
+    with hub.subscribe() as updates, request.app[SOCKETS].hold(ws, request[USER], request.get(CONSOLE)):
         await ws.send_json({"type": "snapshot", "calls": [shown(call) for call in hub.active.values()]})
         gone = asyncio.ensure_future(_client_gone(ws))
         try:

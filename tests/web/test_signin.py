@@ -6,6 +6,7 @@ import io
 import re
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from hotline.cli import main
@@ -125,6 +126,15 @@ async def test_signing_out_ends_the_session_on_the_server(console):
     # The old cookie, replayed (copied before sign-out), no longer works.
     replay = await console.get("/api/v1/me", headers={"Cookie": f"hotline_session={cookie}"})
     assert replay.status == 401
+
+
+async def test_signing_out_closes_the_live_feed_the_session_opened(console):
+    me = await (await sign_in(console)).json()
+    async with console.ws_connect("/api/v1/events") as ws:  # with the cookie, no token
+        assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+        assert (await console.post("/api/v1/sign-out", headers={"X-CSRF-Token": me["csrf_token"]})).status == 204
+        closing = await ws.receive(timeout=5)
+        assert (closing.type, closing.data, closing.extra) == (WSMsgType.CLOSE, 1008, "signed out")
 
 
 async def test_a_new_password_or_a_revoke_signs_the_user_out(console, sessions):
