@@ -118,3 +118,12 @@ async def test_by_default_only_handlers_are_masked():
     from hotline.config import load_config
 
     assert load_config(environ={}).masked_roles == ("handler",)
+
+
+async def test_the_openapi_document_describes_the_consoles_routes(console):
+    document = await get(console, "/api/v1/openapi.json", "operator")
+    assert {"/api/v1/sign-in", "/api/v1/sign-out", "/api/v1/me", "/api/v1/dashboard/calls",
+            "/api/v1/calls/{call_id}/marks", "/api/v1/recordings/audit", "/api/v1/scores/rubrics",
+            "/api/v1/scores/report"} <= set(document["paths"])
+    assert document["paths"]["/api/v1/sign-in"]["post"]["security"] == []
+    assert "agent" in [p["name"] for p in document["paths"]["/api/v1/calls"]["get"]["parameters"]]
