@@ -632,3 +632,14 @@ class CallTracker:
         self._tombstones.move_to_end(key)
         if len(self._tombstones) > TOMBSTONES:
             self._tombstones.popitem(last=False)
+
+
+def mask_number(number: str | None) -> str | None:
+    """`number` with its middle digits hidden (13812345678 -> 138****5678), as Chinese service
+    centres print callers' numbers; short numbers keep only their last two digits."""
+    if not number:
+        return number
+    if len(number) >= 7:
+        return number[:3] + "*" * (len(number) - 7) + number[-4:] if len(number) > 7 \
+            else "*" * 3 + number[-4:]
+    return "*" * (len(number) - 2) + number[-2:] if len(number) > 2 else "*" * len(number)

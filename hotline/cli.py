@@ -1,4 +1,4 @@
-"""The `hotline` command: serve, demo, db upgrade, db seed, user add/list/revoke, and the commands of each package.
+"""The `hotline` command: serve, demo, db upgrade, db seed, user add/password/list/revoke, and the commands of each package.
 
 A HotlineError (bad configuration, bad input) ends the command with one line on stderr and exit
 status 2; anything else is a bug and keeps its traceback.
@@ -78,9 +78,31 @@ def _db_seed(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """A new console password: asked twice on a terminal, else the first line of stdin (scripts)."""
+    import getpass
+
+    from hotline.errors import InvalidInput
+    from hotline.passwords import password_problem
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise InvalidInput("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    problem = password_problem(password)
+    if problem:
+        raise InvalidInput(problem)
+    return password
+
+
 def _user_add(args: argparse.Namespace, config: Config) -> int:
     from hotline.db import database
-    from hotline.db.users import add_user
+    from hotline.db.users import add_user, set_password
+    from hotline.passwords import hash_password
+
+    password_hash = hash_password(_read_password()) if args.password else None
 
     from hotline.cases.store import department_exists
 
@@ -91,12 +113,32 @@ def _user_add(args: argparse.Namespace, config: Config) -> int:
         async with database(config.database_url) as sessions, sessions() as session:
             if args.department and not await department_exists(session, args.department):
                 raise InvalidInput(f"--department: no department {args.department!r}; import departments first")
-            return await add_user(session, args.name, args.role, args.department)
+            token = await add_user(session, args.name, args.role, args.department)
+            if password_hash:
+                await set_password(session, args.name, password_hash)
+            return token
 
     token = asyncio.run(run())
     of = f", department {args.department}" if args.department else ""
-    print(f"user {args.name} ({args.role}{of}) created; their bearer token (shown only now):")
+    signs_in = "; they sign in to the console with their password" if password_hash else ""
+    print(f"user {args.name} ({args.role}{of}) created{signs_in}; their bearer token (shown only now):")
     print(token)
+    return 0
+
+
+def _user_password(args: argparse.Namespace, config: Config) -> int:
+    from hotline.db import database
+    from hotline.db.users import set_password
+    from hotline.passwords import hash_password
+
+    password_hash = hash_password(_read_password())
+
+    async def run() -> None:
+        async with database(config.database_url) as sessions, sessions() as session:
+            await set_password(session, args.name, password_hash)
+
+    asyncio.run(run())
+    print(f"user {args.name}: password set; their console sessions were signed out")
     return 0
 
 
@@ -168,7 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--department", metavar="ID", help="a handler's department (hotline departments import)")
+    add.add_argument("--password", action="store_true",
+                     help="also set a console password (asked for, or the first line of stdin)")
     add.set_defaults(func=_user_add)
+    password = user_commands.add_parser(
+        "password", help="set a user's console password (asked for, or the first line of stdin)")
+    password.add_argument("name")
+    password.set_defaults(func=_user_password)
     user_commands.add_parser("list", help="every user, their role and whether their token works").set_defaults(
         func=_user_list
     )

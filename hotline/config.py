@@ -187,6 +187,21 @@ class Config:
     web_header_timeout: float = 15.0
     web_body_timeout: float = 30.0
     web_max_connections: int = 1000
+    # The console's session cookie: Secure (sent over HTTPS only) when the console is reached
+    # through TLS (a reverse proxy in front of hotline), and how long a sign-in lasts.
+    web_secure_cookie: bool = False
+    web_session_hours: float = 12.0
+    # The centre's time zone: the console shows every time in it (an IANA name).
+    centre_timezone: str = "Asia/Shanghai"
+    # Roles that see callers' numbers masked (138****5678) in the calls API and the console.
+    # Supervisors call citizens back (回访), so by default only department handlers are masked.
+    masked_roles: tuple[str, ...] = ("handler",)
+    # Audit marks from each transcript: a greeting said by the agent within greeting_seconds of
+    # the start, phrases every call needs, phrases no call may have (substrings, spaces ignored).
+    audit_greetings: tuple[str, ...] = ("您好",)
+    audit_greeting_seconds: float = 20.0
+    audit_required: tuple[str, ...] = ("感谢您的来电",)
+    audit_forbidden: tuple[str, ...] = ("不知道", "不归我们管", "找别人去")
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = 4573
     recordings_root: Path = Path("./var/recordings")
@@ -215,6 +230,14 @@ _SCALARS: dict[tuple[str, str], tuple[str, type]] = {
     ("web", "header_timeout"): ("web_header_timeout", float),
     ("web", "body_timeout"): ("web_body_timeout", float),
     ("web", "max_connections"): ("web_max_connections", int),
+    ("web", "secure_cookie"): ("web_secure_cookie", bool),
+    ("web", "session_hours"): ("web_session_hours", float),
+    ("centre", "timezone"): ("centre_timezone", str),
+    ("centre", "masked_roles"): ("masked_roles", tuple),
+    ("audit", "greetings"): ("audit_greetings", tuple),
+    ("audit", "greeting_seconds"): ("audit_greeting_seconds", float),
+    ("audit", "required"): ("audit_required", tuple),
+    ("audit", "forbidden"): ("audit_forbidden", tuple),
     ("fastagi", "host"): ("fastagi_host", str),
     ("fastagi", "port"): ("fastagi_port", int),
     ("recordings", "root"): ("recordings_root", Path),
@@ -268,6 +291,14 @@ _ENV_PBX = {
 
 
 def _coerce(key: str, value: Any, kind: type) -> Any:
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise ConfigError(f"{key}: expected a list of non-empty strings, got {value!r}", key=key)
+        return tuple(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}", key=key)
+        return value
     if kind is int:
         # A TOML float (8080.5) or a boolean would pass int() and become a different number.
         if isinstance(value, (bool, float)):
@@ -569,5 +600,14 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if config.retention_days < 1:
         # 0 would put the cut-off at now: the daemon's first retention run would empty the archive.
         raise ConfigError("recordings.retention_days: must be at least 1", key="recordings.retention_days")
+    for role in config.masked_roles:
+        if role not in ROLES:
+            raise ConfigError(f"centre.masked_roles: unknown role {role!r} (roles: {', '.join(ROLES)})",
+                              key="centre.masked_roles")
+    try:
+        ZoneInfo(config.centre_timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"centre.timezone: unknown time zone {config.centre_timezone!r} (an IANA name such as"
+                          " Asia/Shanghai)", key="centre.timezone") from None
     _check_database_url(config.database_url)
     return config

@@ -18,7 +18,8 @@ import aiohttp
 from hotline import daemon
 from hotline.config import Config, PbxConfig
 from hotline.db import database
-from hotline.db.users import reissue_token
+from hotline.db.users import reissue_token, set_password
+from hotline.passwords import hash_password
 from hotline.simulator import PbxSimulator, Traffic
 
 DEMO_USER = "demo"
@@ -38,12 +39,25 @@ DEMO_CASES: tuple[tuple[str, dict[str, Any], tuple[tuple[str, dict[str, Any]], .
      (("register", {}), ("dispatch", {"department": "urban"}))),
     ("12345", {"type": "help", "description": "小区停水两天,物业无人处理。"}, (("register", {}),)),
 )
+# One console user per role the demo shows; each demo run gives them fresh passwords.
+DEMO_ROLES = ("operator", "supervisor", "admin")
 
 
 async def demo_token(config: Config) -> str:
     """A fresh admin token for the demo user (the previous demo's token stops working)."""
     async with database(config.database_url) as sessions, sessions() as session:
         return await reissue_token(session, DEMO_USER, "admin")
+
+
+async def demo_passwords(config: Config) -> dict[str, str]:
+    """Console user name -> a fresh password, one user per role of DEMO_ROLES."""
+    passwords = {f"{DEMO_USER}-{role}": secrets.token_urlsafe(9) for role in DEMO_ROLES}
+    hashes = await asyncio.to_thread(lambda: {name: hash_password(p) for name, p in passwords.items()})
+    async with database(config.database_url) as sessions, sessions() as session:
+        for role, name in zip(DEMO_ROLES, passwords):
+            await reissue_token(session, name, role)
+            await set_password(session, name, hashes[name])
+    return passwords
 
 
 async def run_demo(
@@ -65,6 +79,7 @@ async def run_demo(
     )
     config.recordings_spool.mkdir(parents=True, exist_ok=True)
     token = await demo_token(config)
+    passwords = await demo_passwords(config)
     async with simulator:
         pbx = PbxConfig(name="demo", port=simulator.port, username=simulator.username, secret=secret)
         config = replace(config, pbxs=(pbx,))
@@ -76,11 +91,12 @@ async def run_demo(
             announce(
                 f"hotline demo: simulated 12345/12319 calls on AMI port {simulator.port}, "
                 f"about {traffic.calls_per_minute / time_scale:.0f} calls a minute\n"
-                f"  web UI: {url}/#token={token}\n"
-                f"  API:    curl -H 'Authorization: Bearer {token}' {url}/api/v1/calls\n"
+                f"  console: {url}/  sign in as\n"
+                + "".join(f"    {name:<16} password {password}\n" for name, password in passwords.items())
+                + f"  API:    curl -H 'Authorization: Bearer {token}' {url}/api/v1/calls\n"
                 f"  cases:  curl -H 'Authorization: Bearer {token}' {url}/api/v1/cases"
-                f"  (filed from the first answered calls)\n"
-                f"  Ctrl-C stops."
+                "  (filed from the first answered calls)\n"
+                "  Ctrl-C stops."
             )
 
         async with asyncio.TaskGroup() as group:

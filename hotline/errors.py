@@ -89,6 +89,18 @@ class Forbidden(HotlineError):
     error_id = "forbidden"
 
 
+class TooManyRequests(HotlineError):
+    """Too many failed attempts: wait before trying again."""
+
+    status_code = 429
+    error_id = "too-many-requests"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        # RFC 6585 4: a 429 may say how long to wait, in Retry-After (RFC 9110 10.2.3).
+        return {"Retry-After": str(self.details["retry_after"])}
+
+
 class AmiError(HotlineError):
     """The Asterisk Manager Interface refused or failed an action."""
 

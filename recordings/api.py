@@ -20,8 +20,10 @@ from hotline.errors import Forbidden, NotFound, RangeNotSatisfiable
 from hotline.web.auth import USER
 from hotline.web.context import CONFIG, SESSIONS
 from hotline.web.openapi import CALL_ID, Integer, Text, Time, read, specs
+from hotline.db.tables import MAX_ID
+from recordings.marks import AuditRules, audit_marks
 from recordings.search import search_transcripts
-from recordings.store import Actor, audit, recording_of_call, transcript_of_call
+from recordings.store import Actor, audit, audit_entries, recording_of_call, transcript_of_call
 
 RECORDING_READERS = ("supervisor", "admin")
 
@@ -37,6 +39,12 @@ SEARCH = (
     Time(name="since", description="calls started at or after this time"),
     Time(name="until", description="calls started before this time"),
     Integer(name="limit", low=1, high=200, default=50, description="calls at most"),
+)
+AUDIT_LOG = (
+    Integer(name="before", low=1, high=MAX_ID, description="next_before of the previous page"),
+    Integer(name="limit", low=1, high=200, default=50, description="entries per page"),
+    Text(name="actor", description="only this user's entries (empty: everyone's)"),
+    Integer(name="call_id", low=1, high=MAX_ID, description="only entries about this call"),
 )
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _WORD = {
@@ -73,6 +81,34 @@ OPENAPI_PATHS = {
             },
         }}}},
                       "404": {"description": "No such call, no recording, or not transcribed yet"}},
+    }},
+    "/api/v1/calls/{call_id}/marks": {"get": {
+        "summary": "Audit marks from the call's transcript: greeting, required and forbidden phrases, "
+                   "each with its offset in the recording (supervisor; audited)",
+        "parameters": specs([CALL_ID]),
+        "responses": {"200": {"description": "The marks", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["call_id", "marks"],
+            "properties": {"call_id": {"type": "integer"}, "marks": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "kind": {"type": "string", "enum": ["greeting", "required", "forbidden"]},
+                    "phrase": {"type": ["string", "null"]}, "ok": {"type": "boolean"},
+                    "offset": {"type": ["number", "null"]}, "speaker": {"type": ["string", "null"]}}}}},
+        }}}},
+                      "404": {"description": "No such call, no recording, or not transcribed yet", "content": _ERROR}},
+    }},
+    "/api/v1/recordings/audit": {"get": {
+        "summary": "The recordings access audit, newest first, paged (supervisor; reading it is audited too)",
+        "parameters": specs(AUDIT_LOG),
+        "responses": {"200": {"description": "A page of entries", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["entries", "next_before"],
+            "properties": {"next_before": {"type": ["integer", "null"]}, "entries": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                    "actor": {"type": "string"}, "role": {"type": ["string", "null"]},
+                    "action": {"type": "string"}, "call_id": {"type": ["integer", "null"]},
+                    "recording_id": {"type": ["integer", "null"]}, "remote": {"type": ["string", "null"]},
+                    "detail": {"type": ["string", "null"]}}}}},
+        }}}}},
     }},
     "/api/v1/transcripts/search": {"get": {
         "summary": "Calls whose transcript contains a keyword, with the time of each hit (supervisor; audited)",
@@ -198,3 +234,38 @@ async def transcripts_search(request: web.Request) -> web.Response:
             limit=query["limit"],
         )
     return web.json_response({"calls": [m.to_json() for m in matches]})
+
+
+@routes.get("/api/v1/calls/{call_id}/marks")
+async def call_marks(request: web.Request) -> web.Response:
+    """The audit marks of the call's transcript under the centre's `[audit]` rules."""
+    call_id = CALL_ID.read(request)
+    await _reader(request, "transcript.read", call_id, detail="marks")
+    async with request.app[SESSIONS]() as session:
+        transcript = await transcript_of_call(session, call_id)
+    config = request.app[CONFIG]
+    rules = AuditRules(config.audit_greetings, config.audit_greeting_seconds, config.audit_required,
+                       config.audit_forbidden)
+    segments = [{"speaker": s.speaker, "start": s.start, "text": s.text, "words": s.words}
+                for s in transcript.segments]
+    return web.json_response({"call_id": call_id, "marks": [m.to_json() for m in audit_marks(segments, rules)]})
+
+
+@routes.get("/api/v1/recordings/audit")
+async def audit_log(request: web.Request) -> web.Response:
+    """Who listened to or read what, newest first."""
+    query = read(request, AUDIT_LOG)
+    await _reader(request, "audit.read", None)
+    async with request.app[SESSIONS]() as session:
+        entries, next_before = await audit_entries(
+            session, before=query["before"], limit=query["limit"], actor=query["actor"] or None,
+            call_id=query["call_id"],
+        )
+    return web.json_response({
+        "entries": [
+            {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "role": e.role, "action": e.action,
+             "call_id": e.call_id, "recording_id": e.recording_id, "remote": e.remote, "detail": e.detail}
+            for e in entries
+        ],
+        "next_before": next_before,
+    })

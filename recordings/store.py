@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import (
     JSON,
@@ -248,3 +248,21 @@ async def hold(session: AsyncSession, recording_id: int, reason: str | None) -> 
         raise NotFound(f"no recording {recording_id}", recording_id=recording_id)
     recording.legal_hold = reason is not None
     recording.hold_reason = reason
+
+
+async def audit_entries(
+    session: AsyncSession, *, before: int | None, limit: int, actor: str | None = None,
+    call_id: int | None = None,
+) -> tuple[Sequence[RecordingAudit], int | None]:
+    """Audit entries, newest first, `limit` at a time from below id `before`; and the next page's `before`."""
+    query = select(RecordingAudit).order_by(RecordingAudit.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(RecordingAudit.id < before)
+    if actor is not None:
+        query = query.where(RecordingAudit.actor == actor)
+    if call_id is not None:
+        query = query.where(RecordingAudit.call_id == call_id)
+    page = (await session.scalars(query)).all()
+    if len(page) > limit:
+        return page[:limit], page[limit - 1].id
+    return page, None

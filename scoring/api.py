@@ -9,8 +9,8 @@ from aiohttp import web
 from hotline.web.auth import require_role
 from hotline.web.context import SESSIONS
 from hotline.web.openapi import Text, read, specs
-from scoring.reports import scoreboard_json
-from scoring.rubrics import find_rubric
+from scoring.reports import meeting_report_html, scoreboard_json
+from scoring.rubrics import find_rubric, load_rubric, rubric_files
 from scoring.scorecards import parse_period, score_period
 from scoring.store import ledger_for_period
 
@@ -53,18 +53,42 @@ OPENAPI_PATHS = {
         }
     }
     for kind, period in PERIODS.items()
+} | {
+    "/api/v1/scores/rubrics": {"get": {
+        "summary": "The rubrics scores can be read by: id, title, what they score (supervisor)",
+        "responses": {"200": {"description": "The rubrics", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["rubrics"],
+            "properties": {"rubrics": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "title": {"type": "string"},
+                "subjects": {"type": "string", "enum": ["window", "staff"]},
+                "categories": {"type": "object", "description": "category id -> its name in the rubric",
+                               "additionalProperties": {"type": "string"}}}}}},
+        }}}}},
+    }},
+    "/api/v1/scores/report": {"get": {
+        "summary": "The monthly meeting report (HTML: ranking, chart, red flags, every deduction's reason) "
+                   "as a download (supervisor)",
+        "parameters": specs([RUBRIC, PERIODS["month"]]),
+        "responses": {"200": {"description": "The report", "content": {"text/html": {}}},
+                      "404": {"description": "No such rubric",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+    }},
 }
+
+
+async def _scoreboard(request: web.Request, kind: str):
+    require_role(request, *SCORE_READERS)
+    query = read(request, [RUBRIC, PERIODS[kind]])
+    rubric = find_rubric(query["rubric"])
+    period = parse_period(kind, query[kind])
+    async with request.app[SESSIONS]() as session:
+        subjects, entries = await ledger_for_period(session, rubric, period)
+    return score_period(rubric, subjects, entries, period)
 
 
 def _scores(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
-        require_role(request, *SCORE_READERS)
-        query = read(request, [RUBRIC, PERIODS[kind]])
-        rubric = find_rubric(query["rubric"])
-        period = parse_period(kind, query[kind])
-        async with request.app[SESSIONS]() as session:
-            subjects, entries = await ledger_for_period(session, rubric, period)
-        return web.json_response(scoreboard_json(score_period(rubric, subjects, entries, period)))
+        return web.json_response(scoreboard_json(await _scoreboard(request, kind)))
 
     handler.__doc__ = f"The {kind}'s scoreboard of one rubric, from the occurrence ledger."
     return handler
@@ -72,3 +96,26 @@ def _scores(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 for _kind in PERIODS:
     routes.get(f"/api/v1/scores/{_kind}")(_scores(_kind))
+
+
+@routes.get("/api/v1/scores/report")
+async def scores_report(request: web.Request) -> web.Response:
+    """The month's meeting report as an HTML file to download."""
+    board = await _scoreboard(request, "month")
+    # Survey satisfaction comes from the callback surveys; until they report here the page says
+    # "no surveys", as `hotline score report` does without --input.
+    return web.Response(
+        text=meeting_report_html(board, {}), content_type="text/html", charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{board.rubric.id}-{board.period.label}.html"'},
+    )
+
+
+@routes.get("/api/v1/scores/rubrics")
+async def scores_rubrics(request: web.Request) -> web.Response:
+    """The built-in rubrics, for choosing one."""
+    require_role(request, *SCORE_READERS)
+    rubrics = [load_rubric(path) for path in rubric_files().values()]
+    return web.json_response({"rubrics": [
+        {"id": r.id, "title": r.title, "subjects": r.subjects, "categories": {c.id: c.name for c in r.categories}}
+        for r in rubrics
+    ]})

@@ -52,16 +52,23 @@ def sessions(engine):
 
 
 @pytest.fixture
-async def api(sessions):
+def web_config():
+    """The configuration `api` runs with (a test module may override it)."""
+    from hotline.config import Config
+
+    return Config(database_url="unused")
+
+
+@pytest.fixture
+async def api(sessions, web_config):
     """A running web app on a free port and a way to act as a user of each role."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from hotline.config import Config
     from hotline.db.users import add_user
     from hotline.web.app import make_app
     from hotline.web.live import CallHub, Telemetry
 
-    app = make_app(Config(database_url="unused"), sessions, CallHub(), Telemetry())
+    app = make_app(web_config, sessions, CallHub(), Telemetry())
     client = TestClient(TestServer(app))
     await client.start_server()
     tokens = {}

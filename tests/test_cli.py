@@ -75,8 +75,13 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
     try:
         async with asyncio.timeout(20):
             text = await announced.get()
-        url, token = re.search(r"web UI: (\S+)/#token=(\S+)", text).groups()
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        assert "token=" not in text
+        url = re.search(r"console: (\S+)/ ", text).group(1)
+        password = re.search(r"demo-admin +password (\S+)", text).group(1)
+        # The printed name and password sign in; the session cookie then carries every request.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{url}/api/v1/sign-in", json={"name": "demo-admin", "password": password}) as response:
+                assert response.status == 200, await response.text()
             async with http.ws_connect(f"{url}/api/v1/events") as ws:
                 statuses = set()
                 async with asyncio.timeout(20):

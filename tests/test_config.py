@@ -70,6 +70,13 @@ def test_several_pbxs_each_with_their_own_link(tmp_path):
     ("", {"HOTLINE_DATABASE_URL": "sqlite:///x.db"}, "database.url: sqlite:// uses the pysqlite driver"),
     ("", {"HOTLINE_DATABASE_URL": "postgresql://db/hotline"}, "database.url: postgresql:// uses the psycopg driver"),
     ("", {"HOTLINE_DATABASE_URL": "not a url"}, "database.url: not a database URL"),
+    # The console's settings.
+    ("[web]\nsecure_cookie = 'yes'\n", {}, "web.secure_cookie: expected true or false"),
+    ("[web]\nsession_hours = 0\n", {}, "web.session_hours: must be a positive number"),
+    ("[centre]\ntimezone = 'Mars/Olympus'\n", {}, "centre.timezone: unknown time zone 'Mars/Olympus'"),
+    ("[centre]\nmasked_roles = ['boss']\n", {}, "centre.masked_roles: unknown role 'boss'"),
+    ("[audit]\nforbidden = '不知道'\n", {}, "audit.forbidden: expected a list of non-empty strings"),
+    ("[audit]\nrequired = ['']\n", {}, "audit.required: expected a list of non-empty strings"),
 ])
 def test_a_mistake_names_its_key(tmp_path, text, environ, key):
     path = tmp_path / "hotline.toml"

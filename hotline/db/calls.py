@@ -90,6 +90,7 @@ class CallFilter:
     hotline: str | None = None
     disposition: str | None = None
     caller: str | None = None
+    agent: str | None = None
 
 
 # A cursor is the last call's start (microseconds since 0001-01-01 UTC) and id: plain digits, so
@@ -128,6 +129,8 @@ async def list_calls(
         query = query.where(Call.disposition == filters.disposition)
     if filters.caller:
         query = query.where(Call.caller_number == filters.caller)
+    if filters.agent:
+        query = query.where(Call.agent == filters.agent)
     if cursor:
         started_at, id_ = decode_cursor(cursor)
         query = query.where(

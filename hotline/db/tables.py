@@ -52,6 +52,26 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     # A `handler` works for one department (a case department id) and sees only its cases.
     department: Mapped[str | None] = mapped_column(String(64))
+    # The console's sign-in password as hotline.passwords.hash_password writes it (scrypt, with
+    # its parameters and salt); None: this user signs in with their bearer token only.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class ConsoleSession(Base):
+    """A browser signed in to the console: the cookie's token (its SHA-256 only) and its CSRF token.
+
+    Signing out deletes the row, so a copied cookie stops working at once.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    remote: Mapped[str | None] = mapped_column(String(100))
 
 
 class Call(Base):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
 from typing import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import ROLES
-from hotline.db.tables import User
+from hotline.db.tables import ConsoleSession, User
 from hotline.errors import InvalidInput, NotFound
 
 
@@ -85,3 +86,59 @@ async def active_tokens(session: AsyncSession, user_ids: set[int]) -> set[tuple[
         select(User.id, User.token_hash).where(User.id.in_(user_ids), User.disabled_at.is_(None))
     )
     return {(id_, digest) for id_, digest in rows}
+
+
+async def set_password(session: AsyncSession, name: str, password_hash: str) -> User:
+    """Give user `name` a console password (already hashed); their open console sessions end."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"no user {name!r} (see hotline user list)", name=name)
+    user.password_hash = password_hash
+    await session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    await session.commit()
+    return user
+
+
+async def user_named(session: AsyncSession, name: str) -> User | None:
+    """The active user called `name`, or None."""
+    return await session.scalar(select(User).where(User.name == name, User.disabled_at.is_(None)))
+
+
+async def open_console_session(
+    session: AsyncSession, user: User, lifetime: timedelta, remote: str | None
+) -> tuple[str, ConsoleSession]:
+    """A new console session for `user`: its cookie token (returned once, stored hashed) and row."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(timezone.utc)
+    row = ConsoleSession(user_id=user.id, token_hash=token_digest(token), csrf_token=secrets.token_urlsafe(32),
+                         created_at=now, expires_at=now + lifetime, remote=remote)
+    session.add(row)
+    # Sessions past their expiry are deleted as new ones open: the table holds live ones only.
+    await session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
+    await session.commit()
+    return token, row
+
+
+async def console_session(session: AsyncSession, token: str) -> tuple[User, ConsoleSession] | None:
+    """The active user and unexpired console session holding cookie `token`, or None."""
+    row = (await session.execute(
+        select(User, ConsoleSession)
+        .join(ConsoleSession, ConsoleSession.user_id == User.id)
+        .where(ConsoleSession.token_hash == token_digest(token), User.disabled_at.is_(None),
+               ConsoleSession.expires_at > datetime.now(timezone.utc))
+    )).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def end_console_session(session: AsyncSession, session_id: int) -> None:
+    """Sign a console session out: its cookie stops working at once."""
+    await session.execute(delete(ConsoleSession).where(ConsoleSession.id == session_id))
+    await session.commit()
+
+
+async def live_console_sessions(session: AsyncSession, ids: set[int]) -> set[int]:
+    """Those of console sessions `ids` still signed in and unexpired."""
+    return set(await session.scalars(
+        select(ConsoleSession.id).where(ConsoleSession.id.in_(ids),
+                                        ConsoleSession.expires_at > datetime.now(timezone.utc))
+    ))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -18,7 +19,7 @@ import scoring.api
 from hotline.config import Config
 from hotline.errors import HotlineError
 from hotline.logs import printable
-from hotline.web import calls, monitoring, openapi
+from hotline.web import calls, dashboard, monitoring, openapi, signin
 from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
@@ -28,8 +29,8 @@ from scoring.case_points import CasePoints
 log = logging.getLogger(__name__)
 
 ROUTE_MODULES = (
-    calls, monitoring, openapi, recordings.api, scoring.api, hotline.cases.api, hotline.cases.open311,
-    hotline.surveys.api,
+    calls, dashboard, monitoring, openapi, signin, recordings.api, scoring.api, hotline.cases.api,
+    hotline.cases.open311, hotline.surveys.api,
 )
 
 
@@ -75,12 +76,13 @@ async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault("Cache-Control", "no-store")
 
 
-def _static(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def serve(request: web.Request) -> web.Response:
-        text = resources.files("hotline.web").joinpath(f"static/{name}").read_text("utf-8")
-        return web.Response(text=text, content_type=content_type, charset="utf-8")
+# The console: plain files shipped in the package (no build step), served by the daemon itself
+# because centres run on networks without internet.
+STATIC = Path(str(resources.files("hotline.web").joinpath("static")))
 
-    return serve
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 def make_app(
@@ -106,8 +108,9 @@ def make_app(
     app[calls.CALLER_HISTORY] = [hotline.cases.api.caller_cases]
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
-    app.router.add_get("/", _static("index.html", "text/html"))
-    app.router.add_get("/ui/app.js", _static("app.js", "application/javascript"))
+    app[signin.GUARD] = signin.SignInGuard()
+    app.router.add_get("/", _index)
+    app.router.add_static("/ui/", STATIC)
     app.on_response_prepare.append(_no_store)
     app.cleanup_ctx.append(app[SOCKETS].watch)
     app.cleanup_ctx.extend(contexts or [])

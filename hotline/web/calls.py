@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+from typing import Any, Callable
+
 from aiohttp import WSMsgType, web
+
+from hotline.calls import mask_number
 
 from hotline.db.calls import CURSOR_PATTERN, CallFilter, call_json, get_call, list_calls
 from hotline.errors import UpgradeRequired
-from hotline.web.auth import SOCKETS, USER, require_role
 from hotline.db.tables import User
+from hotline.web.auth import CONSOLE, SOCKETS, USER, require_role
 from hotline.web.context import CONFIG, HUB, SESSIONS
 from hotline.web.openapi import CALL_ID, Choice, Integer, Text, Time, read, specs
 
@@ -24,12 +28,21 @@ CALL_READERS = ("operator", "supervisor")
 
 routes = web.RouteTableDef()
 
+
+def as_seen_by(request: web.Request) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What the user may see of a call's JSON: the caller's number masked for the roles of
+    `[centre] masked_roles` (personal data they do not need for their work)."""
+    if request[USER].role not in request.app[CONFIG].masked_roles:
+        return lambda call: call
+    return lambda call: call | {"caller_number": mask_number(call.get("caller_number"))}
+
 CALL_FILTERS = (
     Time(name="since", description="calls started at or after this time"),
     Time(name="until", description="calls started before this time"),
     Text(name="hotline", description="12345 or 12319 (empty: every hotline)", example="12345"),
     Choice(name="disposition", values=DISPOSITIONS, description="how the call ended"),
     Text(name="caller", description="the caller's number, exactly (empty: every caller)", example="13800000000"),
+    Text(name="agent", description="the agent who took the call, exactly (empty: every agent)", example="PJSIP/8001"),
     Text(name="cursor", pattern=CURSOR_PATTERN, max_length=29, description="next_cursor of the previous page"),
     Integer(name="limit", low=1, high=500, default=50, description="calls per page"),
 )
@@ -104,11 +117,13 @@ async def calls_list(request: web.Request) -> web.Response:
         hotline=query["hotline"] or None,
         disposition=query["disposition"],
         caller=query["caller"] or None,
+        agent=query["agent"] or None,
     )
     async with request.app[SESSIONS]() as session:
         page, next_cursor = await list_calls(session, filters, query["limit"], query["cursor"])
+    shown = as_seen_by(request)
     return web.json_response(
-        {"calls": [call_json(call, call.id) for call in page], "next_cursor": next_cursor}
+        {"calls": [shown(call_json(call, call.id)) for call in page], "next_cursor": next_cursor}
     )
 
 
@@ -118,7 +133,7 @@ async def calls_show(request: web.Request) -> web.Response:
     call_id = CALL_ID.read(request)
     async with request.app[SESSIONS]() as session:
         call = await get_call(session, call_id)
-    return web.json_response(call_json(call, call.id))
+    return web.json_response(as_seen_by(request)(call_json(call, call.id)))
 
 
 async def caller_history(request: web.Request, number: str, user: User, skip_call: int | None = None) -> dict:
@@ -165,8 +180,9 @@ async def calls_stream(request: web.Request) -> web.WebSocketResponse:
         # RFC 9110 15.5.22: 426 names the protocol to switch to in Upgrade.
         raise UpgradeRequired("this is a WebSocket: send a WebSocket handshake (Upgrade: websocket)")
     await ws.prepare(request)
-    with hub.subscribe() as updates, request.app[SOCKETS].hold(ws, request[USER]):
-        await ws.send_json({"type": "snapshot", "calls": list(hub.active.values())})
+    shown = as_seen_by(request)
+    with hub.subscribe() as updates, request.app[SOCKETS].hold(ws, request[USER], request.get(CONSOLE)):
+        await ws.send_json({"type": "snapshot", "calls": [shown(call) for call in hub.active.values()]})
         gone = asyncio.ensure_future(_client_gone(ws))
         try:
             while True:
@@ -179,7 +195,7 @@ async def calls_stream(request: web.Request) -> web.WebSocketResponse:
                 if call is None:
                     await ws.close(message=b"too far behind: reconnect for a fresh snapshot")
                     break
-                await ws.send_json({"type": "call", "call": call})
+                await ws.send_json({"type": "call", "call": shown(call)})
                 if call.get("ended_at"):
                     popped.discard(call["id"])
                 elif call.get("agent") in mine and call.get("answered_at") and call["id"] not in popped:

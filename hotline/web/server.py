@@ -94,6 +94,7 @@ class WebRunner(web.AppRunner):
             # and closes the connection if no complete request head has arrived when it fires:
             # that is the header read timeout, whatever trickles in meanwhile (slow loris).
             keepalive_timeout=self.config.web_header_timeout,
-            # No route reads a request body; an unread body is drained for at most this long.
+            # Only sign-in reads a body (a small JSON object); an unread body is drained for at
+            # most this long.
             lingering_time=self.config.web_body_timeout,
         )

@@ -1,0 +1,3 @@
+// Started last, once every view has registered its pages.
+"use strict";
+Console.start();

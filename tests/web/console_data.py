@@ -1,0 +1,91 @@
+"""What the console's tests find in the database: calls, a recording with its transcript, scores."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+import wave
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from hotline.db.tables import Call
+from recordings.search import bigrams, searchable
+from recordings.store import Recording, Transcript, TranscriptSegment
+from scoring.occurrences import Occurrence, Subject
+from scoring.store import record_occurrence, save_subject
+
+T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
+SECONDS = 20.0
+# (speaker, start, words): the agent greets, the caller speaks, the agent closes.
+LINES = [
+    ("agent", 0.5, ["您好", "12345", "热线", "为您服务"]),
+    ("caller", 4.0, ["我", "要", "反映", "道路", "积水"]),
+    ("agent", 9.0, ["好的", "我", "不知道", "具体", "位置"]),
+    ("agent", 15.0, ["感谢", "您的", "来电"]),
+]
+
+
+def stored_call(n: int, **fields) -> Call:
+    values = dict(
+        pbx="main", linkedid=f"1795900000.{n}", hotline="12345", caller_number="13812345678",
+        caller_name="张三市民", status="ended", disposition="answered",
+        started_at=T0 + timedelta(minutes=n), answered_at=T0 + timedelta(minutes=n, seconds=5),
+        ended_at=T0 + timedelta(minutes=n, seconds=65), wait_seconds=5.0, talk_seconds=60.0,
+        hangup_cause=16, hangup_cause_text="Normal Clearing", agent="PJSIP/8001", updated_at=T0,
+    )
+    return Call(**(values | fields))
+
+
+def tone(path: Path, seconds: float = SECONDS) -> bytes:
+    """A mono 8 kHz 16-bit WAV of a quiet tone, `seconds` long (what MixMonitor writes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"".join(struct.pack("<h", int(2000 * math.sin(i / 8000 * 2 * math.pi * 440)))
+                                 for i in range(int(8000 * seconds))))
+    return path.read_bytes()
+
+
+async def add_recorded_call(sessions, root: Path, n: int = 1) -> int:
+    """A call with a 20-second recording in `root` and its transcript; its id."""
+    relative = f"2026/11/27/call-{n}.wav"
+    audio = tone(root / relative)
+    async with sessions() as session, session.begin():
+        call = stored_call(n, recording=f"/var/spool/asterisk/monitor/1795900000.{n}.wav")
+        session.add(call)
+        await session.flush()
+        recording = Recording(
+            call_id=call.id, source=f"1795900000.{n}.wav", path=relative, format="wav", sample_rate=8000,
+            channels=1, duration_seconds=SECONDS, size_bytes=len(audio), sha256=hashlib.sha256(audio).hexdigest(),
+            condition="ok", recorded_at=call.started_at, ingested_at=call.ended_at,
+        )
+        session.add(recording)
+        await session.flush()
+        transcript = Transcript(recording_id=recording.id, model="vosk-model-small-cn-0.22",
+                                text=" ".join(" ".join(words) for _, _, words in LINES), audio_seconds=SECONDS,
+                                processing_seconds=1.0, worker="test", created_at=call.ended_at)
+        session.add(transcript)
+        await session.flush()
+        for speaker, start, words in LINES:
+            text = " ".join(words)
+            session.add(TranscriptSegment(
+                transcript_id=transcript.id, speaker=speaker, start=start, end=start + len(words), text=text,
+                search_text=searchable(text), search_pairs=bigrams(searchable(text)),
+                call_started_at=call.started_at,
+                words=[{"word": w, "start": start + i, "end": start + i + 0.8, "conf": 1.0} for i, w in enumerate(words)],
+            ))
+        return call.id
+
+
+async def add_scores(sessions, call_id: int) -> None:
+    """October 2026 on yihuang-window: 公安局 loses 6 points for an argument heard on call `call_id`."""
+    async with sessions() as session:
+        await save_subject(session, Subject("gongan", "公安局"), "window")
+        await save_subject(session, Subject("guotu", "國土局"), "window")
+        await record_occurrence(session, "yihuang-window", Occurrence(
+            id="", subject="gongan", item="complaint-argument", date=date(2026, 10, 12),
+            source="complaint", evidence=f"call:{call_id}@9", entered_by="督查股",
+            entered_at=datetime(2026, 10, 13, tzinfo=timezone.utc)))

@@ -1,0 +1,303 @@
+"""The console in real headless Chromium against a real daemon (fake Asterisk over TCP, the
+database of the run: SQLite or PostgreSQL). Screenshots of each view at 1366x768, in Chinese, go
+to artifacts/screenshots/ (or $HOTLINE_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import shutil
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import WebDriverWait
+
+from hotline import daemon
+from hotline.config import Config, PbxConfig
+from hotline.db import database
+from hotline.db.users import add_user, set_password
+from hotline.passwords import hash_password
+from tests.capture_expectations import HOTLINES, PBX
+from tests.fakes.asterisk import FakeAsterisk
+from tests.web.console_data import add_recorded_call, add_scores, stored_call
+
+SCREENSHOTS = Path(os.environ.get("HOTLINE_SCREENSHOTS", Path(__file__).parents[2] / "artifacts" / "screenshots"))
+PASSWORDS = {"li.operator": "operator", "wang.supervisor": "supervisor", "zhao.handler": "handler", "root": "admin"}
+PASSWORD = "工作台-correct horse"
+WAIT = 15
+
+
+class RunningDaemon:
+    """`hotline serve` against a fake Asterisk, in a thread of its own (Selenium blocks)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._ready: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stop = asyncio.Event()
+        async with FakeAsterisk() as fake:
+            self.fake = fake
+            config = replace(self.config, pbxs=(replace(self.config.pbxs[0], port=fake.port),))
+            logins = fake.logins
+            task = asyncio.create_task(daemon.run(config, self.stop, on_ready=self._ready.put_nowait))
+            await fake.wait_for(lambda: fake.logins > logins, timeout=WAIT)
+            self.sessions_ready = True
+            await task
+
+    def __enter__(self) -> RunningDaemon:
+        self._thread.start()
+        self.url = self._ready.get(timeout=30)
+        self.run(asyncio.sleep(0))
+        return self
+
+    def run(self, coroutine, timeout: float = WAIT):
+        """Run `coroutine` on the daemon's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def start(self, coroutine):
+        """Start `coroutine` on the daemon's loop without waiting for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self._thread.join(30)
+
+
+@pytest.fixture
+def console(database_url, tmp_path):
+    """A running daemon with a user of each role (password PASSWORD) and a browser at 1366x768."""
+    config = Config(
+        database_url=database_url, web_port=0, fastagi_port=0, hotlines=HOTLINES,
+        recordings_root=tmp_path / "recordings", recordings_spool=tmp_path / "spool",
+        pbxs=(PbxConfig(name=PBX, secret="hotline-secret", reconnect_min=0.05, reconnect_max=0.3),),
+        masked_roles=("supervisor", "handler"),  # a centre whose auditors never call back
+    )
+    config.recordings_spool.mkdir()
+    hashed = hash_password(PASSWORD)
+    with RunningDaemon(config) as running:
+        async def users() -> None:
+            async with database(database_url) as sessions, sessions() as session:
+                for name, role in PASSWORDS.items():
+                    await add_user(session, name, role)
+                    await set_password(session, name, hashed)
+
+        running.run(users())
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium")
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,768",
+                         "--lang=zh-CN", "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
+            options.add_argument(argument)
+        browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
+        browser.set_window_size(1366, 768)
+        browser.daemon = running
+        browser.base = running.url
+        try:
+            yield browser
+        finally:
+            browser.quit()
+
+
+def seed(browser, work) -> object:
+    """Run `work(sessions)` against the daemon's database."""
+    async def run():
+        async with database(browser.daemon.config.database_url) as sessions:
+            return await work(sessions)
+
+    return browser.daemon.run(run())
+
+
+def wait(browser, condition, timeout: float = WAIT):
+    return WebDriverWait(browser, timeout).until(condition)
+
+
+def sign_in(browser, name: str, password: str = PASSWORD, path: str = "") -> None:
+    browser.get(browser.base + "/" + path)
+    wait(browser, seen.visibility_of_element_located((By.ID, "signin-name"))).send_keys(name)
+    # From the keyboard alone: Enter in the password field submits.
+    browser.find_element(By.ID, "signin-password").send_keys(password + Keys.ENTER)
+
+
+def nav(browser) -> list[str]:
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#nav-list a"))
+    return [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#nav-list a")]
+
+
+def screenshot(browser, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def rows_of(browser, body: str) -> list[list[str]]:
+    return browser.execute_script(
+        "return [...document.querySelectorAll(`#${arguments[0]} tr`)].map(r => [...r.cells].map(c => c.innerText))", body)
+
+
+def text_of(browser, selector: str) -> str:
+    return browser.find_element(By.CSS_SELECTOR, selector).text
+
+
+def test_each_role_signs_in_to_the_pages_it_may_use_in_chinese(console):
+    console.get(console.base + "/")
+    wait(console, seen.visibility_of_element_located((By.ID, "signin-name")))
+    assert console.find_element(By.CSS_SELECTOR, "#signin h2").text == "登录"
+    assert not console.find_element(By.ID, "sign-out").is_displayed()
+    assert console.execute_script("return document.documentElement.lang") == "zh-CN"
+    screenshot(console, "01-sign-in")
+    sign_in(console, "li.operator")
+    assert nav(console) == ["实时来电"]
+    assert "li.operator（话务员）" in text_of(console, "#user")
+    # An operator who types a supervisor's address lands back on their own page.
+    console.get(console.base + "/#/audit-log")
+    wait(console, lambda b: b.current_url.endswith("#/live"))
+    console.find_element(By.ID, "sign-out").click()
+    wait(console, seen.visibility_of_element_located((By.ID, "signin-name")))
+
+    sign_in(console, "wang.supervisor")
+    assert nav(console) == ["实时来电", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    console.find_element(By.ID, "sign-out").click()
+    sign_in(console, "root")
+    assert nav(console) == ["实时来电", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    console.find_element(By.ID, "sign-out").click()
+    sign_in(console, "zhao.handler")
+    wait(console, lambda b: "zhao.handler（承办人员）" in text_of(b, "#user"))
+    wait(console, seen.visibility_of_element_located((By.ID, "no-pages")))
+    assert console.find_elements(By.CSS_SELECTOR, "#nav-list a") == []  # the case views slot in here
+
+    # English is one choice away, every string from the other catalogue.
+    console.find_element(By.CSS_SELECTOR, "#language option[value=en]").click()
+    wait(console, lambda b: b.find_element(By.ID, "sign-out").text == "Sign out")
+    assert "zhao.handler (handler)" in text_of(console, "#user")
+    console.find_element(By.CSS_SELECTOR, "#language option[value='zh-CN']").click()
+
+
+def test_an_operator_watches_a_call_arrive_and_end(console):
+    sign_in(console, "li.operator")
+    wait(console, seen.text_to_be_present_in_element((By.ID, "link"), "实时"))
+    wait(console, seen.visibility_of_element_located((By.ID, "active-empty")))
+    replay = console.daemon.start(console.daemon.fake.replay("d-queue-call-agent-answers", speed=1.0))
+    # The table is redrawn every second (the elapsed time ticks): rows are read in one script.
+    cells = wait(console, lambda b: rows_of(b, "active"))[0]
+    screenshot(console, "02-live-call-in-progress")
+    assert cells[0] == "12345" and cells[5] in ("振铃", "排队", "通话中")
+    replay.result(WAIT)
+    wait(console, lambda b: not rows_of(b, "active"))
+    ended = " ".join(wait(console, lambda b: rows_of(b, "recent"))[0])
+    assert "已接听" in ended
+    # Operators see callers' numbers whole; there is nothing to listen to for them.
+    assert "*" not in ended and "听录音" not in ended
+    screenshot(console, "03-live-call-ended")
+
+
+def test_a_supervisor_plays_a_recording_and_seeks_by_clicking_a_transcript_word(console):
+    root = console.daemon.config.recordings_root
+    call_id = seed(console, lambda sessions: add_recorded_call(sessions, root))
+    seed(console, lambda sessions: _add_calls(sessions))
+    sign_in(console, "wang.supervisor", path="#/audit?day=2026-11-27")
+    link = wait(console, seen.element_to_be_clickable((By.CSS_SELECTOR, f"a[href='#/audit/call/{call_id}']")))
+    listing = text_of(console, "#audit-results")
+    assert "138****5678" in listing and "13812345678" not in listing  # masked for supervisors
+    screenshot(console, "04-audit-calls")
+    link.click()
+
+    word = wait(console, seen.element_to_be_clickable((By.XPATH, "//button[@class='word' and text()='感谢']")))
+    caller_side = console.find_elements(By.CSS_SELECTOR, ".transcript.apart .segment.caller")
+    assert caller_side and "道路" in caller_side[0].text  # the sides apart
+    marks = wait(console, lambda b: b.find_elements(By.CSS_SELECTOR, "#marks li"))
+    assert [m.get_attribute("class") for m in marks] == ["ok", "ok", "bad"]
+    assert "不知道" in marks[2].text
+    wait(console, lambda b: b.execute_script("return document.getElementById('player').readyState") >= 1)
+    word.click()
+    wait(console, lambda b: b.execute_script("return document.getElementById('player').currentTime") >= 15.0)
+    wait(console, lambda b: b.find_elements(By.CSS_SELECTOR, ".word.current"))
+    assert console.find_element(By.CSS_SELECTOR, ".word.current").text in ("感谢", "您的", "来电")
+    console.execute_script("document.getElementById('player').pause()")
+    # The forbidden phrase's mark jumps to where it was said (from the keyboard: Enter on it).
+    marks[2].find_element(By.CSS_SELECTOR, "button.jump").send_keys(Keys.ENTER)
+    wait(console, lambda b: abs(b.execute_script("return document.getElementById('player').currentTime") - 11.0) < 0.5)
+    console.execute_script("document.getElementById('player').pause()")
+    screenshot(console, "05-audit-call-player")
+
+    # Searching by words said finds the call at the moment the words were said.
+    console.get(console.base + "/#/audit?day=2026-11-27&q=道路积水")
+    hit = wait(console, seen.element_to_be_clickable((By.CSS_SELECTOR, f"a[href='#/audit/call/{call_id}?t=7']")))
+    assert hit.text == "0:07"
+    screenshot(console, "06-audit-words-search")
+
+    # Every listen above is in the access log the supervisor can read.
+    console.get(console.base + "/#/audit-log")
+    wait(console, lambda b: "播放录音" in text_of(b, "#page table"))
+    assert "wang.supervisor" in text_of(console, "#page table")
+    screenshot(console, "07-recordings-access-log")
+
+
+async def _add_calls(sessions) -> None:
+    async with sessions() as session, session.begin():
+        session.add_all([
+            stored_call(30, wait_seconds=21.0), stored_call(95, disposition="abandoned", answered_at=None, talk_seconds=0.0),
+            stored_call(130, hotline="12319", agent="PJSIP/8002"), stored_call(200, wait_seconds=3.0),
+        ])
+
+
+def test_the_score_breakdown_leads_from_a_deduction_to_the_call(console):
+    root = console.daemon.config.recordings_root
+    call_id = seed(console, lambda sessions: add_recorded_call(sessions, root))
+    seed(console, lambda sessions: add_scores(sessions, call_id))
+    sign_in(console, "wang.supervisor", path="#/scores?rubric=yihuang-window&kind=month&period=2026-10")
+    table = wait(console, seen.visibility_of_element_located((By.CSS_SELECTOR, "#page table")))
+    rows = [r.text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert rows[0].startswith("1 國土局 100") and rows[1].startswith("2 公安局 94")
+    assert all("流動紅旗" in r for r in rows)  # the rubric's award; two windows, five flags: both get one
+    assert console.find_element(By.LINK_TEXT, "下载月例会报告").get_attribute("href").endswith(
+        "/api/v1/scores/report?rubric=yihuang-window&month=2026-10")
+    screenshot(console, "08-scores-month")
+
+    console.find_element(By.LINK_TEXT, "公安局").click()
+    evidence = wait(console, seen.element_to_be_clickable((By.LINK_TEXT, f"来电 #{call_id} 录音")))
+    assert "工作不熱情" in text_of(console, "#page table") and "-6" in text_of(console, "#page table")
+    screenshot(console, "09-scores-breakdown")
+    evidence.click()
+    wait(console, lambda b: b.execute_script("var a = document.getElementById('player'); return a && a.readyState >= 1"))
+    wait(console, lambda b: abs(b.execute_script("return document.getElementById('player').currentTime") - 9.0) < 0.5)
+
+    console.get(console.base + "/#/scores?rubric=yihuang-window&kind=year&period=2026")
+    wait(console, lambda b: "公安局" in text_of(b, "#page"))
+    assert "先進集體" in text_of(console, "#page table")  # the year's award
+    screenshot(console, "10-scores-year")
+
+
+def test_the_dashboard_draws_the_days_figures(console):
+    seed(console, lambda sessions: _add_calls(sessions))
+    sign_in(console, "wang.supervisor", path="#/dashboard?day=2026-11-27")
+    tiles = wait(console, lambda b: [t.text for t in b.find_elements(By.CSS_SELECTOR, ".tile-value")])
+    assert tiles == ["4", "3", "50.0%", "25.0%", "9.7 秒", "60.0 秒"]
+    bars = console.find_elements(By.CSS_SELECTOR, "#hourly svg rect")
+    assert len(bars) == 4  # one bar segment per hour with calls (09, 10, 11, 12 o'clock Beijing)
+    screenshot(console, "11-dashboard")
+
+
+def test_a_wrong_password_and_a_change_without_the_csrf_token_are_refused(console):
+    sign_in(console, "li.operator", password="wrong password")
+    wait(console, seen.text_to_be_present_in_element((By.ID, "signin-error"), "用户名或密码错误"))
+    screenshot(console, "12-sign-in-refused")
+    sign_in(console, "li.operator")
+    nav(console)
+    fetch = ("const done = arguments[arguments.length - 1];"
+             "fetch('/api/v1/sign-out', {method: 'POST', headers: arguments[0]})"
+             ".then(r => r.json().then(body => done([r.status, body.details]), () => done([r.status, null])));")
+    status, details = console.execute_async_script(fetch, {})
+    assert (status, details) == (403, {"reason": "csrf"})
+    assert nav(console) == ["实时来电"]  # still signed in
+    csrf = console.execute_script("return Console.state.me.csrf_token")
+    assert console.execute_async_script(fetch, {"X-CSRF-Token": csrf})[0] == 204
+    # The cookie is HttpOnly: the page's scripts cannot read it.
+    assert "hotline_session" not in console.execute_script("return document.cookie")
