@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import sys
 
 import aiohttp
@@ -177,3 +178,19 @@ async def test_user_list_shows_who_is_active_and_who_revoked(database_url):
     assert await hotline(database_url, "user", "revoke", "nobody") == (
         2, "", "hotline: error: no user 'nobody' (see hotline user list)\n"
     )
+
+
+def test_output_cut_short_by_a_closed_pipe_is_no_traceback():
+    # `hotline score rubric show NAME | head -1`: head exits after one line and the rest of the
+    # output meets a closed pipe (EPIPE; Python ignores SIGPIPE, so it is a BrokenPipeError).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-m", "hotline.cli", "score", "rubric", "show", "yihuang-window"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert finished.stderr.decode() == ""
+    assert finished.returncode == 141  # 128 + SIGPIPE, what a shell reports for a killed writer
