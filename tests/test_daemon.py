@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotline import __version__, daemon
+from hotline import __version__, daemon, tracking
 from hotline.cli import build_parser
 from hotline.config import Config, PbxConfig
 from hotline.db import database
@@ -347,6 +347,43 @@ async def test_health_is_ok_degraded_without_asterisk_and_503_while_saves_fail(r
     assert call["linkedid"] == linkedid_of(events) and call["ended_at"] is not None
     failures = [r for r in caplog.records if r.getMessage().startswith("saving 1 calls failed")]
     assert sample(await metrics(running), "hotline_saves_failed_total", what="calls") == len(failures) >= 1
+
+
+async def test_calls_the_database_refuses_until_shutdown_are_kept_and_saved_at_the_next_start(
+    config, tmp_path, caplog, monkeypatch
+):
+    # The stop grace is what systemd's TimeoutStopSec leaves the tracker; a test need not wait it out.
+    monkeypatch.setattr(tracking, "STOP_GRACE_SECONDS", 0.5)
+    config = replace(config, unsaved_calls=tmp_path / "state" / "unsaved-calls.json")
+    async with FakeAsterisk() as fake:
+        config = replace(config, pbxs=(replace(config.pbxs[0], port=fake.port),))
+        running = await start_daemon(config, fake)
+        ended, live = queue_call(fake), queue_call(fake)
+        connected = index_of(live, "AgentConnect") + 1
+        async with writes_refused(config.database_url, "calls"):
+            await send(fake, ended + live[:connected])
+            await until(lambda: _health_is(running, "error"))
+            await running.close()
+        [kept] = [r for r in caplog.records if r.levelno >= logging.ERROR and "unsaved-calls.json" in r.getMessage()]
+        assert kept.getMessage().startswith("the database refused 2 calls until shutdown: kept in ")
+        assert config.unsaved_calls.exists()
+
+        # The database takes writes again: the next start saves both, as the PBX left them.
+        running = await start_daemon(config, fake, user="supervisor-2")
+        try:
+            calls = await until(lambda: _calls_if(running, 2))
+        finally:
+            await running.close()
+    by_linkedid = {call["linkedid"]: call for call in calls}
+    assert set(by_linkedid) == {linkedid_of(ended), linkedid_of(live)}
+    assert by_linkedid[linkedid_of(ended)]["ended_at"] is not None
+    assert by_linkedid[linkedid_of(live)]["answered_at"] is not None
+    assert not config.unsaved_calls.exists()
+
+
+async def _calls_if(running: Running, count: int) -> list[dict] | None:
+    found = await running.calls()
+    return found if len(found) == count else None
 
 
 async def _health_is(running: Running, status: str) -> tuple[int, dict] | None:
