@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import aiohttp
+import pytest
 
 from hotline.cli import main
 from hotline.config import Config
@@ -27,6 +28,25 @@ def test_user_add_prints_a_token_that_works_only_once_per_name(database_url, cap
     assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", out[1])
     assert main(["user", "add", "li.supervisor", "--role", "operator"]) == 2
     assert capsys.readouterr().err == "hotline: error: user 'li.supervisor' already exists\n"
+
+
+@pytest.mark.parametrize("name, why", [
+    ("eve\n2026-12-01 12:00:00Z  active", "a control character U+000A"),
+    ("eve\x1b[31m", "a control character U+001B"),
+    ("eve\u2028admin", "a control character U+2028"),
+    ("eve\u202eadmin", "a control character U+202E"),
+    ("e" * 101, "101 characters, at most 100"),
+])
+def test_a_user_name_that_would_forge_a_line_or_not_fit_is_refused_in_one_line(
+    database_url, capsys, monkeypatch, name, why
+):
+    # `user list` prints names one a line and a terminal obeys escape sequences; the column holds
+    # 100 characters (PostgreSQL refuses more, SQLite would keep them).
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    assert main(["user", "add", name, "--role", "operator"]) == 2
+    assert capsys.readouterr().err == f"hotline: error: user name {name!r}: {why}\n"
+    assert main(["user", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == []
 
 
 async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url, tmp_path):

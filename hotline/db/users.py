@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -24,8 +25,7 @@ async def add_user(session: AsyncSession, name: str, role: str) -> str:
     """Create user `name` with `role` and return their new bearer token (shown once, never stored)."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", role=role)
-    if not name.strip():
-        raise InvalidInput("a user needs a name")
+    _check_name(name)
     token = secrets.token_urlsafe(32)
     session.add(
         User(name=name, role=role, token_hash=token_digest(token), created_at=datetime.now(timezone.utc))
@@ -36,6 +36,22 @@ async def add_user(session: AsyncSession, name: str, role: str) -> str:
         await session.rollback()
         raise InvalidInput(f"user {name!r} already exists", name=name) from None
     return token
+
+
+def _check_name(name: str) -> None:
+    """Refuse a name that `user list` and the logs could not show as one plain line of its own,
+    or that the column cannot hold."""
+    if not name.strip():
+        raise InvalidInput("a user needs a name")
+    # Unicode's C* categories (controls, format characters such as U+202E RIGHT-TO-LEFT
+    # OVERRIDE) and the line and paragraph separators: each can start a new line or disguise
+    # what a terminal shows.
+    for char in name:
+        if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            raise InvalidInput(f"user name {name!r}: a control character U+{ord(char):04X}", name=name)
+    limit = User.__table__.c.name.type.length
+    if len(name) > limit:
+        raise InvalidInput(f"user name {name!r}: {len(name)} characters, at most {limit}", name=name)
 
 
 async def user_for_token(session: AsyncSession, token: str) -> User | None:
