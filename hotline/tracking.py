@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from hotline.ami import AmiEvent, LinkState, Reconciliation
 from hotline.calls import Call, CallTracker, Leg
 from hotline.db.calls import LEG_FIELDS, RECORD_FIELDS, call_json, live_calls, save_calls
+from hotline.errors import ConfigError
 from hotline.web.live import CallHub, Telemetry
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ class CallTracking:
     async def restore(self) -> None:
         """Give each tracker the calls the database still has in progress (daemon restart), and
         queue for saving those the last run could not save (newer than any row of theirs)."""
-        kept = _read_unsaved(self.unsaved)
+        kept = _check_unsaved(self.unsaved)
         for call in kept:
             self._dirty[(call.pbx, call.linkedid)] = call
             if call.pbx in self.trackers:
@@ -194,6 +196,24 @@ def _from_row(row) -> Call:
         },
     )
 
+
+
+def _check_unsaved(path: Path) -> list[Call]:
+    """The calls kept in `path`, once it is known the file can be written at shutdown: found out
+    then, during an outage, it would lose the very calls it is there to keep."""
+    key = "database.unsaved_calls"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(path.parent, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as exc:
+        raise ConfigError(f"{key}: {path}: cannot write there: [Errno {exc.errno}] {exc.strerror}", key=key) from None
+    try:
+        return _read_unsaved(path)
+    except OSError as exc:
+        raise ConfigError(f"{key}: {path}: cannot read it: [Errno {exc.errno}] {exc.strerror}", key=key) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ConfigError(f"{key}: {path}: not a file of unsaved calls ({exc}); move it aside", key=key) from None
 
 
 def _read_unsaved(path: Path) -> list[Call]:

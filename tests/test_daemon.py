@@ -19,6 +19,7 @@ from hotline.cli import build_parser
 from hotline.config import Config, PbxConfig
 from hotline.db import database
 from hotline.db.users import add_user
+from hotline.errors import ConfigError
 from tests.capture_expectations import HOTLINES, PBX, expected_calls
 from hotline.simulator import Channel
 from tests.fakes.agi import call as agi_call, load_agi_capture
@@ -379,6 +380,20 @@ async def test_calls_the_database_refuses_until_shutdown_are_kept_and_saved_at_t
     assert by_linkedid[linkedid_of(ended)]["ended_at"] is not None
     assert by_linkedid[linkedid_of(live)]["answered_at"] is not None
     assert not config.unsaved_calls.exists()
+
+
+@pytest.mark.parametrize("where, message", [
+    ("a-file/state/unsaved-calls.json", "cannot write there: [Errno 20] Not a directory"),
+    ("broken.json", "not a file of unsaved calls (Expecting value: line 1 column 1 (char 0)); move it aside"),
+])
+async def test_an_unsaved_calls_file_that_cannot_be_used_stops_the_start_in_one_line(config, tmp_path, where, message):
+    # Found out at shutdown, during an outage, it would lose the very calls it is there to keep.
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "broken.json").write_text("")
+    config = replace(config, unsaved_calls=tmp_path / where, pbxs=())
+    with pytest.raises(ConfigError) as raised:
+        await daemon.run(config, asyncio.Event())
+    assert str(raised.value) == f"database.unsaved_calls: {tmp_path / where}: {message}"
 
 
 async def _calls_if(running: Running, count: int) -> list[dict] | None:
