@@ -9,22 +9,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 from hotline import daemon
 from hotline.config import Config, PbxConfig
 from hotline.db import database
-from hotline.db.users import reissue_token
+from hotline.db.users import reissue_token, revoke_user
 from hotline.simulator import PbxSimulator, Traffic
 
 DEMO_USER = "demo"
 
 
-async def demo_token(config: Config) -> str:
-    """A fresh admin token for the demo user (the previous demo's token stops working)."""
+@asynccontextmanager
+async def demo_token(config: Config) -> AsyncIterator[str]:
+    """A fresh admin token for the demo user, revoked when the demo ends: it was printed and put
+    in a URL a browser keeps, and the database is the configured one, which `serve` uses too."""
     async with database(config.database_url) as sessions, sessions() as session:
-        return await reissue_token(session, DEMO_USER, "admin")
+        token = await reissue_token(session, DEMO_USER, "admin")
+    try:
+        yield token
+    finally:
+        async with database(config.database_url) as sessions, sessions() as session:
+            await revoke_user(session, DEMO_USER)
 
 
 async def run_demo(
@@ -45,8 +53,7 @@ async def run_demo(
         secret=secret, timestampevents=True,
     )
     config.recordings_spool.mkdir(parents=True, exist_ok=True)
-    token = await demo_token(config)
-    async with simulator:
+    async with demo_token(config) as token, simulator:
         pbx = PbxConfig(name="demo", port=simulator.port, username=simulator.username, secret=secret)
         config = replace(config, pbxs=(pbx,))
 

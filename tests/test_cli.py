@@ -14,6 +14,8 @@ import pytest
 
 from hotline.cli import main
 from hotline.config import Config
+from hotline.db import database
+from hotline.db.users import user_for_token
 from hotline.demo import run_demo
 from hotline.simulator import Traffic
 from hotline.web.context import HUB
@@ -130,6 +132,31 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
         stop.set()
         async with asyncio.timeout(20):
             await demo
+
+
+async def test_the_demo_admin_token_works_only_while_its_demo_runs(database_url, tmp_path):
+    # The token is printed, and put in a URL a browser keeps in its history; the database it
+    # opens is the configured one, which `serve` uses too.
+    config = Config(database_url=database_url, web_port=0, fastagi_port=0, recordings_root=tmp_path / "recordings",
+                    recordings_spool=tmp_path / "spool")
+    for _ in range(2):  # the second demo gets a token that works again
+        announced: asyncio.Queue = asyncio.Queue()
+        stop = asyncio.Event()
+        demo = asyncio.create_task(run_demo(
+            config, Traffic(calls_per_minute=30), time_scale=0.01, stop=stop, announce=announced.put_nowait,
+        ))
+        try:
+            async with asyncio.timeout(20):
+                url, token = re.search(r"web UI: (\S+)/#token=(\S+)", await announced.get()).groups()
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{url}/api/v1/calls", headers={"Authorization": f"Bearer {token}"}) as response:
+                    assert response.status == 200
+        finally:
+            stop.set()
+            async with asyncio.timeout(20):
+                await demo
+        async with database(database_url) as sessions, sessions() as session:
+            assert await user_for_token(session, token) is None
 
 
 async def test_a_busy_web_port_is_one_clear_line(database_url, tmp_path):

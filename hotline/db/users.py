@@ -62,12 +62,14 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
 
 
 async def reissue_token(session: AsyncSession, name: str, role: str) -> str:
-    """A new token for user `name` (created with `role` if missing); the old token stops working."""
+    """A new token for user `name` (created with `role` if missing, enabled again if revoked);
+    the old token stops working."""
     user = await session.scalar(select(User).where(User.name == name))
     if user is None:
         return await add_user(session, name, role)
     token = secrets.token_urlsafe(32)
     user.token_hash = token_digest(token)
+    user.disabled_at = None
     await session.commit()
     return token
 
