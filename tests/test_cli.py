@@ -8,6 +8,8 @@ import re
 import signal
 import subprocess
 import sys
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 
 import aiohttp
 import pytest
@@ -87,7 +89,9 @@ async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url
     assert [(c.hotline, c.disposition, c.caller_number) for c in calls] == [("12345", "answered", "0612345678")]
 
 
-async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(database_url, tmp_path):
+@asynccontextmanager
+async def running_demo(database_url: str, tmp_path) -> AsyncIterator[tuple[str, str]]:
+    """A demo running until the block ends: its web URL and the token it printed."""
     config = Config(database_url=database_url, web_port=0, fastagi_port=0, recordings_root=tmp_path / "recordings",
                     recordings_spool=tmp_path / "spool")
     announced: asyncio.Queue = asyncio.Queue()
@@ -98,7 +102,15 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
     try:
         async with asyncio.timeout(20):
             text = await announced.get()
-        url, token = re.search(r"web UI: (\S+)/#token=(\S+)", text).groups()
+        yield re.search(r"web UI: (\S+)/#token=(\S+)", text).groups()
+    finally:
+        stop.set()
+        async with asyncio.timeout(20):
+            await demo
+
+
+async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(database_url, tmp_path):
+    async with running_demo(database_url, tmp_path) as (url, token):
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
             async with http.ws_connect(f"{url}/api/v1/events") as ws:
                 statuses = set()
@@ -128,33 +140,16 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
                         async with http.get(f"{url}/api/v1/calls?disposition=answered") as response:
                             answered = [c for c in (await response.json())["calls"] if c["agent"]]
             assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
-    finally:
-        stop.set()
-        async with asyncio.timeout(20):
-            await demo
 
 
 async def test_the_demo_admin_token_works_only_while_its_demo_runs(database_url, tmp_path):
     # The token is printed, and put in a URL a browser keeps in its history; the database it
     # opens is the configured one, which `serve` uses too.
-    config = Config(database_url=database_url, web_port=0, fastagi_port=0, recordings_root=tmp_path / "recordings",
-                    recordings_spool=tmp_path / "spool")
     for _ in range(2):  # the second demo gets a token that works again
-        announced: asyncio.Queue = asyncio.Queue()
-        stop = asyncio.Event()
-        demo = asyncio.create_task(run_demo(
-            config, Traffic(calls_per_minute=30), time_scale=0.01, stop=stop, announce=announced.put_nowait,
-        ))
-        try:
-            async with asyncio.timeout(20):
-                url, token = re.search(r"web UI: (\S+)/#token=(\S+)", await announced.get()).groups()
+        async with running_demo(database_url, tmp_path) as (url, token):
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{url}/api/v1/calls", headers={"Authorization": f"Bearer {token}"}) as response:
                     assert response.status == 200
-        finally:
-            stop.set()
-            async with asyncio.timeout(20):
-                await demo
         async with database(database_url) as sessions, sessions() as session:
             assert await user_for_token(session, token) is None
 
