@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
+import signal
 import sys
 from typing import Sequence
 
@@ -243,6 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): what is left to print has no one to read it. Point
+        # stdout at /dev/null so the interpreter's final flush cannot fail again, and exit as a
+        # writer killed by SIGPIPE would (the Python docs' "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -180,6 +180,9 @@ class SurveyConfig:
 @dataclass(frozen=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
+    # Where calls the database still refuses when the daemon stops are kept; the next start
+    # saves them and removes the file.
+    unsaved_calls: Path = Path("./var/unsaved-calls.json")
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     # A client has this long to send a request's head (and an idle keep-alive connection stays
@@ -225,6 +228,7 @@ class Config:
 # (section, key) -> (Config field, type). The file's layout is documented in hotline.example.toml.
 _SCALARS: dict[tuple[str, str], tuple[str, type]] = {
     ("database", "url"): ("database_url", str),
+    ("database", "unsaved_calls"): ("unsaved_calls", Path),
     ("web", "host"): ("web_host", str),
     ("web", "port"): ("web_port", int),
     ("web", "header_timeout"): ("web_header_timeout", float),

@@ -82,6 +82,7 @@ async def run(
         tracking = CallTracking(
             {pbx.name: CallTracker(pbx.name, config.hotlines) for pbx in config.pbxs},
             queue, sessions, hub, telemetry, on_call_ended=[ingestor.call_ended],
+            unsaved=config.unsaved_calls,
         )
         await tracking.restore()
 

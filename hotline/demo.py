@@ -10,15 +10,16 @@ import argparse
 import asyncio
 import logging
 import secrets
+from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import aiohttp
 
 from hotline import daemon
 from hotline.config import Config, PbxConfig
 from hotline.db import database
-from hotline.db.users import reissue_token, set_password
+from hotline.db.users import reissue_token, revoke_user, set_password
 from hotline.passwords import hash_password
 from hotline.simulator import PbxSimulator, Traffic
 
@@ -43,10 +44,17 @@ DEMO_CASES: tuple[tuple[str, dict[str, Any], tuple[tuple[str, dict[str, Any]], .
 DEMO_ROLES = ("operator", "supervisor", "admin")
 
 
-async def demo_token(config: Config) -> str:
-    """A fresh admin token for the demo user (the previous demo's token stops working)."""
+@asynccontextmanager
+async def demo_token(config: Config) -> AsyncIterator[str]:
+    """A fresh admin token for the demo user, revoked when the demo ends: it was printed and put
+    in a URL a browser keeps, and the database is the configured one, which `serve` uses too."""
     async with database(config.database_url) as sessions, sessions() as session:
-        return await reissue_token(session, DEMO_USER, "admin")
+        token = await reissue_token(session, DEMO_USER, "admin")
+    try:
+        yield token
+    finally:
+        async with database(config.database_url) as sessions, sessions() as session:
+            await revoke_user(session, DEMO_USER)
 
 
 async def demo_passwords(config: Config) -> dict[str, str]:
@@ -78,9 +86,8 @@ async def run_demo(
         secret=secret, timestampevents=True,
     )
     config.recordings_spool.mkdir(parents=True, exist_ok=True)
-    token = await demo_token(config)
     passwords = await demo_passwords(config)
-    async with simulator:
+    async with demo_token(config) as token, simulator:
         pbx = PbxConfig(name="demo", port=simulator.port, username=simulator.username, secret=secret)
         config = replace(config, pbxs=(pbx,))
 

@@ -6,12 +6,18 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import sys
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 
 import aiohttp
+import pytest
 
 from hotline.cli import main
 from hotline.config import Config
+from hotline.db import database
+from hotline.db.users import user_for_token
 from hotline.demo import run_demo
 from hotline.simulator import Traffic
 from hotline.web.context import HUB
@@ -26,6 +32,25 @@ def test_user_add_prints_a_token_that_works_only_once_per_name(database_url, cap
     assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", out[1])
     assert main(["user", "add", "li.supervisor", "--role", "operator"]) == 2
     assert capsys.readouterr().err == "hotline: error: user 'li.supervisor' already exists\n"
+
+
+@pytest.mark.parametrize("name, why", [
+    ("eve\n2026-12-01 12:00:00Z  active", "a control character U+000A"),
+    ("eve\x1b[31m", "a control character U+001B"),
+    ("eve\u2028admin", "a control character U+2028"),
+    ("eve\u202eadmin", "a control character U+202E"),
+    ("e" * 101, "101 characters, at most 100"),
+])
+def test_a_user_name_that_would_forge_a_line_or_not_fit_is_refused_in_one_line(
+    database_url, capsys, monkeypatch, name, why
+):
+    # `user list` prints names one a line and a terminal obeys escape sequences; the column holds
+    # 100 characters (PostgreSQL refuses more, SQLite would keep them).
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    assert main(["user", "add", name, "--role", "operator"]) == 2
+    assert capsys.readouterr().err == f"hotline: error: user name {name!r}: {why}\n"
+    assert main(["user", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == []
 
 
 async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url, tmp_path):
@@ -64,7 +89,10 @@ async def test_serve_stops_cleanly_on_sigterm_with_every_call_saved(database_url
     assert [(c.hotline, c.disposition, c.caller_number) for c in calls] == [("12345", "answered", "0612345678")]
 
 
-async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(database_url, tmp_path):
+@asynccontextmanager
+async def running_demo(database_url: str, tmp_path) -> AsyncIterator[tuple[str, str, str, asyncio.Queue]]:
+    """A demo running until the block ends: its console URL, the admin token and demo-admin's
+    password it printed, and the queue of what it announces next."""
     config = Config(database_url=database_url, web_port=0, fastagi_port=0, recordings_root=tmp_path / "recordings",
                     recordings_spool=tmp_path / "spool")
     announced: asyncio.Queue = asyncio.Queue()
@@ -78,6 +106,16 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
         assert "token=" not in text
         url = re.search(r"console: (\S+)/ ", text).group(1)
         password = re.search(r"demo-admin +password (\S+)", text).group(1)
+        token = re.search(r"Authorization: Bearer (\S+)'", text).group(1)
+        yield url, token, password, announced
+    finally:
+        stop.set()
+        async with asyncio.timeout(20):
+            await demo
+
+
+async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(database_url, tmp_path):
+    async with running_demo(database_url, tmp_path) as (url, _, password, announced):
         # The printed name and password sign in; the session cookie then carries every request.
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.post(f"{url}/api/v1/sign-in", json={"name": "demo-admin", "password": password}) as response:
@@ -119,10 +157,17 @@ async def test_demo_shows_simulated_calls_through_the_api_and_the_websocket(data
             async with http.get(f"{url}/api/v1/cases") as response:
                 cases = (await response.json())["cases"]
             assert {c["type"] for c in cases} >= {"inquiry", "complaint"} and all(c["call_id"] for c in cases)
-    finally:
-        stop.set()
-        async with asyncio.timeout(20):
-            await demo
+
+
+async def test_the_demo_admin_token_works_only_while_its_demo_runs(database_url, tmp_path):
+    # The token is printed; the database it opens is the configured one, which `serve` uses too.
+    for _ in range(2):  # the second demo gets a token that works again
+        async with running_demo(database_url, tmp_path) as (url, token, _, _):
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{url}/api/v1/calls", headers={"Authorization": f"Bearer {token}"}) as response:
+                    assert response.status == 200
+        async with database(database_url) as sessions, sessions() as session:
+            assert await user_for_token(session, token) is None
 
 
 async def test_a_busy_web_port_is_one_clear_line(database_url, tmp_path):
@@ -191,3 +236,19 @@ async def test_user_list_shows_who_is_active_and_who_revoked(database_url):
     assert await hotline(database_url, "user", "revoke", "nobody") == (
         2, "", "hotline: error: no user 'nobody' (see hotline user list)\n"
     )
+
+
+def test_output_cut_short_by_a_closed_pipe_is_no_traceback():
+    # `hotline score rubric show NAME | head -1`: head exits after one line and the rest of the
+    # output meets a closed pipe (EPIPE; Python ignores SIGPIPE, so it is a BrokenPipeError).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-m", "hotline.cli", "score", "rubric", "show", "yihuang-window"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert finished.stderr.decode() == ""
+    assert finished.returncode == 141  # 128 + SIGPIPE, what a shell reports for a killed writer

@@ -14,11 +14,12 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotline import __version__, daemon
+from hotline import __version__, daemon, tracking
 from hotline.cli import build_parser
 from hotline.config import Config, PbxConfig
 from hotline.db import database
 from hotline.db.users import add_user
+from hotline.errors import ConfigError
 from tests.capture_expectations import HOTLINES, PBX, expected_calls
 from hotline.simulator import Channel
 from tests.fakes.agi import call as agi_call, load_agi_capture
@@ -351,6 +352,57 @@ async def test_health_is_ok_degraded_without_asterisk_and_503_while_saves_fail(r
     assert call["linkedid"] == linkedid_of(events) and call["ended_at"] is not None
     failures = [r for r in caplog.records if r.getMessage().startswith("saving 1 calls failed")]
     assert sample(await metrics(running), "hotline_saves_failed_total", what="calls") == len(failures) >= 1
+
+
+async def test_calls_the_database_refuses_until_shutdown_are_kept_and_saved_at_the_next_start(
+    config, tmp_path, caplog, monkeypatch
+):
+    # The stop grace is what systemd's TimeoutStopSec leaves the tracker; a test need not wait it out.
+    monkeypatch.setattr(tracking, "STOP_GRACE_SECONDS", 0.5)
+    config = replace(config, unsaved_calls=tmp_path / "state" / "unsaved-calls.json")
+    async with FakeAsterisk() as fake:
+        config = replace(config, pbxs=(replace(config.pbxs[0], port=fake.port),))
+        running = await start_daemon(config, fake)
+        ended, live = queue_call(fake), queue_call(fake)
+        connected = index_of(live, "AgentConnect") + 1
+        async with writes_refused(config.database_url, "calls"):
+            await send(fake, ended + live[:connected])
+            await until(lambda: _health_is(running, "error"))
+            await running.close()
+        [kept] = [r for r in caplog.records if r.levelno >= logging.ERROR and "unsaved-calls.json" in r.getMessage()]
+        assert kept.getMessage().startswith("the database refused 2 calls until shutdown: kept in ")
+        assert config.unsaved_calls.exists()
+
+        # The database takes writes again: the next start saves both, as the PBX left them.
+        running = await start_daemon(config, fake, user="supervisor-2")
+        try:
+            calls = await until(lambda: _calls_if(running, 2))
+        finally:
+            await running.close()
+    by_linkedid = {call["linkedid"]: call for call in calls}
+    assert set(by_linkedid) == {linkedid_of(ended), linkedid_of(live)}
+    assert by_linkedid[linkedid_of(ended)]["ended_at"] is not None
+    assert by_linkedid[linkedid_of(live)]["answered_at"] is not None
+    assert not config.unsaved_calls.exists()
+
+
+@pytest.mark.parametrize("where, message", [
+    ("a-file/state/unsaved-calls.json", "cannot write there: [Errno 20] Not a directory"),
+    ("broken.json", "not a file of unsaved calls (Expecting value: line 1 column 1 (char 0)); move it aside"),
+])
+async def test_an_unsaved_calls_file_that_cannot_be_used_stops_the_start_in_one_line(config, tmp_path, where, message):
+    # Found out at shutdown, during an outage, it would lose the very calls it is there to keep.
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "broken.json").write_text("")
+    config = replace(config, unsaved_calls=tmp_path / where, pbxs=())
+    with pytest.raises(ConfigError) as raised:
+        await daemon.run(config, asyncio.Event())
+    assert str(raised.value) == f"database.unsaved_calls: {tmp_path / where}: {message}"
+
+
+async def _calls_if(running: Running, count: int) -> list[dict] | None:
+    found = await running.calls()
+    return found if len(found) == count else None
 
 
 async def _health_is(running: Running, status: str) -> tuple[int, dict] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from typing import Sequence
@@ -28,8 +29,7 @@ async def add_user(session: AsyncSession, name: str, role: str, department: str 
         raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", role=role)
     if department is not None and role != "handler":
         raise InvalidInput("--department: only a handler belongs to a department", role=role)
-    if not name.strip():
-        raise InvalidInput("a user needs a name")
+    _check_name(name)
     token = secrets.token_urlsafe(32)
     session.add(
         User(name=name, role=role, token_hash=token_digest(token), created_at=datetime.now(timezone.utc),
@@ -43,6 +43,22 @@ async def add_user(session: AsyncSession, name: str, role: str, department: str 
     return token
 
 
+def _check_name(name: str) -> None:
+    """Refuse a name that `user list` and the logs could not show as one plain line of its own,
+    or that the column cannot hold."""
+    if not name.strip():
+        raise InvalidInput("a user needs a name")
+    # Unicode's C* categories (controls, format characters such as U+202E RIGHT-TO-LEFT
+    # OVERRIDE) and the line and paragraph separators: each can start a new line or disguise
+    # what a terminal shows.
+    for char in name:
+        if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            raise InvalidInput(f"user name {name!r}: a control character U+{ord(char):04X}", name=name)
+    limit = User.__table__.c.name.type.length
+    if len(name) > limit:
+        raise InvalidInput(f"user name {name!r}: {len(name)} characters, at most {limit}", name=name)
+
+
 async def user_for_token(session: AsyncSession, token: str) -> User | None:
     """The active user holding `token`, or None."""
     return await session.scalar(
@@ -51,12 +67,14 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
 
 
 async def reissue_token(session: AsyncSession, name: str, role: str) -> str:
-    """A new token for user `name` (created with `role` if missing); the old token stops working."""
+    """A new token for user `name` (created with `role` if missing, enabled again if revoked);
+    the old token stops working."""
     user = await session.scalar(select(User).where(User.name == name))
     if user is None:
         return await add_user(session, name, role)
     token = secrets.token_urlsafe(32)
     user.token_hash = token_digest(token)
+    user.disabled_at = None
     await session.commit()
     return token
 

@@ -72,6 +72,8 @@ class Telemetry:
     # the next one of the same kind that succeeds. A `select 1` still answers while every
     # write fails (a full disk, a read-only volume), so health needs this too.
     failing: dict[str, str] = field(default_factory=dict)
+    # What health last found of the database (`ok` or `error: why`), so it logs only changes.
+    database: str = "ok"
 
     def save_failed(self, what: str, error: Exception) -> None:
         """A save of `what` (one of WRITES) failed with `error`."""

@@ -12,6 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import __version__
 from hotline.db import error_reason
+from hotline.db.users import user_for_token
+from hotline.web.auth import bearer_token
 from hotline.web.context import HUB, SESSIONS, TELEMETRY
 from hotline.web.live import WRITES, CallHub, Telemetry
 
@@ -24,8 +26,9 @@ METRIC_SOURCES = web.AppKey("metric_sources", list)
 
 OPENAPI_PATHS = {
     "/api/v1/health": {"get": {
-        "summary": "Liveness: 200 while the database answers and takes writes, with each AMI link's state",
-        "security": [],
+        "summary": "Liveness: 200 while the database answers and takes writes; each part's state for a"
+                   " signed-in user",
+        "security": [{}, {"bearer": []}],
         "responses": {
             "200": {"description": "`ok`, or `degraded` while an AMI link is down (the API still works)"},
             "503": {"description": "`error`: the database does not answer, or refuses to save calls or recordings"},
@@ -41,21 +44,35 @@ OPENAPI_PATHS = {
 @routes.get("/api/v1/health")
 async def health(request: web.Request) -> web.Response:
     """200 while the database answers and takes writes; AMI links are reported, not required
-    (the API still works without them)."""
+    (the API still works without them). Anyone gets the status; only a signed-in user gets the
+    parts, since the driver's messages name hosts, ports, roles and databases."""
     telemetry = request.app[TELEMETRY]
     links = {name: link.up for name, link in telemetry.links.items()}
+    user = None
     try:
         async with request.app[SESSIONS]() as session:
             await session.execute(text("select 1"))
+            if token := bearer_token(request):
+                user = await user_for_token(session, token)
         database = "ok"
     except (SQLAlchemyError, OSError) as exc:
         database = f"error: {error_reason(exc)}"
+    if database != telemetry.database:
+        # Once per change: a load balancer asks every few seconds.
+        if database == "ok":
+            log.info("health: the database answers again", extra={"action": "health"})
+        else:
+            log.error("health: the database does not answer: %s", database.removeprefix("error: "),
+                      extra={"action": "health"})
+        telemetry.database = database
     writes = {what: telemetry.failing.get(what, "ok") for what in WRITES}
     if database != "ok" or telemetry.failing:
         status = "error"
     else:
         status = "ok" if all(links.values()) else "degraded"
-    body = {"status": status, "version": __version__, "database": database, "writes": writes, "ami": links}
+    body = {"status": status}
+    if user is not None:
+        body |= {"version": __version__, "database": database, "writes": writes, "ami": links}
     return web.json_response(body, status=503 if status == "error" else 200)
 
 
