@@ -268,6 +268,9 @@ class Body:
     """A JSON request body, declared once as the JSON Schema that validates it and documents it."""
 
     schema: dict[str, Any]
+    # Array properties whose items the route checks itself (to keep the good ones of a batch):
+    # only the array is checked here.
+    lenient: tuple[str, ...] = ()
 
     @property
     def required(self) -> bool:
@@ -298,7 +301,9 @@ class Body:
                 raise InvalidInput(f"body: not JSON ({exc})", field="body") from None
         if not isinstance(body, dict):
             raise InvalidInput("body: expected a JSON object", field="body")
-        check(self.schema, body, "")
+        lenient = {name: {key: value for key, value in self.schema["properties"][name].items() if key != "items"}
+                   for name in self.lenient}
+        check(self.schema | {"properties": self.schema["properties"] | lenient}, body, "")
         return body
 
 
