@@ -88,6 +88,7 @@ _VERSION = {"version": {"type": "integer", "minimum": 0, "maximum": MAX_ID,
                         "description": "the case's version as read: refused (409) if it changed since"}}
 # The grid (CJ/T 213-2005): district 6 + street office 2 + community 2 + grid 2, each part from 01.
 GRID_CODE = "^[0-9]{6}(?!00)[0-9]{2}(?!00)[0-9]{2}(?!00)[0-9]{2}$"
+GRID_WORDS = "12 digits: district 6, street 2, community 2, grid 2, each part from 01"
 FILE_BODY = Body({
     "type": "object", "required": ["type", "channel", "description"],
     "properties": {
@@ -98,15 +99,17 @@ FILE_BODY = Body({
         "caller_number": text(64, null=True), "caller_name": text(200, null=True),
         "call_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
         "transcript_offset": {"type": ["number", "null"], "minimum": 0, "description": "seconds into the call"},
-        "grid_code": {"type": ["string", "null"], "pattern": GRID_CODE},
-        "component_code": {"type": ["string", "null"], "pattern": "^[0-9]{16}$"},
+        "grid_code": {"type": ["string", "null"], "pattern": GRID_CODE, "description": GRID_WORDS},
+        "component_code": {"type": ["string", "null"], "pattern": "^[0-9]{16}$",
+                           "description": "16 digits (6 district, 2+2 class, 6 serial)"},
         "confidential": {"type": "boolean"},
     },
     # A city-management case is located on the grid so a department can go there.
     "allOf": [{"if": {"properties": {"channel": {"const": "12319"}}},
                "then": {"required": ["address", "grid_code"],
                         "properties": {"address": _words("address", required=True),
-                                       "grid_code": {"type": "string", "pattern": GRID_CODE}}}}],
+                                       "grid_code": {"type": "string", "pattern": GRID_CODE,
+                                                     "description": GRID_WORDS}}}}],
 })
 # The body each action reads, `version` besides.
 ACTION_BODIES: dict[str, Body] = {

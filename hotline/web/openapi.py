@@ -238,7 +238,8 @@ def check(schema: dict[str, Any], value: Any, where: str) -> None:
         if len(value) > schema.get("maxLength", len(value)):
             raise refuse(f"text of at most {schema['maxLength']} characters")
         if "pattern" in schema and not re.search(schema["pattern"], value):
-            raise refuse(_PATTERNS.get(schema["pattern"], f"text matching {schema['pattern']}"))
+            raise refuse(_PATTERNS.get(schema["pattern"]) or schema.get("description")
+                         or f"text matching {schema['pattern']}")
     if isinstance(value, list):
         if len(value) > schema.get("maxItems", len(value)):
             raise refuse(f"at most {schema['maxItems']} items")
@@ -271,6 +272,8 @@ class Body:
     # Array properties whose items the route checks itself (to keep the good ones of a batch):
     # only the array is checked here.
     lenient: tuple[str, ...] = ()
+    # Forms (RFC 1866 urlencoded, RFC 7578 multipart) read into the same object of strings.
+    media_types: tuple[str, ...] = ("application/json",)
 
     @property
     def required(self) -> bool:
@@ -279,12 +282,14 @@ class Body:
 
     def spec(self) -> dict[str, Any]:
         """This body as an OpenAPI Request Body Object."""
-        return {"required": self.required, "content": {"application/json": {"schema": self.schema}}}
+        return {"required": self.required, "content": {media: {"schema": self.schema} for media in self.media_types}}
 
     async def read(self, request: web.Request) -> dict[str, Any]:
         """The request's JSON object, valid under the schema; a 400 naming the field otherwise."""
         if request.content_length and request.content_length > MAX_BODY:
             raise InvalidInput(f"body: at most {MAX_BODY} bytes", field="body")
+        if self.media_types != ("application/json",):
+            return self._checked(await self._form(request))
         raw = await request.read()
         if len(raw) > MAX_BODY:
             raise InvalidInput(f"body: at most {MAX_BODY} bytes", field="body")
@@ -301,10 +306,29 @@ class Body:
                 raise InvalidInput(f"body: not JSON ({exc})", field="body") from None
         if not isinstance(body, dict):
             raise InvalidInput("body: expected a JSON object", field="body")
+        return self._checked(body)
+
+    def _checked(self, body: dict[str, Any]) -> dict[str, Any]:
         lenient = {name: {key: value for key, value in self.schema["properties"][name].items() if key != "items"}
                    for name in self.lenient}
         check(self.schema | {"properties": self.schema["properties"] | lenient}, body, "")
         return body
+
+    async def _form(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type not in self.media_types:
+            raise UnsupportedMediaType(f"body: expected Content-Type {' or '.join(self.media_types)}, "
+                                       f"got {request.content_type}", field="body")
+        try:
+            form = await request.post()
+        except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+            # aiohttp's multipart reader asserts what a boundary-less or truncated body breaks.
+            raise InvalidInput(f"body: not a form ({exc or type(exc).__name__})", field="body") from None
+        fields: dict[str, Any] = {}
+        for name, value in form.items():
+            if not isinstance(value, str):
+                raise InvalidInput(f"{name}: expected text, not a file", field=name)
+            fields.setdefault(name, value)
+        return fields
 
 
 def _no_constant(name: str) -> Any:
