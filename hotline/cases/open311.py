@@ -33,7 +33,7 @@ from hotline.db.tables import User
 from hotline.db.users import user_for_token
 from hotline.errors import Forbidden, HotlineError, NotFound
 from hotline.web.context import SESSIONS
-from hotline.web.openapi import Body, Text, Time, read, specs, text
+from hotline.web.openapi import SPACE, Body, Text, Time, read, specs, text
 
 ROLES = ("open311", "admin")
 SERVICES: dict[str, tuple[str, str, str]] = {
@@ -71,7 +71,7 @@ REQUEST_ID = Text(name="service_request_id", location="path", max_length=200, de
 
 def _listing(values: Iterable[str]) -> str:
     # A comma-separated list of `values`, blanks around and between items ignored (_list_param).
-    item = f"\\s*(?:{'|'.join(values)})?\\s*"
+    item = f"[{SPACE}]*(?:{'|'.join(values)})?[{SPACE}]*"
     return f"^{item}(?:,{item})*$"
 
 
@@ -86,8 +86,8 @@ REQUEST_FILTERS = (
 )
 # Decimal degrees as the specification's examples write them, within the globe; a location is
 # both lat and long, or neither (GeoReport v2: "lat & long both need to be sent").
-_LAT = "^\\s*-?(?:90(?:\\.0+)?|[1-8]?[0-9](?:\\.[0-9]+)?)\\s*$"
-_LONG = "^\\s*-?(?:180(?:\\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\\.[0-9]+)?)\\s*$"
+_LAT = f"^[{SPACE}]*-?(?:90(?:\\.0+)?|[1-8]?[0-9](?:\\.[0-9]+)?)[{SPACE}]*$"
+_LONG = f"^[{SPACE}]*-?(?:180(?:\\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\\.[0-9]+)?)[{SPACE}]*$"
 NEW_REQUEST = Body({
     "type": "object", "required": ["service_code", "description"],
     "properties": {

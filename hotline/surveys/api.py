@@ -12,10 +12,10 @@ from hotline.errors import InvalidInput, NotFound
 from hotline.surveys import store
 from hotline.surveys.draw import parse_week, week_bounds
 from hotline.surveys.results import COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall
-from hotline.surveys.served import FIELDS, ID, PHONE_PATTERN, TEXT_LIMIT, parse_rows, phone_number
+from hotline.surveys.served import FIELDS, ID, TEXT_LIMIT, parse_rows, phone_number
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
-from hotline.web.openapi import MONTH, Body, Choice, Text, read, specs, text
+from hotline.web.openapi import MONTH, SPACE, Body, Choice, Text, read, specs, text
 
 SURVEY_MANAGERS = ("supervisor",)
 # A citizen who asks an operator not to be called again is opted out there and then.
@@ -26,11 +26,18 @@ BATCH_LIMIT = 10_000
 
 routes = web.RouteTableDef()
 
-_ID = {"type": "string", "pattern": "^\\s*" + ID.pattern + "\\s*$",
+_ID = {"type": "string", "pattern": f"^[{SPACE}]*{ID.pattern}[{SPACE}]*$",
        "description": "an id as the scoring subjects', e.g. gongan-1"}
 # Not blank, at most TEXT_LIMIT characters once trimmed, no NUL: what parse_item keeps.
 _WORDS = {"type": "string",
-          "pattern": f"^\\s*[^\\s\\x00](?:[^\\x00]{{0,{TEXT_LIMIT - 2}}}[^\\s\\x00])?\\s*$"}
+          "pattern": f"^[{SPACE}]*[^{SPACE}\\x00](?:[^\\x00]{{0,{TEXT_LIMIT - 2}}}[^{SPACE}\\x00])?[{SPACE}]*$"}
+_S = f"[{SPACE}()\\-]*"
+# What phone_number reads, as one pattern: separators anywhere, then +86, 0086 or (13 digits in
+# all) 86, then a mobile or landline number (served.MOBILE, served.LANDLINE).
+PHONE_PATTERN = (
+    f"^{_S}(?:\\+{_S}8{_S}6{_S}|0{_S}0{_S}8{_S}6{_S}|8{_S}6{_S}(?=(?:[0-9]{_S}){{11}}$))?"
+    f"(?:1{_S}[3-9]{_S}(?:[0-9]{_S}){{9}}|0{_S}[1-9]{_S}(?:[0-9]{_S}){{8,10}})$"
+)
 _PHONE = {"type": "string", "pattern": PHONE_PATTERN,
           "description": "Chinese mobile or landline with area code, +86 and separators allowed",
           "examples": ["13800138000"]}
@@ -38,8 +45,8 @@ _PHONE = {"type": "string", "pattern": PHONE_PATTERN,
 # pattern admits is a real time (the server also reads 29-31 where the month has them).
 _COMPLETED = {
     "type": "string", "examples": ["2026-11-27T10:30:00+08:00"],
-    "pattern": "^\\s*(?!0000|0001-01-01)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3])"
-               ":[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?\\s*$",
+    "pattern": f"^[{SPACE}]*(?!0000|0001-01-01)[0-9]{{4}}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3])"
+               f":[0-5][0-9]:[0-5][0-9](\\.[0-9]{{1,6}})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?[{SPACE}]*$",
     "description": "ISO 8601; without an offset, the centre's time zone",
 }
 _ITEM = {

@@ -20,13 +20,6 @@ TEXT_LIMIT = 200
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
 LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")
 _SEPARATORS = re.compile(r"[\s()\-]")
-_S = r"[\s()\-]*"
-# What phone_number accepts, as one pattern for the OpenAPI document: separators anywhere, then
-# +86, 0086 or (13 digits in all) 86, then a mobile or landline number.
-PHONE_PATTERN = (
-    f"^{_S}(?:\\+{_S}8{_S}6{_S}|0{_S}0{_S}8{_S}6{_S}|8{_S}6{_S}(?=(?:[0-9]{_S}){{11}}$))?"
-    f"(?:1{_S}[3-9]{_S}(?:[0-9]{_S}){{9}}|0{_S}[1-9]{_S}(?:[0-9]{_S}){{8,10}})$"
-)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ async def test_filing_answers_201_with_the_number_the_deadline_and_the_history(c
     assert case["caller_number"] == "13800000001" and case["call_id"] == 1 and case["hotline"] == "12345"
     shown = await client.get(f"/api/v1/cases/{case['number']}", headers=client.auth("supervisor"))
     assert (await shown.json())["number"] == case["number"]
+    # 1.0 is the integer 1 to JSON (RFC 8259 6) and to the document's JSON Schema.
+    assert (await filed(client, call_id=1.0))["call_id"] == 1
 
 
 async def test_a_case_walks_through_every_action_over_http(client):

@@ -76,7 +76,9 @@ async def test_errors_are_the_specification_s_array_and_change_nothing(client):
         assert error["code"] == status and text in error["description"]
     key = {"api_key": client.tokens["portal"]}
     for headers, raw, status in [({"Content-Type": "multipart/form-data"}, b"service_code=inquiry", 400),
-                                 ({"Content-Type": "application/json"}, b'{"service_code": "inquiry"}', 415)]:
+                                 ({"Content-Type": "application/json"}, b'{"service_code": "inquiry"}', 415),
+                                 ({"Content-Type": "multipart/form-data; boundary=b"},
+                                  b'--b\r\nContent-Disposition: form-data; name="\xf1\x97\xa8\x9c\x15\xc3\x84"\r\n\r\nx\r\n--b--\r\n', 400)]:
         response = await client.post("/open311/v2/requests.json", params=key, data=raw, headers=headers)
         assert response.status == status and (await response.json())[0]["code"] == status
     [error] = await open311_get(client, "requests.json", expect=400, start_date="2026-12-01T08:00:00")
