@@ -14,8 +14,8 @@ Mapped onto cases:
 
 Where we differ from the specification, on purpose: reading requests needs the `api_key` too
 (descriptions and addresses are citizens' personal data), and only requests filed through Open311
-(channel `web`) are listed. A location is optional: not every service is a place. `email` and
-`media_url` are accepted and not kept.
+(channel `web`) are listed. A location is optional: not every service is a place. `email`,
+`media_url`, `jurisdiction_id`, `address_id`, `device_id` and `account_id` are accepted and not kept.
 """
 
 from __future__ import annotations
@@ -61,8 +61,13 @@ _REQUEST = {"type": "object", "properties": {
 _ERRORS = {"description": "Errors: [{code, description}]", "content": {"application/json": {"schema": {
     "type": "array", "items": {"type": "object", "required": ["code", "description"],
                                "properties": {"code": {"type": "integer"}, "description": _S}}}}}}
-# Every refusal is the specification's array, whatever its cause.
-_REFUSALS = {status: _ERRORS for status in ("400", "403", "404", "413", "415")}
+# Every refusal is the specification's array, but for what the server refuses before any route
+# reads the request (a request line over 8 KiB, a body over client_max_size): its error object.
+_EARLY = {"description": "Errors: [{code, description}], or the server's error object for a request refused "
+                         "before it reached Open311", "content": {"application/json": {"schema": {"anyOf": [
+                             _ERRORS["content"]["application/json"]["schema"],
+                             {"$ref": "#/components/schemas/Error"}]}}}}
+_REFUSALS = {"400": _EARLY, "403": _ERRORS, "404": _ERRORS, "413": _EARLY, "415": _ERRORS}
 _KEY = {"name": "api_key", "in": "query", "required": True, "schema": _S,
         "description": "the token of a user of role open311 (a missing or unknown one is a 403)"}
 SERVICE_CODE = Text(name="service_code", location="path", max_length=200, description="a service_code")
@@ -75,13 +80,15 @@ def _listing(values: Iterable[str]) -> str:
     return f"^{item}(?:,{item})*$"
 
 
+# Short enough that any request of them stays within the server's 8 KiB request line, even with
+# every character percent-encoded UTF-8 (12 bytes at most).
 REQUEST_FILTERS = (
-    Text(name="service_request_id", max_length=2000, description="comma-separated case numbers"),
-    Text(name="service_code", pattern=_listing(SERVICES), max_length=2000,
+    Text(name="service_request_id", max_length=400, description="comma-separated case numbers"),
+    Text(name="service_code", pattern=_listing(SERVICES), max_length=100,
          description="comma-separated service codes"),
     Time(name="start_date", description="requested at or after (W3C date-time, with its zone)"),
     Time(name="end_date", description="requested at or before"),
-    Text(name="status", pattern=_listing(("open", "closed")), max_length=200,
+    Text(name="status", pattern=_listing(("open", "closed")), max_length=30,
          description="open, closed or both comma-separated"),
 )
 # Decimal degrees as the specification's examples write them, within the globe; a location is
@@ -100,8 +107,11 @@ NEW_REQUEST = Body({
         # The case keeps "last first" (or "first last") as its caller's name, at most 200 characters.
         "first_name": text(99), "last_name": text(99),
         "phone": text(64),
-        "email": {**_S, "description": "accepted, not kept"}, "media_url": {**_S, "description": "accepted, not kept"},
-    },
+    } | {name: {**_S, "description": "accepted, not kept"} for name in (
+        "email", "media_url", "jurisdiction_id", "address_id", "device_id", "account_id")},
+    # The specification's fields are all there is: `attribute[...]` would answer a service's
+    # metadata, and no service has any.
+    "additionalProperties": False,
     "allOf": [{"if": {"required": ["lat"]}, "then": {"required": ["long"]}},
               {"if": {"required": ["long"]}, "then": {"required": ["lat"]}}],
 }, media_types=("application/x-www-form-urlencoded", "multipart/form-data"))

@@ -70,6 +70,7 @@ async def test_errors_are_the_specification_s_array_and_change_nothing(client):
         (FORM, "operator", 403, "not an open311 user"),
         (FORM | {"service_code": "survey"}, "portal", 400, "service_code"),
         (FORM | {"description": ""}, "portal", 400, "description"),
+        (FORM | {"colour": "red"}, "portal", 400, "colour"),
         (FORM | {"lat": "north", "long": "113"}, "portal", 400, "lat"), (FORM | {"lat": "34.7"}, "portal", 400, "long"),
     ]:
         [error] = await open311_post(client, form, key, status)
