@@ -64,6 +64,13 @@ class RangeNotSatisfiable(HotlineError):
         return {"Content-Range": f"bytes */{self.details['size']}"}
 
 
+class UnsupportedMediaType(HotlineError):
+    """The request's body is not in a format this route reads."""
+
+    status_code = 415
+    error_id = "unsupported-media-type"
+
+
 class UpgradeRequired(HotlineError):
     """This resource speaks another protocol."""
 

@@ -24,11 +24,11 @@ from hotline.cases.store import (
     cases_filed_between, file_case, list_cases, list_departments, open_case_counts, save_departments, view_case,
 )
 from hotline.cases.workflow import Actor
-from hotline.db.tables import User
+from hotline.db.tables import MAX_ID, User
 from hotline.errors import InvalidInput
 from hotline.web.auth import USER, require_role
 from hotline.web.context import CONFIG, SESSIONS
-from hotline.web.openapi import Integer
+from hotline.web.openapi import CURSOR, MONTH, Body, Boolean, Choice, Date, Integer, Text, read, specs, text
 
 # The features cases report to, wired by the composition root (hotline/web/app.py).
 SCORING = web.AppKey("case_scoring", Scoring)
@@ -38,7 +38,6 @@ FILERS = ("operator", "supervisor")
 READERS = ("operator", "supervisor", "handler")
 # Roles that call citizens back and so see their numbers in full.
 NUMBER_READERS = frozenset({"operator", "supervisor", "admin"})
-MAX_BODY = 64 * 1024
 LIMIT = Integer(name="limit", low=1, high=500, default=50, description="cases per page")
 
 routes = web.RouteTableDef()
@@ -69,60 +68,97 @@ CASE_SCHEMA = {"type": "object", "required": ["number", "type", "channel", "stat
     "version": {"type": "integer"}, "history": {"type": "array", "items": _STEP_SCHEMA},
 }}
 _CASE_RESPONSE = {"content": {"application/json": {"schema": CASE_SCHEMA}}}
-_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"},
-           "description": "the case number, e.g. 12345-20261201-0007"}
-# The body each action reads: name -> (JSON properties, required).
-ACTION_BODIES: dict[str, tuple[dict[str, Any], list[str]]] = {
-    "resolve": ({"answer": _T}, ["answer"]),
-    "register": ({"note": _T}, []),
-    "reject": ({"reason": _T}, ["reason"]),
-    "dispatch": ({"department": _T, "window": _T}, ["department"]),
-    "acknowledge": ({}, []),
-    "return": ({"reason": _T}, ["reason"]),
-    "request-extension": ({"days": {"type": "integer", "minimum": 1, "maximum": 60}, "reason": _T}, ["days", "reason"]),
-    "decide-extension": ({"approve": {"type": "boolean"}, "note": _T}, ["approve"]),
-    "feedback": ({"text": _T}, ["text"]),
-    "verify": ({"passed": {"type": "boolean"}, "substantiated": {"type": "boolean"},
-                "item": {"type": "string", "description": "rubric item, default verified-complaint"}, "note": _T},
-               ["passed"]),
-    "urge": ({"note": _T}, []),
-    "escalate": ({"note": _T}, []),
-    "reopen": ({"reason": _T}, ["reason"]),
-    "merge": ({"into": _T}, ["into"]),
-}
+NUMBER = Text(name="number", location="path", max_length=32,
+              description="the case number, e.g. 12345-20261201-0007", example="12345-20261201-0007")
 
+
+def _words(name: str, *, required: bool = False) -> dict[str, Any]:
+    """A text the workflow reads with its limit (workflow.LIMITS), blank meaning absent."""
+    limit = workflow.LIMITS.get(name, workflow.TEXT_LIMIT)
+    return text(limit, blank=not required) if required else text(limit, null=True)
+
+
+def _body(*required: str, **optional: dict[str, Any]) -> Body:
+    """A body of the `required` texts and the `optional` properties, and nothing else."""
+    return Body({"type": "object", "required": list(required),
+                 "properties": {name: _words(name, required=True) for name in required} | optional})
+
+
+_VERSION = {"version": {"type": "integer", "minimum": 0, "maximum": MAX_ID,
+                        "description": "the case's version as read: refused (409) if it changed since"}}
+# The grid (CJ/T 213-2005): district 6 + street office 2 + community 2 + grid 2, each part from 01.
+GRID_CODE = "^[0-9]{6}(?!00)[0-9]{2}(?!00)[0-9]{2}(?!00)[0-9]{2}$"
+GRID_WORDS = "12 digits: district 6, street 2, community 2, grid 2, each part from 01"
+FILE_BODY = Body({
+    "type": "object", "required": ["type", "channel", "description"],
+    "properties": {
+        "type": {"type": "string", "enum": list(workflow.TYPES)},
+        "channel": {"type": "string", "enum": list(workflow.CHANNELS)},
+        "description": _words("description", required=True),
+        **{name: _words(name) for name in ("hotline", "department", "window", "staff", "address")},
+        "caller_number": text(64, null=True), "caller_name": text(200, null=True),
+        "call_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
+        "transcript_offset": {"type": ["number", "null"], "minimum": 0, "description": "seconds into the call"},
+        "grid_code": {"type": ["string", "null"], "pattern": GRID_CODE, "description": GRID_WORDS},
+        "component_code": {"type": ["string", "null"], "pattern": "^[0-9]{16}$",
+                           "description": "16 digits (6 district, 2+2 class, 6 serial)"},
+        "confidential": {"type": "boolean"},
+    },
+    # A city-management case is located on the grid so a department can go there.
+    "allOf": [{"if": {"properties": {"channel": {"const": "12319"}}},
+               "then": {"required": ["address", "grid_code"],
+                        "properties": {"address": _words("address", required=True),
+                                       "grid_code": {"type": "string", "pattern": GRID_CODE,
+                                                     "description": GRID_WORDS}}}}],
+})
+# The body each action reads, `version` besides.
+ACTION_BODIES: dict[str, Body] = {
+    "resolve": _body("answer", **_VERSION),
+    "register": _body(note=_words("note"), **_VERSION),
+    "reject": _body("reason", **_VERSION),
+    "dispatch": _body("department", window=_words("window"), **_VERSION),
+    "acknowledge": _body(**_VERSION),
+    "return": _body("reason", **_VERSION),
+    "request-extension": Body({"type": "object", "required": ["days", "reason"],
+                               "properties": {"days": {"type": "integer", "minimum": 1, "maximum": 60},
+                                              "reason": _words("reason", required=True)} | _VERSION}),
+    "decide-extension": Body({"type": "object", "required": ["approve"],
+                              "properties": {"approve": {"type": "boolean"}, "note": _words("note")} | _VERSION}),
+    "feedback": _body("text", **_VERSION),
+    "verify": Body({"type": "object", "required": ["passed"], "properties": {
+        "passed": {"type": "boolean"},
+        "substantiated": {"type": "boolean", "description": "required when a complaint passes"},
+        "item": {**_words("item"), "description": "rubric item, default verified-complaint"},
+        "note": _words("note")} | _VERSION}),
+    "urge": _body(note=_words("note"), **_VERSION),
+    "escalate": _body(note=_words("note"), **_VERSION),
+    "reopen": _body("reason", **_VERSION),
+    "merge": _body("into", **_VERSION),
+}
+CASE_FILTERS = (
+    Choice(name="status", values=workflow.STATUSES, description="the case's status"),
+    Choice(name="type", values=workflow.TYPES, description="the case's type"),
+    Text(name="department", max_length=64, description="department id (empty: every department)"),
+    Text(name="window", max_length=64, description="window id, complained about or responsible (empty: every window)"),
+    Boolean(name="overdue", description="true: open and past the deadline; false: the others"),
+    Boolean(name="soon_due", description="true: open and due within [cases] soon_days working days"),
+    Text(name="caller", max_length=64, description="any caller's number (empty: every caller)"),
+    CURSOR,
+    LIMIT,
+)
+
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/v1/cases": {
         "post": {
             "summary": "File a case (operator, supervisor)",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["type", "channel", "description"],
-                "properties": {
-                    "type": {"type": "string", "enum": list(workflow.TYPES)},
-                    "channel": {"type": "string", "enum": list(workflow.CHANNELS)},
-                    "description": _T, "hotline": _T, "caller_number": _T, "caller_name": _T,
-                    "call_id": {"type": "integer"}, "transcript_offset": {"type": "number"},
-                    "department": _T, "window": _T, "staff": _T, "address": _T,
-                    "grid_code": {"type": "string", "pattern": "^[0-9]{12}$"},
-                    "component_code": {"type": "string", "pattern": "^[0-9]{16}$"},
-                    "confidential": {"type": "boolean"},
-                }}}}},
+            "requestBody": FILE_BODY.spec(),
             "responses": {"201": {"description": "The case", **_CASE_RESPONSE},
-                          "404": {"description": "No such call or department"}},
+                          "404": {"description": "No such call or department", **_ERROR}},
         },
         "get": {
             "summary": "Cases, newest first (operator, supervisor; a handler: their department's)",
-            "parameters": [
-                {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
-                for name, text in [
-                    ("status", " | ".join(workflow.STATUSES)), ("type", " | ".join(workflow.TYPES)),
-                    ("department", "department id"), ("window", "window id (complained about or responsible)"),
-                    ("overdue", "true: open and past the deadline; false: the others"),
-                    ("soon_due", "true: open and due within [cases] soon_days working days"),
-                    ("caller", "any caller's number"), ("cursor", "next_cursor of the previous page"),
-                    ("limit", "1-500, default 50"),
-                ]
-            ],
+            "parameters": specs(CASE_FILTERS),
             "responses": {"200": {"description": "A page of cases", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"cases": {"type": "array", "items": CASE_SCHEMA},
                                                  "next_cursor": _TN}}}}}},
@@ -130,22 +166,22 @@ OPENAPI_PATHS: dict[str, Any] = {
     },
     "/api/v1/cases/{number}": {"get": {
         "summary": "One case with its callers, calls and history (operator, supervisor, its department's handler)",
-        "parameters": [_NUMBER],
-        "responses": {"200": {"description": "The case", **_CASE_RESPONSE}, "404": {"description": "No such case"}},
+        "parameters": specs([NUMBER]),
+        "responses": {"200": {"description": "The case", **_CASE_RESPONSE},
+                      "404": {"description": "No such case", **_ERROR}},
     }},
 }
-for _name, (_properties, _required) in ACTION_BODIES.items():
+for _name, _body_of in ACTION_BODIES.items():
     _rule = workflow.ACTIONS[_name]
     OPENAPI_PATHS[f"/api/v1/cases/{{number}}/actions/{_name}"] = {"post": {
         "summary": f"{_name} ({', '.join(_rule.roles)}; from {', '.join(_rule.sources)})",
         "description": "Send the case's `version` to be refused (409) if it changed since it was read.",
-        "parameters": [_NUMBER],
-        "requestBody": {"content": {"application/json": {"schema": {
-            "type": "object", "required": _required,
-            "properties": _properties | {"version": {"type": "integer"}}}}}},
+        "parameters": specs([NUMBER]),
+        "requestBody": _body_of.spec(),
         "responses": {"200": {"description": "The case after the step", **_CASE_RESPONSE},
-                      "404": {"description": "No such case (or another department's)"},
-                      "409": {"description": "Not possible in the case's status, or the case changed meanwhile"}},
+                      "404": {"description": "No such case (or another department's)", **_ERROR},
+                      "409": {"description": "Not possible in the case's status, or the case changed meanwhile",
+                              **_ERROR}},
     }}
 
 
@@ -156,24 +192,28 @@ OPENAPI_PATHS["/api/v1/departments"] = {"get": {
     "responses": {"200": {"description": "Every department", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"departments": {"type": "array", "items": _DEPARTMENT}}}}}}},
 }}
+DEPARTMENT_ID = Text(name="id", location="path", max_length=64, description="the department's id")
+DEPARTMENT_BODY = Body({"type": "object", "required": ["name"], "properties": {
+    "name": text(200, blank=False), "window": text(64, blank=False, null=True, description="scoring subject id")}})
 OPENAPI_PATHS["/api/v1/departments/{id}"] = {"put": {
     "summary": "Add or rename a department (admin); `hotline departments import` does many at once",
-    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["name"], "properties": {"name": _T, "window": _TN}}}}},
+    "parameters": specs([DEPARTMENT_ID]),
+    "requestBody": DEPARTMENT_BODY.spec(),
     "responses": {"200": {"description": "The department", "content": {"application/json": {"schema": _DEPARTMENT}}}},
 }}
 
 
+STATISTICS_QUERY = (
+    Choice(name="by", values=statistics.GROUPINGS, description="how rows are grouped (default department)"),
+    MONTH,
+    Date(name="from", description="first local day, e.g. 2026-12-01 (with to, instead of month)"),
+    Date(name="to", description="last local day (with from)"),
+    Choice(name="format", values=("json", "csv", "xlsx"), description="default json"),
+)
 OPENAPI_PATHS["/api/v1/statistics/cases"] = {"get": {
     "summary": "Case figures per department, window or hotline for a period (supervisor; a handler: their department)",
     "description": "Cases count in the period they were filed in; see docs/cases.md for each column.",
-    "parameters": [
-        {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
-        for name, text in [("by", "department (default) | window | hotline"), ("month", "e.g. 2026-12"),
-                           ("from", "first local day, e.g. 2026-12-01 (with to)"), ("to", "last local day"),
-                           ("format", "json (default) | csv | xlsx")]
-    ],
+    "parameters": specs(STATISTICS_QUERY),
     "responses": {"200": {"description": "The figures, one row per group then the total", "content": {
         "application/json": {"schema": {"type": "object", "properties": {
             "by": _T, "period": _T, "rows": {"type": "array", "items": {"type": "object", "properties": {
@@ -228,47 +268,11 @@ async def services(request: web.Request, session: AsyncSession) -> CaseServices:
                                request.app.get(RECORDINGS))
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object (an empty body is an empty object); a clear 400 otherwise."""
-    if request.content_length and request.content_length > MAX_BODY:
-        raise InvalidInput(f"body: at most {MAX_BODY} bytes")
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"body: not JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: expected a JSON object")
-    for key, value in body.items():
-        if isinstance(value, str) and "\x00" in value:
-            # PostgreSQL text cannot hold NUL: refuse it here rather than fail the insert.
-            raise InvalidInput(f"{key}: contains a NUL character", field=key)
-    return body
-
-
-def _flag(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name)
-    if raw in (None, ""):
-        return None
-    if raw not in ("true", "false"):
-        raise InvalidInput(f"{name}: expected true or false, got {raw!r}", parameter=name)
-    return raw == "true"
-
-
-def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
-    value = request.query.get(name) or None
-    if value is not None and value not in choices:
-        raise InvalidInput(f"{name}: expected one of {', '.join(choices)}, got {value!r}", parameter=name)
-    return value
-
-
 @routes.post("/api/v1/cases")
 async def cases_file(request: web.Request) -> web.Response:
     """File a case; 201 with the case."""
     user = require_role(request, *FILERS)
-    body = await json_body(request)
+    body = await FILE_BODY.read(request)
     now = datetime.now(timezone.utc)
     async with request.app[SESSIONS]() as session:
         view = await file_case(session, body, viewer(user).actor, now, await services(request, session))
@@ -280,17 +284,16 @@ async def cases_file(request: web.Request) -> web.Response:
 async def cases_list(request: web.Request) -> web.Response:
     """Cases, newest first, filtered, keyset-paginated."""
     user = require_role(request, *READERS)
+    query = read(request, CASE_FILTERS)
     filters = CaseFilter(
-        status=_choice(request, "status", workflow.STATUSES), type=_choice(request, "type", workflow.TYPES),
-        department=request.query.get("department") or None, window=request.query.get("window") or None,
-        overdue=_flag(request, "overdue"), soon_due=bool(_flag(request, "soon_due")),
-        caller=request.query.get("caller") or None,
+        status=query["status"], type=query["type"], department=query["department"] or None,
+        window=query["window"] or None, overdue=query["overdue"], soon_due=bool(query["soon_due"]),
+        caller=query["caller"] or None,
     )
-    limit = LIMIT.read(request)
     now = datetime.now(timezone.utc)
     async with request.app[SESSIONS]() as session:
         page, next_cursor = await list_cases(session, filters, viewer(user), now, await services(request, session),
-                                             limit, request.query.get("cursor") or None)
+                                             query["limit"], query["cursor"])
     return web.json_response({"cases": [case_json(v, user.role, now) for v in page], "next_cursor": next_cursor})
 
 
@@ -298,7 +301,7 @@ async def cases_list(request: web.Request) -> web.Response:
 async def cases_show(request: web.Request) -> web.Response:
     user = require_role(request, *READERS)
     async with request.app[SESSIONS]() as session:
-        view = await view_case(session, request.match_info["number"], viewer(user))
+        view = await view_case(session, NUMBER.read(request), viewer(user))
     return web.json_response(case_json(view, user.role, datetime.now(timezone.utc)))
 
 
@@ -307,15 +310,14 @@ async def cases_act(request: web.Request) -> web.Response:
     """One workflow step; the body's `version`, if sent, must still be the case's."""
     user: User = request[USER]
     action = request.match_info["action"]
-    if action not in workflow.ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}; one of {', '.join(workflow.ACTIONS)}", action=action)
-    body = await json_body(request)
+    number = NUMBER.read(request)
+    # The role first: a role that may not act learns that, not what the body lacks.
+    workflow.check_role(action, viewer(user).actor)
+    body = await ACTION_BODIES[action].read(request)
     version = body.pop("version", None)
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-        raise InvalidInput(f"version: expected the case's version number, got {version!r}", field="version")
     now = datetime.now(timezone.utc)
     async with request.app[SESSIONS]() as session:
-        view = await act_on_case(session, request.match_info["number"], action, body, viewer(user), now,
+        view = await act_on_case(session, number, action, body, viewer(user), now,
                                  await services(request, session), version)
     return web.json_response(case_json(view, user.role, now))
 
@@ -336,14 +338,9 @@ async def departments_list(request: web.Request) -> web.Response:
 async def departments_put(request: web.Request) -> web.Response:
     """Add or rename one department (admins only: handlers' access follows it)."""
     require_role(request)
-    body = await json_body(request)
-    department_id, name, window = request.match_info["id"], body.get("name"), body.get("window")
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("name: required", field="name")
-    if window is not None and (not isinstance(window, str) or not window.strip() or len(window) > 64):
-        raise InvalidInput("window: expected a scoring subject id of at most 64 characters", field="window")
-    if len(department_id) > 64:
-        raise InvalidInput("id: at most 64 characters", field="id")
+    department_id = DEPARTMENT_ID.read(request)
+    body = await DEPARTMENT_BODY.read(request)
+    name, window = body["name"], body.get("window")
     department = Department(id=department_id, name=name.strip(), window=window.strip() if window else None)
     async with request.app[SESSIONS]() as session:
         await save_departments(session, [department])
@@ -354,15 +351,13 @@ async def departments_put(request: web.Request) -> web.Response:
 async def cases_statistics(request: web.Request) -> web.Response:
     """The period's figures as JSON, CSV or XLSX."""
     user = require_role(request, "supervisor", "handler")
-    by = request.query.get("by") or "department"
-    form = request.query.get("format") or "json"
-    if form not in ("json", "csv", "xlsx"):
-        raise InvalidInput(f"format: expected json, csv or xlsx, got {form!r}", parameter="format")
+    query = read(request, STATISTICS_QUERY)
+    by, form = query["by"] or "department", query["format"] or "json"
     now = datetime.now(timezone.utc)
     async with request.app[SESSIONS]() as session:
         hours = (await services(request, session)).policy.calendar.hours
-        start, end, label = statistics.period(request.query.get("month"), request.query.get("from"),
-                                              request.query.get("to"), hours.zone)
+        start, end, label = statistics.period(query["month"], *(day and day.isoformat() for day in (query["from"], query["to"])),
+                                              hours.zone)
         rows = statistics.tally(await cases_filed_between(session, start, end, viewer(user)), by, now)
     name = f"cases-by-{by}-{label}"
     if form == "csv":

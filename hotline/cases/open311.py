@@ -14,14 +14,14 @@ Mapped onto cases:
 
 Where we differ from the specification, on purpose: reading requests needs the `api_key` too
 (descriptions and addresses are citizens' personal data), and only requests filed through Open311
-(channel `web`) are listed. A location is optional: not every service is a place. `email` and
-`media_url` are accepted and not kept.
+(channel `web`) are listed. A location is optional: not every service is a place. `email`,
+`media_url`, `jurisdiction_id`, `address_id`, `device_id` and `account_id` are accepted and not kept.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -31,8 +31,9 @@ from hotline.cases.calendar import SHANGHAI
 from hotline.cases.store import CaseFilter, CaseView, file_case, list_cases, list_departments, view_case
 from hotline.db.tables import User
 from hotline.db.users import user_for_token
-from hotline.errors import Forbidden, HotlineError, InvalidInput, NotFound
+from hotline.errors import Forbidden, HotlineError, NotFound
 from hotline.web.context import SESSIONS
+from hotline.web.openapi import SPACE, Body, Text, Time, read, specs, text
 
 ROLES = ("open311", "admin")
 SERVICES: dict[str, tuple[str, str, str]] = {
@@ -58,46 +59,98 @@ _REQUEST = {"type": "object", "properties": {
                            "media_url")
 } | {"lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]}}}
 _ERRORS = {"description": "Errors: [{code, description}]", "content": {"application/json": {"schema": {
-    "type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer"}, "description": _S}}}}}}
+    "type": "array", "items": {"type": "object", "required": ["code", "description"],
+                               "properties": {"code": {"type": "integer"}, "description": _S}}}}}}
+# Every refusal is the specification's array, but for what the server refuses before any route
+# reads the request (a request line over 8 KiB, a body over client_max_size): its error object.
+_EARLY = {"description": "Errors: [{code, description}], or the server's error object for a request refused "
+                         "before it reached Open311", "content": {"application/json": {"schema": {"anyOf": [
+                             _ERRORS["content"]["application/json"]["schema"],
+                             {"$ref": "#/components/schemas/Error"}]}}}}
+_REFUSALS = {"400": _EARLY, "403": _ERRORS, "404": _ERRORS, "413": _EARLY, "415": _ERRORS}
 _KEY = {"name": "api_key", "in": "query", "required": True, "schema": _S,
-        "description": "the token of a user of role open311"}
+        "description": "the token of a user of role open311 (a missing or unknown one is a 403)"}
+SERVICE_CODE = Text(name="service_code", location="path", max_length=200, description="a service_code")
+REQUEST_ID = Text(name="service_request_id", location="path", max_length=200, description="the case number")
+
+
+def _listing(values: Iterable[str]) -> str:
+    # A comma-separated list of `values`, blanks around and between items ignored (_list_param).
+    item = f"[{SPACE}]*(?:{'|'.join(values)})?[{SPACE}]*"
+    return f"^{item}(?:,{item})*$"
+
+
+# Short enough that any request of them stays within the server's 8 KiB request line, even with
+# every character percent-encoded UTF-8 (12 bytes at most).
+REQUEST_FILTERS = (
+    Text(name="service_request_id", max_length=400, description="comma-separated case numbers"),
+    Text(name="service_code", pattern=_listing(SERVICES), max_length=100,
+         description="comma-separated service codes"),
+    Time(name="start_date", description="requested at or after (W3C date-time, with its zone)"),
+    Time(name="end_date", description="requested at or before"),
+    Text(name="status", pattern=_listing(("open", "closed")), max_length=30,
+         description="open, closed or both comma-separated"),
+)
+# Decimal degrees as the specification's examples write them, within the globe; a location is
+# both lat and long, or neither (GeoReport v2: "lat & long both need to be sent").
+_LAT = f"^[{SPACE}]*-?(?:90(?:\\.0+)?|[1-8]?[0-9](?:\\.[0-9]+)?)[{SPACE}]*$"
+_LONG = f"^[{SPACE}]*-?(?:180(?:\\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\\.[0-9]+)?)[{SPACE}]*$"
+NEW_REQUEST = Body({
+    "type": "object", "required": ["service_code", "description"],
+    "properties": {
+        "api_key": {**_S, "description": "the token of a user of role open311, here or in the query"},
+        "service_code": {"type": "string", "enum": list(SERVICES)},
+        "description": text(workflow.TEXT_LIMIT, blank=False),
+        "address_string": text(workflow.TEXT_LIMIT),
+        "lat": {"type": "string", "pattern": _LAT, "description": "decimal degrees from -90 to 90"},
+        "long": {"type": "string", "pattern": _LONG, "description": "decimal degrees from -180 to 180"},
+        # The case keeps "last first" (or "first last") as its caller's name, at most 200 characters.
+        "first_name": text(99), "last_name": text(99),
+        "phone": text(64),
+    } | {name: {**_S, "description": "accepted, not kept"} for name in (
+        "email", "media_url", "jurisdiction_id", "address_id", "device_id", "account_id")},
+    # The specification's fields are all there is: `attribute[...]` would answer a service's
+    # metadata, and no service has any.
+    "additionalProperties": False,
+    "allOf": [{"if": {"required": ["lat"]}, "then": {"required": ["long"]}},
+              {"if": {"required": ["long"]}, "then": {"required": ["lat"]}}],
+}, media_types=("application/x-www-form-urlencoded", "multipart/form-data"))
+
 OPENAPI_PATHS = {
     "/open311/v2/services.json": {"get": {
         "summary": "Open311: the services (case types) requests can be filed for", "security": [],
         "responses": {"200": {"description": "Services", "content": {"application/json": {"schema": {
-            "type": "array", "items": {"type": "object"}}}}}},
+            "type": "array", "items": {"type": "object", "properties": {
+                "service_code": _S, "service_name": _S, "description": _S, "metadata": {"type": "boolean"},
+                "type": _S, "keywords": _S, "group": _S}}}}}}},
     }},
     "/open311/v2/services/{service_code}.json": {"get": {
         "summary": "Open311: a service definition (no extra attributes)", "security": [],
-        "parameters": [{"name": "service_code", "in": "path", "required": True, "schema": _S}],
-        "responses": {"200": {"description": "The definition"}, "404": _ERRORS},
+        "parameters": specs([SERVICE_CODE]),
+        "responses": {"200": {"description": "The definition", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"service_code": _S, "attributes": {"type": "array", "maxItems": 0}}}}}},
+            **_REFUSALS},
     }},
     "/open311/v2/requests.json": {
         "post": {
             "summary": "Open311: file a request (a web case)", "security": [],
-            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-                "type": "object", "required": ["api_key", "service_code", "description"],
-                "properties": {name: _S for name in (
-                    "api_key", "service_code", "description", "address_string", "lat", "long", "first_name",
-                    "last_name", "phone", "email", "media_url")}}}}},
-            "responses": {"200": {"description": "[{service_request_id, service_notice, account_id}]"},
-                          "400": _ERRORS, "403": _ERRORS},
+            "requestBody": NEW_REQUEST.spec(),
+            "responses": {"200": {"description": "The request filed", "content": {"application/json": {"schema": {
+                "type": "array", "items": {"type": "object", "properties": {
+                    "service_request_id": _S, "service_notice": _SN, "account_id": _SN}}}}}}, **_REFUSALS},
         },
         "get": {
             "summary": "Open311: requests filed through Open311", "security": [],
-            "parameters": [_KEY] + [{"name": name, "in": "query", "schema": _S, "description": text} for name, text in (
-                ("service_request_id", "comma-separated ids"), ("service_code", "comma-separated codes"),
-                ("start_date", "ISO 8601, requested at or after"), ("end_date", "ISO 8601, requested at or before"),
-                ("status", "open, closed or both comma-separated"))],
+            "parameters": [_KEY, *specs(REQUEST_FILTERS)],
             "responses": {"200": {"description": "Requests", "content": {"application/json": {"schema": {
-                "type": "array", "items": _REQUEST}}}}, "400": _ERRORS, "403": _ERRORS},
+                "type": "array", "items": _REQUEST}}}}, **_REFUSALS},
         },
     },
     "/open311/v2/requests/{service_request_id}.json": {"get": {
         "summary": "Open311: one request", "security": [],
-        "parameters": [_KEY, {"name": "service_request_id", "in": "path", "required": True, "schema": _S}],
+        "parameters": [_KEY, *specs([REQUEST_ID])],
         "responses": {"200": {"description": "[request]", "content": {"application/json": {"schema": {
-            "type": "array", "items": _REQUEST}}}}, "403": _ERRORS, "404": _ERRORS},
+            "type": "array", "items": _REQUEST}}}}, **_REFUSALS},
     }},
 }
 
@@ -162,10 +215,10 @@ async def services_list(request: web.Request) -> web.Response:
     ])
 
 
-@routes.get("/open311/v2/services/{code}.json")
+@routes.get("/open311/v2/services/{service_code}.json")
 @_errors
 async def services_show(request: web.Request) -> web.Response:
-    code = request.match_info["code"]
+    code = SERVICE_CODE.read(request)
     if code not in SERVICES:
         raise NotFound(f"service_code {code!r} not found")
     return web.json_response({"service_code": code, "attributes": []})
@@ -184,30 +237,17 @@ def _name(first: str, last: str) -> str | None:
 @_errors
 async def requests_create(request: web.Request) -> web.Response:
     """File a request: a `web` case of the service's type, as the api_key's open311 user."""
-    form = await request.post()
+    form = await NEW_REQUEST.read(request)
     user = await _user(request, form)
-    code = form.get("service_code", "")
-    if code not in SERVICES:
-        raise InvalidInput(f"service_code: expected one of {', '.join(SERVICES)}, got {code!r}")
     address = form.get("address_string", "").strip()
-    lat, long = form.get("lat", "").strip(), form.get("long", "").strip()
-    if lat or long:
-        try:
-            latitude, longitude = float(lat), float(long)
-        except ValueError:
-            raise InvalidInput(f"lat, long: expected decimal degrees, got {lat!r}, {long!r}") from None
-        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-            raise InvalidInput("lat, long: outside the globe")
-        address = address or f"{latitude:.6f},{longitude:.6f}"
+    if "lat" in form:
+        address = address or f"{float(form['lat']):.6f},{float(form['long']):.6f}"
     fields = {
-        "type": code, "channel": "web", "description": form.get("description", ""),
+        "type": form["service_code"], "channel": "web", "description": form["description"],
         "address": address or None,
         "caller_number": form.get("phone", "").strip() or None,
         "caller_name": _name(form.get("first_name", "").strip(), form.get("last_name", "").strip()),
     }
-    for key, value in fields.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise InvalidInput(f"{key}: contains a NUL character")
     async with request.app[SESSIONS]() as session:
         view = await file_case(session, fields, viewer(user).actor, datetime.now(timezone.utc),
                                await services(request, session))
@@ -215,36 +255,21 @@ async def requests_create(request: web.Request) -> web.Response:
                                "service_notice": f"due by {_local(view.case.due_at)}", "account_id": None}])
 
 
-def _list_param(request: web.Request, name: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in request.query.get(name, "").split(",") if part.strip())
-
-
-def _date(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{name}: expected ISO 8601 such as 2026-12-01T08:00:00+08:00, got {raw!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+def _items(listed: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (listed or "").split(",") if part.strip())
 
 
 @routes.get("/open311/v2/requests.json")
 @_errors
 async def requests_list(request: web.Request) -> web.Response:
     user = await _user(request)
+    query = read(request, REQUEST_FILTERS)
     statuses: tuple[str, ...] = ()
-    for status in _list_param(request, "status"):
-        if status not in ("open", "closed"):
-            raise InvalidInput(f"status: expected open or closed, got {status!r}")
+    for status in _items(query["status"]):
         statuses += workflow.OPEN_STATUSES if status == "open" else workflow.FINAL_STATUSES
-    codes = _list_param(request, "service_code")
-    unknown = [code for code in codes if code not in SERVICES]
-    if unknown:
-        raise InvalidInput(f"service_code: unknown {unknown[0]!r}")
-    start, end = _date(request, "start_date"), _date(request, "end_date")
-    numbers = _list_param(request, "service_request_id")
+    codes = _items(query["service_code"])
+    start, end = query["start_date"], query["end_date"]
+    numbers = _items(query["service_request_id"])
     if start is None and not numbers:
         start = (end or datetime.now(timezone.utc)) - timedelta(days=DEFAULT_DAYS)
     now = datetime.now(timezone.utc)
@@ -261,11 +286,11 @@ async def requests_list(request: web.Request) -> web.Response:
     return web.json_response([request_json(view, departments) for view in found[:MAX_REQUESTS]])
 
 
-@routes.get("/open311/v2/requests/{number}.json")
+@routes.get("/open311/v2/requests/{service_request_id}.json")
 @_errors
 async def requests_show(request: web.Request) -> web.Response:
     user = await _user(request)
-    number = request.match_info["number"]
+    number = REQUEST_ID.read(request)
     async with request.app[SESSIONS]() as session:
         view = await view_case(session, number, viewer(user))
         if view.case.channel != "web":

@@ -16,7 +16,6 @@ numbers and the calendars deadlines are counted on.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -44,6 +43,7 @@ from hotline.cases.calendar import CalendarYear, OfficeHours, WorkingCalendar, p
 from hotline.cases.workflow import Actor, Case, Conflict, Policy, Step, Transition
 from hotline.config import CasesConfig
 from hotline.db import insert_for
+from hotline.db.calls import before_cursor, encode_cursor
 from hotline.db.tables import MAX_ID, Base, Call
 from hotline.errors import ConfigError, InvalidInput, NotFound
 
@@ -458,20 +458,6 @@ class CaseFilter:
     filed_until: datetime | None = None
 
 
-def _encode_cursor(row: CaseRow) -> str:
-    # Cases page like calls (hotline.db.calls): an opaque (time, id) keyset, newest first.
-    payload = json.dumps([row.filed_at.isoformat(), row.id])
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        filed_at, id_ = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(filed_at), int(id_)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("cursor: not a cursor this API handed out", cursor=cursor) from exc
-
-
 async def list_cases(
     session: AsyncSession, filters: CaseFilter, viewer: Viewer, now: datetime, services: CaseServices | None,
     limit: int = 50, cursor: str | None = None,
@@ -511,10 +497,9 @@ async def list_cases(
     if filters.filed_until:
         query = query.where(CaseRow.filed_at <= filters.filed_until)
     if cursor:
-        filed_at, id_ = _decode_cursor(cursor)
-        query = query.where(or_(CaseRow.filed_at < filed_at, and_(CaseRow.filed_at == filed_at, CaseRow.id < id_)))
+        query = query.where(before_cursor(CaseRow.filed_at, CaseRow.id, cursor))
     rows = (await session.scalars(query)).all()
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1].filed_at, rows[limit - 1].id) if len(rows) > limit else None
     return [await _view(session, row) for row in rows[:limit]], next_cursor
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -93,21 +93,31 @@ class CallFilter:
     agent: str | None = None
 
 
-# A cursor is the last call's start (microseconds since 0001-01-01 UTC) and id: plain digits, so
+# A cursor is the last row's time (microseconds since 0001-01-01 UTC) and id: plain digits, so
 # the OpenAPI pattern below states exactly which cursors exist. 18 digits beginning 0-2 reach the
-# year 9507; ids have at most 10 digits.
+# year 9507; ids have at most 10 digits. Calls and cases page with the same format.
 CURSOR_PATTERN = "^[0-2]?[0-9]{1,17}\\.[0-9]{1,10}$"
 _YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone.utc)
 
 
-def encode_cursor(call: Call) -> str:
-    return f"{(call.started_at - _YEAR_ONE) // timedelta(microseconds=1)}.{call.id}"
+def encode_cursor(at: datetime, id_: int) -> str:
+    """The cursor of the page after the row of time `at` and id `id_` (newest first)."""
+    return f"{(at - _YEAR_ONE) // timedelta(microseconds=1)}.{id_}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """The start and id of the call a cursor names (one that matches CURSOR_PATTERN)."""
+    """The time and id of the row a cursor names (one that matches CURSOR_PATTERN)."""
     micros, id_ = cursor.split(".")
     return _YEAR_ONE + timedelta(microseconds=int(micros)), int(id_)
+
+
+def before_cursor(time: ColumnElement[datetime], id_column: ColumnElement[int], cursor: str) -> ColumnElement[bool]:
+    """Rows after `cursor` in newest-first (time, id) order."""
+    at, id_ = decode_cursor(cursor)
+    # A row-value comparison, not the equivalent OR: PostgreSQL reads it as a range of the
+    # (..., time, id) index, so a deep page costs what the first one does. Every id is below one
+    # past MAX_ID (which PostgreSQL could not even compare with).
+    return tuple_(time, id_column) < tuple_(at, id_) if id_ <= MAX_ID else time <= at
 
 
 async def list_calls(
@@ -132,17 +142,10 @@ async def list_calls(
     if filters.agent:
         query = query.where(Call.agent == filters.agent)
     if cursor:
-        started_at, id_ = decode_cursor(cursor)
-        query = query.where(
-            # A row-value comparison, not the equivalent OR: PostgreSQL reads it as a range of
-            # the (..., started_at, id) index, so a deep page costs what the first one does.
-            tuple_(Call.started_at, Call.id) < tuple_(started_at, id_)
-            # Every id is below one past MAX_ID (which PostgreSQL could not even compare with).
-            if id_ <= MAX_ID else Call.started_at <= started_at
-        )
+        query = query.where(before_cursor(Call.started_at, Call.id, cursor))
     page = (await session.scalars(query)).all()
     if len(page) > limit:
-        return page[:limit], encode_cursor(page[limit - 1])
+        return page[:limit], encode_cursor(page[limit - 1].started_at, page[limit - 1].id)
     return page, None
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from hotline.db.tables import User
-from hotline.errors import InvalidInput
+from hotline.errors import InvalidInput, NotFound
 from hotline.surveys import store
 from hotline.surveys.draw import parse_week, week_bounds
 from hotline.surveys.results import COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall
-from hotline.surveys.served import FIELDS, parse_rows, phone_number
+from hotline.surveys.served import FIELDS, ID, TEXT_LIMIT, parse_rows, phone_number
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
+from hotline.web.openapi import MONTH, SPACE, Body, Choice, Text, read, specs, text
 
 SURVEY_MANAGERS = ("supervisor",)
 # A citizen who asks an operator not to be called again is opted out there and then.
@@ -24,84 +26,113 @@ BATCH_LIMIT = 10_000
 
 routes = web.RouteTableDef()
 
-_ITEM = {
-    "type": "object",
-    "required": list(FIELDS),
-    "properties": {
-        "window": {"type": "string", "description": "window id, as the scoring subjects"},
-        "staff": {"type": "string", "description": "staff id, as the scoring subjects"},
-        "applicant": {"type": "string"},
-        "phone": {"type": "string", "description": "Chinese mobile or landline with area code"},
-        "item": {"type": "string"},
-        "completed_at": {"type": "string", "format": "date-time",
-                         "description": "ISO 8601; without an offset, the centre's time zone"},
-    },
+_ID = {"type": "string", "pattern": f"^[{SPACE}]*{ID.pattern}[{SPACE}]*$",
+       "description": "an id as the scoring subjects', e.g. gongan-1"}
+# Not blank, at most TEXT_LIMIT characters once trimmed, no NUL: what parse_item keeps.
+_WORDS = {"type": "string",
+          "pattern": f"^[{SPACE}]*[^{SPACE}\\x00](?:[^\\x00]{{0,{TEXT_LIMIT - 2}}}[^{SPACE}\\x00])?[{SPACE}]*$"}
+_S = f"[{SPACE}()\\-]*"
+# What phone_number reads, as one pattern: separators anywhere, then +86, 0086 or (13 digits in
+# all) 86, then a mobile or landline number (served.MOBILE, served.LANDLINE).
+PHONE_PATTERN = (
+    f"^{_S}(?:\\+{_S}8{_S}6{_S}|0{_S}0{_S}8{_S}6{_S}|8{_S}6{_S}(?=(?:[0-9]{_S}){{11}}$))?"
+    f"(?:1{_S}[3-9]{_S}(?:[0-9]{_S}){{9}}|0{_S}[1-9]{_S}(?:[0-9]{_S}){{8,10}})$"
+)
+_PHONE = {"type": "string", "pattern": PHONE_PATTERN,
+          "description": "Chinese mobile or landline with area code, +86 and separators allowed",
+          "examples": ["13800138000"]}
+# A time parse_time reads; only days 01-28, which every month has, so that every value the
+# pattern admits is a real time (the server also reads 29-31 where the month has them).
+_COMPLETED = {
+    "type": "string", "examples": ["2026-11-27T10:30:00+08:00"],
+    "pattern": f"^[{SPACE}]*(?!0000|0001-01-01)[0-9]{{4}}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3])"
+               f":[0-5][0-9]:[0-5][0-9](\\.[0-9]{{1,6}})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?[{SPACE}]*$",
+    "description": "ISO 8601; without an offset, the centre's time zone",
 }
-
-_WEEK = {"name": "week", "in": "query", "schema": {"type": "string"}, "description": "ISO week, e.g. 2026-W49"}
+_ITEM = {
+    "type": "object", "required": list(FIELDS), "additionalProperties": False,
+    "properties": {"window": _ID, "staff": _ID, "applicant": _WORDS, "phone": _PHONE, "item": _WORDS,
+                   "completed_at": _COMPLETED},
+}
+# Each item is checked by parse_rows, which keeps the good ones of a batch with bad ones in it.
+SERVED_ITEMS = Body({"type": "object", "required": ["items"], "properties": {
+    "items": {"type": "array", "items": _ITEM, "maxItems": BATCH_LIMIT}}}, lenient=("items",))
+OPT_OUT = Body({"type": "object", "required": ["phone"], "properties": {
+    "phone": _PHONE, "reason": text(200, description="why, default 'asked an operator'")}})
+# An ISO week, but for those of years 0, 1 and 9999, which would reach outside the years 1-9999
+# in UTC; a well-formed week that does not exist (2027-W53) is a 404.
+_WEEK = "^(?!0000|0001|9999)[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$"
+WEEK = Text(name="week", pattern=_WEEK, max_length=8, example="2026-W49", description="ISO week, e.g. 2026-W49")
+RESULTS_QUERY = (
+    Text(name="week", pattern=_WEEK, max_length=8, example="2026-W49",
+         description="ISO week, e.g. 2026-W49 (or month)"),
+    MONTH,
+    Choice(name="by", values=GROUPINGS, description="one summary per window or staff member"),
+)
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 OPENAPI_PATHS = {
     "/api/v1/surveys": {
         "get": {
             "summary": "One week's callback surveys: status, attempts, answers, suggestion (supervisor)",
-            "parameters": [{**_WEEK, "required": True}],
+            "parameters": specs([replace(WEEK, required=True)]),
             "responses": {"200": {"description": "`week`, `seed`, `surveys` (each with `case`, `window`, "
                                   "`staff`, `phone` masked unless admin, `status`, `attempts`, `answers`, "
-                                  "`suggestion`, `complaint_case`), `completed` and `shortfall` (docs/surveys.md)"}},
+                                  "`suggestion`, `complaint_case`), `completed` and `shortfall` (docs/surveys.md)",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "404": {"description": "No such ISO week", **_ERROR}},
         }
     },
     "/api/v1/survey-opt-outs": {
         "post": {
             "summary": "Never call a number for a survey again (operator, supervisor)",
-            "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "required": ["phone"],
-                "properties": {"phone": {"type": "string"}, "reason": {"type": "string", "maxLength": 200}},
-            }}}},
+            "requestBody": OPT_OUT.spec(),
             "responses": {"200": {"description": "`phone` as stored and `ended`: surveys not yet finished that "
-                                                 "ended as opted-out"}},
+                                                 "ended as opted-out",
+                                  "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                      "phone": {"type": "string"}, "ended": {"type": "integer"}}}}}}},
         }
     },
     "/api/v1/surveys/results": {
         "get": {
             "summary": "Completed and partial surveys, answer distribution and satisfaction rate (supervisor)",
-            "parameters": [
-                _WEEK,
-                {"name": "month", "in": "query", "schema": {"type": "string"}, "description": "e.g. 2026-12 (instead of week)"},
-                {"name": "by", "in": "query", "schema": {"type": "string", "enum": list(GROUPINGS)}},
-            ],
-            "responses": {"200": {"description": "`total` and, with `by`, one summary per window or staff member"}},
+            "description": "Give either week or month (a request with both or neither is a 400).",
+            "parameters": specs(RESULTS_QUERY),
+            "responses": {"200": {"description": "`total` and, with `by`, one summary per window or staff member",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "404": {"description": "No such ISO week", **_ERROR}},
         }
     },
     "/api/v1/served-items": {
         "post": {
             "summary": "Add completed service items, the population of the weekly survey draw (supervisor)",
-            "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "required": ["items"],
-                "properties": {"items": {"type": "array", "items": _ITEM, "maxItems": BATCH_LIMIT}},
-            }}}},
+            "requestBody": SERVED_ITEMS.spec(),
             "responses": {
-                "200": {"description": "Every item valid: `added`, `already_known`, `duplicates` (1-based positions skipped)"},
+                "200": {"description": "Every item valid: `added`, `already_known`, `duplicates` (1-based positions skipped)",
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {
+                            "added": {"type": "integer"}, "already_known": {"type": "integer"},
+                            "duplicates": {"type": "array", "items": {"type": "integer"}}}}}}},
                 "400": {"description": "Some items refused (`details.problems`, each with `row`, `field`, "
-                                       "`message`); the valid ones were stored (`details.added`)"},
+                                       "`message`); the valid ones were stored (`details.added`)", **_ERROR},
             },
         }
     },
 }
 
 
+def _week(week: str) -> None:
+    """Refuse a well-formed week that its year lacks (2027-W53) as not found."""
+    try:
+        parse_week(week)
+    except InvalidInput:
+        raise NotFound(f"week {week}: no such ISO week", week=week) from None
+
+
 @routes.post("/api/v1/served-items")
 async def add_served_items(request: web.Request) -> web.Response:
     """Validate and store a batch of served items; bad ones are reported, good ones kept."""
     require_role(request, *SURVEY_MANAGERS)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidInput("expected a JSON body {\"items\": [...]}") from None
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise InvalidInput("items: expected a list of served items", parameter="items")
-    if len(items) > BATCH_LIMIT:
-        raise InvalidInput(f"items: at most {BATCH_LIMIT} per request", parameter="items")
+    items = (await SERVED_ITEMS.read(request))["items"]
     rows = [(index, row if isinstance(row, dict) else {}) for index, row in enumerate(items, 1)]
     batch = parse_rows(rows, request.app[CONFIG].surveys.zone)
     async with request.app[SESSIONS]() as session:
@@ -152,8 +183,8 @@ def _survey_json(survey: store.Survey, view: store.WeekView, user: User) -> dict
 async def week_surveys(request: web.Request) -> web.Response:
     """One week's surveys, as the dialer and the flows left them."""
     user = require_role(request, *SURVEY_MANAGERS)
-    week = request.query.get("week", "")
-    parse_week(week)
+    week = replace(WEEK, required=True).read(request)
+    _week(week)
     config = request.app[CONFIG].surveys
     async with request.app[SESSIONS]() as session:
         view = await store.week_view(session, week)
@@ -174,10 +205,11 @@ async def week_surveys(request: web.Request) -> web.Response:
 async def survey_results(request: web.Request) -> web.Response:
     """Counts, distribution and satisfaction rate for a week or a month."""
     require_role(request, *SURVEY_MANAGERS)
-    weeks, period = period_weeks(request.query.get("week"), request.query.get("month"))
-    by = request.query.get("by")
-    if by is not None and by not in GROUPINGS:
-        raise InvalidInput(f"by: expected one of {', '.join(GROUPINGS)}, got {by!r}", parameter="by")
+    query = read(request, RESULTS_QUERY)
+    if query["week"]:
+        _week(query["week"])
+    weeks, period = period_weeks(query["week"], query["month"])
+    by = query["by"]
     async with request.app[SESSIONS]() as session:
         records = await store.survey_records(session, weeks)
     return web.json_response({"period": period, "weeks": weeks, **results(records, by)})
@@ -188,17 +220,10 @@ async def survey_results(request: web.Request) -> web.Response:
 async def opt_out(request: web.Request) -> web.Response:
     """Record an opt-out asked of an operator; the number's open surveys end opted-out."""
     user = require_role(request, *OPT_OUT_TAKERS)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidInput("expected a JSON body {\"phone\": ...}") from None
-    raw = body.get("phone") if isinstance(body, dict) else None
-    phone = phone_number(raw) if isinstance(raw, str) else None
-    if phone is None:
-        raise InvalidInput(f"phone: not a Chinese mobile or landline number: {raw!r}", parameter="phone")
+    body = await OPT_OUT.read(request)
+    phone = phone_number(body["phone"])
+    assert phone is not None  # PHONE_PATTERN admits exactly the numbers phone_number reads
     reason = body.get("reason", "asked an operator")
-    if not isinstance(reason, str) or len(reason) > 200:
-        raise InvalidInput("reason: expected text of at most 200 characters", parameter="reason")
     async with request.app[SESSIONS]() as session:
         ended = await store.opt_out(session, phone, by=f"{user.role} {user.name}", reason=reason,
                                     now=datetime.now(UTC))

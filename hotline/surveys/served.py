@@ -16,8 +16,9 @@ ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TEXT_LIMIT = 200
 # Chinese numbers as a centre's system records them: mobile 1[3-9]XXXXXXXXX (11 digits), or a
 # landline with its area code, 0 + 2-3 digits + a 7-8 digit local number; with or without +86.
-MOBILE = re.compile(r"1[3-9]\d{9}")
-LANDLINE = re.compile(r"0[1-9]\d{8,10}")
+# ASCII digits only: \d would also take "١٣٨", which no PBX dials.
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
+LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")
 _SEPARATORS = re.compile(r"[\s()\-]")
 
 
@@ -82,7 +83,10 @@ def parse_item(line: int, row: Mapping[str, object], zone: tzinfo) -> ServedItem
             problems.append(Problem(line, name, "missing"))
             continue
         value = raw.strip()
-        if len(value) > TEXT_LIMIT:
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL.
+            problems.append(Problem(line, name, "contains a NUL character"))
+        elif len(value) > TEXT_LIMIT:
             problems.append(Problem(line, name, f"longer than {TEXT_LIMIT} characters"))
         values[name] = value
     for name in ("window", "staff"):

@@ -9,13 +9,12 @@ from typing import Any, Callable
 from aiohttp import WSMsgType, web
 
 from hotline.calls import mask_number
-
-from hotline.db.calls import CURSOR_PATTERN, CallFilter, call_json, get_call, list_calls
+from hotline.db.calls import CallFilter, call_json, get_call, list_calls
 from hotline.errors import UpgradeRequired
 from hotline.db.tables import User
 from hotline.web.auth import CONSOLE, SOCKETS, USER, require_role
 from hotline.web.context import CONFIG, HUB, SESSIONS
-from hotline.web.openapi import CALL_ID, Choice, Integer, Text, Time, read, specs
+from hotline.web.openapi import CALL_ID, CURSOR, Choice, Integer, Text, Time, read, specs
 
 # Features add to a caller's history (cases: the caller's cases), wired by the composition root:
 # each is `async (session, number, user) -> {key: [...]}`.
@@ -43,7 +42,7 @@ CALL_FILTERS = (
     Choice(name="disposition", values=DISPOSITIONS, description="how the call ended"),
     Text(name="caller", description="the caller's number, exactly (empty: every caller)", example="13800000000"),
     Text(name="agent", description="the agent who took the call, exactly (empty: every agent)", example="PJSIP/8001"),
-    Text(name="cursor", pattern=CURSOR_PATTERN, max_length=29, description="next_cursor of the previous page"),
+    CURSOR,
     Integer(name="limit", low=1, high=500, default=50, description="calls per page"),
 )
 

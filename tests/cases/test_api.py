@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
 from hotline.cases.workflow import ACTIONS, STATUSES
+from hotline.db.calls import CURSOR_PATTERN
 
 FILE = {"type": "complaint", "channel": "12345", "description": "公安窗口工作人员态度恶劣",
         "caller_number": "13800000001", "caller_name": "张三", "window": "gongan", "staff": "li", "call_id": 1}
@@ -35,6 +37,8 @@ async def test_filing_answers_201_with_the_number_the_deadline_and_the_history(c
     assert case["caller_number"] == "13800000001" and case["call_id"] == 1 and case["hotline"] == "12345"
     shown = await client.get(f"/api/v1/cases/{case['number']}", headers=client.auth("supervisor"))
     assert (await shown.json())["number"] == case["number"]
+    # 1.0 is the integer 1 to JSON (RFC 8259 6) and to the document's JSON Schema.
+    assert (await filed(client, call_id=1.0))["call_id"] == 1
 
 
 async def test_a_case_walks_through_every_action_over_http(client):
@@ -111,16 +115,23 @@ async def test_a_wrong_role_is_a_403_and_changes_nothing(client):
 
 async def test_bad_input_is_a_400_naming_the_field(client):
     for body, field in [({**FILE, "type": "gossip"}, "type"), ({**FILE, "description": ""}, "description"),
-                        ({**FILE, "channel": "12319"}, "grid_code"),
+                        ({**FILE, "channel": "12319"}, "address"), ({**FILE, "channel": "12319", "address": "x"}, "grid_code"),
                         ({**FILE, "channel": "12319", "address": "x", "grid_code": "4101060102"}, "grid_code"),
                         ({**FILE, "call_id": "1"}, "call_id"), ({**FILE, "description": "a\x00b"}, "description"),
                         ({**FILE, "hotline": "1" * 33}, "hotline"), ({**FILE, "window": "w" * 65}, "window")]:
         error = await post(client, "operator", "/api/v1/cases", body, 400)
         assert field in error["message"], error
-    response = await client.post("/api/v1/cases", data=b"{not json", headers=client.auth("operator"))
-    assert response.status == 400 and "not JSON" in (await response.json())["message"]
+    as_json = client.auth("operator") | {"Content-Type": "application/json"}
+    for raw in (b"{not json", b'{"type": "complaint", "transcript_offset": Infinity}', b"[" * 60_000):
+        response = await client.post("/api/v1/cases", data=raw, headers=as_json)
+        assert response.status == 400 and "not JSON" in (await response.json())["message"]
+    response = await client.post("/api/v1/cases", data={"type": "complaint"}, headers=client.auth("operator"))
+    assert response.status == 415 and (await response.json())["error"] == "unsupported-media-type"
     number = (await filed(client))["number"]
     assert "reason" in (await act(client, "operator", number, "reject", {}, 400))["message"]
+    for action, body, field in [("reject", {"reason": "x", "version": "1"}, "version"),
+                                ("reject", {"reason": "   "}, "reason"), ("register", {"note": 7}, "note")]:
+        assert (await act(client, "operator", number, action, body, 400))["details"]["field"] == field
     assert (await act(client, "operator", number, "fly", {}, 400))["details"]["action"] == "fly"
     assert (await client.get("/api/v1/cases?status=lost", headers=client.auth("operator"))).status == 400
     assert (await client.get("/api/v1/cases?overdue=yes", headers=client.auth("operator"))).status == 400
@@ -186,13 +197,15 @@ async def test_the_list_filters_and_pages_with_a_cursor(client):
     assert len((await listed("window=gongan"))["cases"]) == 6
     assert (await listed("overdue=true"))["cases"] == []
     assert len((await listed("caller=13800000001"))["cases"]) == 6
-    seen, cursor = [], ""
+    seen, query = [], "limit=2"
     while True:
-        page = await listed(f"limit=2&cursor={cursor}")
+        page = await listed(query)
         seen += [c["number"] for c in page["cases"]]
         if not page["next_cursor"]:
             break
-        cursor = page["next_cursor"]
+        # One cursor format for cases and calls, the one the document states.
+        assert re.fullmatch(CURSOR_PATTERN, page["next_cursor"]), page["next_cursor"]
+        query = f"limit=2&cursor={page['next_cursor']}"
     assert seen == sorted(numbers + [inquiry], reverse=True)
 
 

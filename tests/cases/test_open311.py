@@ -70,10 +70,20 @@ async def test_errors_are_the_specification_s_array_and_change_nothing(client):
         (FORM, "operator", 403, "not an open311 user"),
         (FORM | {"service_code": "survey"}, "portal", 400, "service_code"),
         (FORM | {"description": ""}, "portal", 400, "description"),
-        (FORM | {"lat": "north"}, "portal", 400, "lat, long"),
+        (FORM | {"colour": "red"}, "portal", 400, "colour"),
+        (FORM | {"lat": "north", "long": "113"}, "portal", 400, "lat"), (FORM | {"lat": "34.7"}, "portal", 400, "long"),
     ]:
         [error] = await open311_post(client, form, key, status)
         assert error["code"] == status and text in error["description"]
+    key = {"api_key": client.tokens["portal"]}
+    for headers, raw, status in [({"Content-Type": "multipart/form-data"}, b"service_code=inquiry", 400),
+                                 ({"Content-Type": "application/json"}, b'{"service_code": "inquiry"}', 415),
+                                 ({"Content-Type": "multipart/form-data; boundary=b"},
+                                  b'--b\r\nContent-Disposition: form-data; name="\xf1\x97\xa8\x9c\x15\xc3\x84"\r\n\r\nx\r\n--b--\r\n', 400)]:
+        response = await client.post("/open311/v2/requests.json", params=key, data=raw, headers=headers)
+        assert response.status == status and (await response.json())[0]["code"] == status
+    [error] = await open311_get(client, "requests.json", expect=400, start_date="2026-12-01T08:00:00")
+    assert "start_date" in error["description"]
     response = await client.post("/open311/v2/requests.json", data=FORM)
     assert response.status == 403 and "api_key" in (await response.json())[0]["description"]
     assert (await client.get("/open311/v2/requests.json")).status == 403

@@ -98,5 +98,8 @@ async def test_api_needs_a_supervisor(api):
     for headers, status in (({}, 401), (api.auth("operator"), 403), (api.auth("handler"), 403)):
         response = await api.post("/api/v1/served-items", json={"items": [ITEM]}, headers=headers)
         assert response.status == status
-    response = await api.post("/api/v1/served-items", data=b"{", headers=api.auth("supervisor"))
+    response = await api.post("/api/v1/served-items", data=b"{",
+                              headers=api.auth("supervisor") | {"Content-Type": "application/json"})
     assert response.status == 400
+    response = await api.post("/api/v1/served-items", data=b"{", headers=api.auth("supervisor"))
+    assert response.status == 415

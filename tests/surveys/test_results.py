@@ -128,6 +128,10 @@ async def test_api_week_shows_each_survey_with_masked_numbers_for_supervisors(ap
 
 async def test_api_refuses_bad_weeks_and_other_roles(api, surveyed):
     assert (await api.get("/api/v1/surveys?week=49", headers=api.auth("supervisor"))).status == 400
+    # Well-formed, but 2027 has 52 ISO weeks.
+    response = await api.get("/api/v1/surveys?week=2027-W53", headers=api.auth("supervisor"))
+    assert response.status == 404 and (await response.json())["error"] == "not-found"
+    assert (await api.get("/api/v1/surveys/results?month=2026-13", headers=api.auth("supervisor"))).status == 400
     assert (await api.get(f"/api/v1/surveys?week={WEEK}", headers=api.auth("operator"))).status == 403
     assert (await api.get(f"/api/v1/surveys?week={WEEK}")).status == 401
     response = await api.get("/api/v1/surveys/results?week=2026-W49&month=2026-12", headers=api.auth("supervisor"))

@@ -1,10 +1,12 @@
 """Served-item rows: what the centre's export holds, validated the same way for CSV and API."""
 
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from hotline.surveys.api import PHONE_PATTERN
 from hotline.surveys.served import parse_rows, phone_number
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -27,6 +29,21 @@ def test_mobile_and_landline_numbers_are_kept_as_digits(text, number):
 @pytest.mark.parametrize("text", ["12345", "12800138000", "1380013800", "138001380001", "abc", "", "68912345"])
 def test_service_numbers_short_or_foreign_numbers_are_refused(text):
     assert phone_number(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "13800138000", "+86 138-0013-8000", "008613800138000", "8613800138000", "0371-68912345", "(010) 12345678",
+    "12345", "12800138000", "1380013800", "138001380001", "abc", "", "68912345", "86138001380",
+    "+861380013800", "0086010123456", "1٣800138000", "+8613800138000 ", "8686138001380", "\x1e13800138000",
+])
+def test_the_documented_phone_pattern_admits_exactly_the_numbers_read(text):
+    # The OpenAPI document states PHONE_PATTERN; the API reads phone_number.
+    assert bool(re.fullmatch(PHONE_PATTERN, text)) == (phone_number(text) is not None)
+
+
+def test_a_nul_character_is_a_problem_of_its_row():
+    batch = parse_rows([(1, GOOD | {"applicant": "张\x00三"})], SHANGHAI)
+    assert [(p.line, p.field) for p in batch.problems] == [(1, "applicant")]
 
 
 def test_a_time_without_offset_is_the_centres_local_time():
