@@ -178,7 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(commands)
+    # The survey commands reach cases through this port (`args.case_desk(config)`), so that
+    # surveys never imports cases' store.
+    parser.set_defaults(case_desk=_survey_desk)
     return parser
+
+
+def _survey_desk(config: Config):
+    from hotline.daemon import survey_desk
+
+    return survey_desk(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

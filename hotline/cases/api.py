@@ -88,6 +88,8 @@ ACTION_BODIES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "urge": ({"note": _T}, []),
     "escalate": ({"note": _T}, []),
     "reopen": ({"reason": _T}, ["reason"]),
+    # Made by the follow-up callback (and admins): the citizen's answer, 3 = dissatisfied.
+    "request-reopening": ({"reason": _T, "answer": {"type": "integer", "enum": [1, 2, 3]}}, ["reason"]),
     "merge": ({"into": _T}, ["into"]),
 }
 

@@ -446,8 +446,8 @@ async def close_call(
             survey.finished_at = now
         if DISSATISFIED in answers.values() and survey.complaint_case is None:
             survey.complaint_case = await desk.open_complaint(
-                survey_case=case, window=survey.window, staff=survey.staff, phone=survey.phone,
-                answers=answers)
+                session, survey_case=case, window=survey.window, staff=survey.staff, phone=survey.phone,
+                answers=answers, at=now)
         await session.commit()
     log.info("survey %s: %s", case, following.status, extra={"action": "survey-status"})
     return following.status

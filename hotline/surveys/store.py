@@ -220,8 +220,8 @@ async def _add_round(
     chosen = draw(pool, week.seed, round_, count)
     for candidate in chosen:
         case = await desk.open_survey_case(
-            week=week.week, item_id=candidate.item_id, window=candidate.window,
-            staff=candidate.staff, phone=candidate.phone,
+            session, week=week.week, item_id=candidate.item_id, window=candidate.window,
+            staff=candidate.staff, phone=candidate.phone, at=now,
         )
         session.add(Survey(
             week=week.week, round=round_, served_item_id=candidate.item_id, case=case,

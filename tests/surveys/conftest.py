@@ -11,8 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.ami import AmiLink, LinkState
+from hotline.cases.desk import SurveyDesk
+from hotline.cases.store import CaseView, Viewer, view_case
+from hotline.cases.workflow import Actor
 from hotline.cli import main
-from hotline.config import PbxConfig
+from hotline.config import CasesConfig, PbxConfig
 from hotline.surveys import store
 from hotline.surveys.served import ServedItem
 from tests.fakes.asterisk import FakeAsterisk
@@ -33,6 +36,17 @@ def surveys_cli(database_url, monkeypatch) -> Callable[..., int]:
         return main([*options, "surveys", *map(str, args)])
 
     return run
+
+
+def case_desk() -> SurveyDesk:
+    """The cases workflow as the campaign's case desk (the daemon adds scoring and recordings)."""
+    return SurveyDesk(CasesConfig())
+
+
+async def case_of(sessions, number: str) -> CaseView:
+    """Case `number` as a supervisor sees it."""
+    async with sessions() as session:
+        return await view_case(session, number, Viewer(Actor("test", "supervisor")))
 
 
 def write_csv(path: Path, *lines: str, encoding: str = "utf-8") -> Path:

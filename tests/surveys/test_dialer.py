@@ -13,16 +13,15 @@ from hotline.config import SurveyConfig
 from hotline.db.tables import Call
 from hotline.simulator import ANSWERED, BUSY, NO_ANSWER, Channel
 from hotline.surveys import store
-from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.dialer import SurveyDialer, close_call
-from tests.surveys.conftest import MONDAY, WEEK, Clock
+from tests.surveys.conftest import MONDAY, WEEK, Clock, case_desk, case_of
 
 CONFIG = SurveyConfig(dial="Local/{number}@citizens", caller_id='"Hotline" <12345>', concurrency=2,
                       calls_per_minute=6)
 
 
 def dialer(sessions, link, clock, config=CONFIG) -> SurveyDialer:
-    return SurveyDialer(sessions, config, link, SurveyCaseNumbers(), clock=clock)
+    return SurveyDialer(sessions, config, link, case_desk(), clock=clock)
 
 
 async def surveys(sessions) -> list[store.Survey]:
@@ -136,11 +135,15 @@ async def test_answered_survey_stays_calling_until_the_flow_closes_it_and_a_comp
     assert (first.status, second.status) == ("calling", "calling")
     assert await survey_dialer.tick() == []  # both lines busy with surveys
     await answer(sessions, first.case, 1, 3, 2)
-    assert await close_call(sessions, first.case, CONFIG, SurveyCaseNumbers(), clock()) == "completed"
+    assert await close_call(sessions, first.case, CONFIG, case_desk(), clock()) == "completed"
     await answer(sessions, second.case, 2, None, None)
-    assert await close_call(sessions, second.case, CONFIG, SurveyCaseNumbers(), clock()) == "partial"
+    assert await close_call(sessions, second.case, CONFIG, case_desk(), clock()) == "partial"
     first, second = (await surveys(sessions))[:2]
-    assert first.complaint_case == f"CP-{first.case}" and second.complaint_case is None
+    assert second.complaint_case is None
+    complaint = (await case_of(sessions, first.complaint_case)).case
+    assert (complaint.type, complaint.status, complaint.window, complaint.staff) == (
+        "complaint", "received", first.window, first.staff)
+    assert first.case in complaint.description and "efficiency: dissatisfied" in complaint.description
 
 
 async def test_an_extension_asterisk_refuses_is_a_failed_attempt(sessions, served, fake_pbx):
@@ -232,7 +235,7 @@ async def test_an_earlier_answered_attempt_does_not_close_the_survey_while_the_n
     await survey_dialer.idle()
     [survey] = [s for s in await surveys(sessions) if s.status == "calling"]
     # The citizen picked up and said nothing: called again after the retry interval.
-    assert await close_call(sessions, survey.case, config, SurveyCaseNumbers(), clock()) == "pending"
+    assert await close_call(sessions, survey.case, config, case_desk(), clock()) == "pending"
     fake.originate_delay = 30  # the second call rings on
     clock.advance(minutes=2)
     [second] = await survey_dialer.tick()

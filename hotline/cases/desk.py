@@ -1,0 +1,68 @@
+"""What the callback surveys ask of cases, as cases does it: a drawn citizen's survey case, a
+complaint from a dissatisfied answer, a reopening request from a dissatisfied follow-up.
+
+The composition root hands a `SurveyDesk` to the survey campaign as its case desk (the port in
+hotline/surveys/cases.py); neither feature imports the other. Every method works in the
+caller's session and leaves the commit to it, so a survey row and its case are stored together
+or not at all (a draw lost to a concurrent draw leaves no orphan case behind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.cases import workflow
+from hotline.cases.store import Recordings, Scoring, Viewer, act_on_case, case_services, file_case
+from hotline.config import CasesConfig
+
+SURVEY_ACTOR = workflow.Actor("hotline:surveys", workflow.SYSTEM)
+_QUESTIONS = {"attitude": "service attitude", "efficiency": "efficiency", "compliance": "compliance with rules"}
+_ANSWERS = {1: "satisfied", 2: "basically satisfied", 3: "dissatisfied"}
+
+
+class SurveyDesk:
+    """Files the campaign's cases through the cases workflow (hotline.cases.store)."""
+
+    def __init__(self, config: CasesConfig, scoring: Scoring | None = None,
+                 recordings: Recordings | None = None) -> None:
+        self.config = config
+        self.scoring = scoring
+        self.recordings = recordings
+
+    async def _services(self, session: AsyncSession):
+        return await case_services(session, self.config, self.scoring, self.recordings)
+
+    async def open_survey_case(
+        self, session: AsyncSession, *, week: str, item_id: int, window: str, staff: str, phone: str, at: datetime,
+    ) -> str:
+        """A callback-survey case (type and channel `survey`) for the citizen served by `item_id`."""
+        fields = {"type": "survey", "channel": "survey", "window": window, "staff": staff,
+                  "caller_number": phone,
+                  "description": f"callback survey {week}: served item {item_id} at window {window}, staff {staff}"}
+        view = await file_case(session, fields, SURVEY_ACTOR, at, await self._services(session), commit=False)
+        return view.case.number
+
+    async def open_complaint(
+        self, session: AsyncSession, *, survey_case: str, window: str, staff: str, phone: str,
+        answers: Mapping[str, int | None], at: datetime,
+    ) -> str:
+        """A complaint about `window`/`staff` for verification; only a verified (substantiated)
+        one reaches the scores, through the cases workflow."""
+        heard = "; ".join(f"{_QUESTIONS[q]}: {_ANSWERS.get(a, 'no answer')}" for q, a in answers.items() if q in _QUESTIONS)
+        fields = {"type": "complaint", "channel": "survey", "window": window, "staff": staff,
+                  "caller_number": phone,
+                  "description": f"dissatisfied in callback survey {survey_case} ({heard})"}
+        view = await file_case(session, fields, SURVEY_ACTOR, at, await self._services(session), commit=False)
+        return view.case.number
+
+    async def request_reopening(self, session: AsyncSession, *, case: str, answer: int, at: datetime) -> str:
+        """Record on closed `case` that its citizen was dissatisfied; the supervisor decides
+        whether to reopen it. Returns the case's number."""
+        await act_on_case(session, case, "request-reopening",
+                          {"reason": f"follow-up callback: the citizen is {_ANSWERS.get(answer, answer)}",
+                           "answer": answer},
+                          Viewer(SURVEY_ACTOR), at, await self._services(session), commit=False)
+        return case
