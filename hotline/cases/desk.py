@@ -9,6 +9,7 @@ or not at all (a draw lost to a concurrent draw leaves no orphan case behind).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -16,11 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.cases import workflow
 from hotline.cases.store import Recordings, Scoring, Viewer, act_on_case, case_services, file_case
+from hotline.cases.workflow import IllegalTransition
 from hotline.config import CasesConfig
 
+log = logging.getLogger("hotline.cases")
 SURVEY_ACTOR = workflow.Actor("hotline:surveys", workflow.SYSTEM)
 _QUESTIONS = {"attitude": "service attitude", "efficiency": "efficiency", "compliance": "compliance with rules"}
 _ANSWERS = {1: "satisfied", 2: "basically satisfied", 3: "dissatisfied"}
+
+
+def _heard(answers: Mapping[str, int | None]) -> str:
+    return "; ".join(f"{_QUESTIONS[q]}: {_ANSWERS.get(a, 'no answer')}" for q, a in answers.items()
+                     if q in _QUESTIONS and a is not None)
 
 
 class SurveyDesk:
@@ -51,12 +59,25 @@ class SurveyDesk:
     ) -> str:
         """A complaint about `window`/`staff` for verification; only a verified (substantiated)
         one reaches the scores, through the cases workflow."""
-        heard = "; ".join(f"{_QUESTIONS[q]}: {_ANSWERS.get(a, 'no answer')}" for q, a in answers.items() if q in _QUESTIONS)
+        heard = _heard(answers)
         fields = {"type": "complaint", "channel": "survey", "window": window, "staff": staff,
                   "caller_number": phone,
                   "description": f"dissatisfied in callback survey {survey_case} ({heard})"}
         view = await file_case(session, fields, SURVEY_ACTOR, at, await self._services(session), commit=False)
         return view.case.number
+
+    async def close_survey_case(
+        self, session: AsyncSession, *, case: str, status: str, answers: Mapping[str, int | None], at: datetime,
+    ) -> None:
+        """Resolve survey case `case` with how its survey ended, so it leaves the open and
+        overdue lists. One resolved otherwise meanwhile (by an operator) is left as it is."""
+        heard = _heard(answers)
+        note = f"survey {status}" + (f": {heard}" if heard else "")
+        try:
+            await act_on_case(session, case, "resolve", {"answer": note}, Viewer(SURVEY_ACTOR), at,
+                              await self._services(session), commit=False)
+        except IllegalTransition as error:
+            log.info("survey case %s not resolved: %s", case, error, extra={"action": "survey-case"})
 
     async def request_reopening(self, session: AsyncSession, *, case: str, answer: int, at: datetime) -> str:
         """Record on closed `case` that its citizen was dissatisfied; the supervisor decides

@@ -211,7 +211,8 @@ DEPARTMENT = ("handler",)
 
 # action -> where it may start and who may make it (admins may make any).
 ACTIONS: dict[str, ActionRule] = {
-    "resolve": ActionRule((RECEIVED,), RECEPTION),
+    # The system resolves a callback-survey case when its survey ends (the answers are its reply).
+    "resolve": ActionRule((RECEIVED,), RECEPTION + (SYSTEM,)),
     "register": ActionRule((RECEIVED,), RECEPTION),
     "reject": ActionRule((RECEIVED,), RECEPTION),
     "merge": ActionRule((RECEIVED, REGISTERED), RECEPTION),

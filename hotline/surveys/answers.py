@@ -72,7 +72,7 @@ class SurveyAnswers:
             survey = await session.scalar(select(store.Survey).where(store.Survey.case == case))
             if survey is not None:
                 await store.opt_out(session, survey.phone, by="citizen", reason="opt-out key",
-                                    now=self.clock())
+                                    now=self.clock(), desk=self.desk)
 
     async def finish(self, case: str) -> str | None:
         return await close_call(self.sessions, case, self.config, self.desk, self.clock())

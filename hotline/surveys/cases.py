@@ -30,5 +30,10 @@ class CaseDesk(Protocol):
     ) -> str:
         """Open a complaint about `window`/`staff` for verification (a dissatisfied answer)."""
 
+    async def close_survey_case(
+        self, session: AsyncSession, *, case: str, status: str, answers: Mapping[str, int | None], at: datetime,
+    ) -> None:
+        """The survey of `case` ended (`status`: completed, partial, unreachable, opted-out)."""
+
     async def request_reopening(self, session: AsyncSession, *, case: str, answer: int, at: datetime) -> str:
         """Ask for closed `case` to be reopened (a dissatisfied follow-up)."""

@@ -132,7 +132,7 @@ def opt_out_number(args: argparse.Namespace, config: Config) -> int:
     async def run() -> int:
         async with database(config.database_url) as sessions, sessions() as session:
             return await store.opt_out(session, phone, by=f"operator {getpass.getuser()}",
-                                       reason=args.reason, now=datetime.now(UTC))
+                                       reason=args.reason, now=datetime.now(UTC), desk=args.case_desk(config))
 
     ended = asyncio.run(run())
     print(f"{phone} opted out; {ended} survey(s) not yet finished ended as opted out")

@@ -444,6 +444,7 @@ async def close_call(
         survey.status, survey.next_attempt_at = following.status, following.next_attempt_at
         if following.status != PENDING:
             survey.finished_at = now
+            await desk.close_survey_case(session, case=case, status=following.status, answers=answers, at=now)
         if DISSATISFIED in answers.values() and survey.complaint_case is None:
             survey.complaint_case = await desk.open_complaint(
                 session, survey_case=case, window=survey.window, staff=survey.staff, phone=survey.phone,

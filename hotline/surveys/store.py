@@ -275,8 +275,10 @@ async def replace_spent(session: AsyncSession, week: str, config: SurveyConfig, 
     return added
 
 
-async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, now: datetime) -> int:
-    """Never call `phone` again; its surveys not yet finished end as opted out (how many)."""
+async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, now: datetime,
+                  desk: CaseDesk) -> int:
+    """Never call `phone` again; its surveys not yet finished end as opted out (how many),
+    their cases resolved as such."""
     if await session.get(OptOut, phone) is None:
         session.add(OptOut(phone=phone, at=now, by=by, reason=reason))
     surveys = await session.scalars(
@@ -285,6 +287,8 @@ async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, no
     ended = 0
     for survey in surveys:
         survey.status, survey.next_attempt_at, survey.finished_at = OPTED_OUT, None, now
+        await desk.close_survey_case(session, case=survey.case, status=OPTED_OUT, answers={
+            "attitude": survey.attitude, "efficiency": survey.efficiency, "compliance": survey.compliance}, at=now)
         ended += 1
     await session.commit()
     return ended

@@ -144,6 +144,10 @@ async def test_answered_survey_stays_calling_until_the_flow_closes_it_and_a_comp
     assert (complaint.type, complaint.status, complaint.window, complaint.staff) == (
         "complaint", "received", first.window, first.staff)
     assert first.case in complaint.description and "efficiency: dissatisfied" in complaint.description
+    # Both survey cases are resolved with their answers: the survey is the case's reply.
+    assert (await case_of(sessions, first.case)).history[-1].note == (
+        "survey completed: service attitude: satisfied; efficiency: dissatisfied; compliance with rules: basically satisfied")
+    assert (await case_of(sessions, second.case)).case.status == "resolved"
 
 
 async def test_an_extension_asterisk_refuses_is_a_failed_attempt(sessions, served, fake_pbx):

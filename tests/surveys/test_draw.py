@@ -98,7 +98,7 @@ async def test_the_stored_seed_reproduces_the_draw(sessions, served):
 async def test_opted_out_and_recently_surveyed_numbers_are_never_drawn(sessions, served):
     async with sessions() as session:
         for n in range(4):
-            await store.opt_out(session, f"1380000{n:04d}", by="operator", reason="test", now=MONDAY)
+            await store.opt_out(session, f"1380000{n:04d}", by="operator", reason="test", now=MONDAY, desk=case_desk())
         last_week = await store.draw_week(session, "2026-W48", CONFIG, case_desk(), MONDAY - timedelta(days=7))
         drawn = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
     excluded = {f"1380000{n:04d}" for n in range(4)} | {s.phone for s in last_week.surveys}
@@ -134,10 +134,14 @@ async def test_opting_out_ends_the_numbers_unfinished_surveys(sessions, served):
     async with sessions() as session:
         drawn = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
         phone = drawn.surveys[0].phone
-        assert await store.opt_out(session, phone, by="operator", reason="asked", now=MONDAY) == 1
-        assert await store.opt_out(session, phone, by="operator", reason="again", now=MONDAY) == 0
+        assert await store.opt_out(session, phone, by="operator", reason="asked", now=MONDAY, desk=case_desk()) == 1
+        assert await store.opt_out(session, phone, by="operator", reason="again", now=MONDAY, desk=case_desk()) == 0
         [survey] = [s for s in await store.week_surveys(session, WEEK) if s.phone == phone]
     assert survey.status == "opted-out"
+    # Its case is resolved with how it ended, so it never shows as open or overdue.
+    case = await case_of(sessions, survey.case)
+    assert (case.case.status, case.history[-1].note) == ("resolved", "survey opted-out")
+    assert (await case_of(sessions, drawn.surveys[1].case)).case.status == "received"
 
 
 async def test_draw_command_prints_the_draw_and_draws_only_once(surveys_cli, served, capsys):
