@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from datetime import date, time
+from datetime import time
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -153,8 +153,6 @@ class SurveyConfig:
     timezone: str = "Asia/Shanghai"
     calling_hours: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(14), time(17, 30)))
     calling_days: str = "working"
-    holidays: frozenset[date] = frozenset()
-    working_weekends: frozenset[date] = frozenset()
     max_attempts: int = 3
     retry_minutes: float = 120.0
     ring_timeout: float = 45.0
@@ -415,15 +413,6 @@ def _calling_hours(text: Any) -> tuple[tuple[time, time], ...]:
     return tuple(sorted(spans))
 
 
-def _days(key: str, value: Any) -> frozenset[date]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of dates such as [\"2026-10-01\"]", key=key)
-    try:
-        return frozenset(item if isinstance(item, date) else date.fromisoformat(item) for item in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}: expected dates as YYYY-MM-DD, got {value!r}", key=key) from None
-
-
 def _surveys(table: Any) -> SurveyConfig:
     """The `[surveys]` table; small values (a retry after 1 minute) are accepted for testing."""
     if not isinstance(table, dict):
@@ -434,7 +423,10 @@ def _surveys(table: Any) -> SurveyConfig:
         if key == "calling_hours":
             values[key] = _calling_hours(value)
         elif key in ("holidays", "working_weekends"):
-            values[key] = _days(dotted, value)
+            # One working-day calendar for deadlines and calling days: the cases' State Council
+            # notices (hotline cases calendar import), so a holiday is never entered twice.
+            raise ConfigError(f"{dotted}: removed; calling days follow the cases' working-day calendar "
+                              "(hotline cases calendar import FILE.toml)", key=dotted)
         elif key == "prompts":
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise ConfigError(f"{dotted}: expected [surveys.prompts.LANGUAGE] tables", key=dotted)

@@ -10,13 +10,14 @@ or not at all (a draw lost to a concurrent draw leaves no orphan case behind).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.cases import workflow
-from hotline.cases.store import Recordings, Scoring, Viewer, act_on_case, case_services, file_case
+from hotline.cases.calendar import WorkingCalendar
+from hotline.cases.store import Recordings, Scoring, Viewer, act_on_case, calendar_years, case_services, file_case
 from hotline.cases.workflow import IllegalTransition
 from hotline.config import CasesConfig
 
@@ -42,6 +43,10 @@ class SurveyDesk:
 
     async def _services(self, session: AsyncSession):
         return await case_services(session, self.config, self.scoring, self.recordings)
+
+    async def working_days(self, session: AsyncSession) -> Callable[[date], bool]:
+        """The State Council calendars (shipped, or imported) as the calling days."""
+        return WorkingCalendar(await calendar_years(session)).is_working_day
 
     async def open_survey_case(
         self, session: AsyncSession, *, week: str, item_id: int, window: str, staff: str, phone: str, at: datetime,

@@ -9,8 +9,8 @@ the campaign's session and transaction: the caller commits the case with its own
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 class CaseDesk(Protocol):
     """What the survey campaign asks of the cases workflow; each call returns a case number."""
+
+    async def working_days(self, session: AsyncSession) -> Callable[[date], bool]:
+        """Whether a day is a working day: the calendar case deadlines count in."""
 
     async def open_survey_case(
         self, session: AsyncSession, *, week: str, item_id: int, window: str, staff: str, phone: str, at: datetime,

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import SurveyConfig
 from hotline.db.tables import Call
@@ -62,27 +62,21 @@ def outcome_of(reason: str | None) -> str:
 class CallingRules:
     """When citizens may be called: hours of the day, on which days, in which time zone.
 
-    `holidays` and `working_weekends` are the working-day calendar (public holidays, and the
-    weekend days worked in lieu, 调休), an input: the centre's calendar changes every year.
+    `working_day` is the centre's working-day calendar (public holidays and the weekend days
+    worked in lieu, 调休), the one the case deadlines use: the desk gives it (CaseDesk).
     """
 
     hours: tuple[tuple[time, time], ...]
     working_days_only: bool
-    holidays: frozenset[date]
-    working_weekends: frozenset[date]
+    working_day: Callable[[date], bool]
     zone: tzinfo
 
     @classmethod
-    def from_config(cls, config: SurveyConfig) -> CallingRules:
-        return cls(config.calling_hours, config.calling_days == "working", config.holidays,
-                   config.working_weekends, config.zone)
+    def from_config(cls, config: SurveyConfig, working_day: Callable[[date], bool]) -> CallingRules:
+        return cls(config.calling_hours, config.calling_days == "working", working_day, config.zone)
 
     def is_calling_day(self, day: date) -> bool:
-        if not self.working_days_only:
-            return True
-        if day in self.working_weekends:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
+        return not self.working_days_only or self.working_day(day)
 
 
 def may_call(now: datetime, rules: CallingRules) -> bool:
@@ -105,7 +99,7 @@ def next_calling_time(after: datetime, rules: CallingRules) -> datetime:
             closing = datetime.combine(day, end, rules.zone)
             if local < closing:
                 return max(local, opening).astimezone(after.tzinfo)
-    raise HotlineError("surveys: no calling day in the next 400 days (check calling_days and holidays)")
+    raise HotlineError("surveys: no calling day in the next 400 days (check calling_days and the calendar)")
 
 
 # -- attempts ------------------------------------------------------------------------------------
@@ -158,6 +152,11 @@ def rate_window(config: SurveyConfig) -> timedelta:
 # -- the shell -----------------------------------------------------------------------------------
 
 
+async def calling_rules(session: AsyncSession, config: SurveyConfig, desk: CaseDesk) -> CallingRules:
+    """The calling rules of `config` on the working-day calendar the desk keeps."""
+    return CallingRules.from_config(config, await desk.working_days(session))
+
+
 class Originator(Protocol):
     """What the dialer needs of an AMI link (hotline.ami.AmiLink)."""
 
@@ -202,7 +201,6 @@ class SurveyDialer:
     ) -> None:
         self.sessions = sessions
         self.config = config
-        self.rules = CallingRules.from_config(config)
         self.link = link
         self.desk = desk
         self.clock = clock
@@ -234,7 +232,10 @@ class SurveyDialer:
         """Draw the week if due, replace spent draws, settle what is in doubt, start due calls;
         returns the ActionIDs of the calls started."""
         now = self.clock()
-        calling = may_call(now, self.rules)
+        async with self.sessions() as session:
+            # Read every tick: a calendar imported meanwhile counts at once.
+            rules = await calling_rules(session, self.config, self.desk)
+        calling = may_call(now, rules)
         if calling:
             # Drawn at the week's first calling moment, not at midnight: the served items the
             # centre exports on Monday morning are in the population.
@@ -439,7 +440,7 @@ async def close_call(
             .where(store.SurveyAttempt.survey_id == survey.id, store.SurveyAttempt.settled_at.is_(None))
             .values(settled_at=now))
         answers = {question: getattr(survey, question) for question in QUESTIONS}
-        following = after_attempt(attempts, now, config, CallingRules.from_config(config),
+        following = after_attempt(attempts, now, config, await calling_rules(session, config, desk),
                                   list(answers.values()), opted_out)
         survey.status, survey.next_attempt_at = following.status, following.next_attempt_at
         if following.status != PENDING:

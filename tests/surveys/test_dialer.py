@@ -14,7 +14,7 @@ from hotline.db.tables import Call
 from hotline.simulator import ANSWERED, BUSY, NO_ANSWER, Channel
 from hotline.surveys import store
 from hotline.surveys.dialer import SurveyDialer, close_call
-from tests.surveys.conftest import MONDAY, WEEK, Clock, case_desk, case_of
+from tests.surveys.conftest import MONDAY, WEEK, Clock, case_desk, case_of, import_notice
 
 CONFIG = SurveyConfig(dial="Local/{number}@citizens", caller_id='"Hotline" <12345>', concurrency=2,
                       calls_per_minute=6)
@@ -71,7 +71,9 @@ def day(offset: int, hour: int, minute: int = 0) -> datetime:
 
 async def test_a_week_of_busy_and_unanswered_calls_retries_at_the_right_times_then_replaces(sessions, served, fake_pbx):
     fake, link = fake_pbx
-    config = replace(CONFIG, concurrency=5, calls_per_minute=10, holidays=frozenset({date(2026, 12, 1)}))
+    config = replace(CONFIG, concurrency=5, calls_per_minute=10)
+    # Tuesday a public holiday, as the cases' calendar says (the one deadlines count in).
+    await import_notice(sessions, 2026, [date(2026, 12, 1)])
     clock = Clock(day(0, 8))
     survey_dialer = dialer(sessions, link, clock, config)
     assert await survey_dialer.tick() == []  # before calling hours: not even drawn yet
