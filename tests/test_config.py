@@ -173,6 +173,9 @@ def test_survey_settings_accept_small_test_values_and_local_prompts(tmp_path):
     ('timezone = "Mars/Olympus"', "surveys.timezone: unknown time zone 'Mars/Olympus'"),
     ('language = "zh"', "surveys.language: no [surveys.prompts.zh]"),
     ("ringing = 5", "surveys.ringing: unknown key"),
+    ('followup_types = ["110"]', 'surveys.followup_types: expected a list of hotlines out of "12345", "12319", got [\'110\']'),
+    ("followup_share = 1.5", "surveys.followup_share: expected a share above 0 and at most 1, got 1.5"),
+    ("followup_days = 0", "surveys.followup_days: must be at least 1"),
 ])
 def test_a_bad_survey_setting_is_one_line_naming_the_key(tmp_path, text, message):
     path = tmp_path / "hotline.toml"

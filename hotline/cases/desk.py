@@ -10,14 +10,15 @@ or not at all (a draw lost to a concurrent draw leaves no orphan case behind).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.cases import workflow
 from hotline.cases.calendar import WorkingCalendar
-from hotline.cases.store import Recordings, Scoring, Viewer, act_on_case, calendar_years, case_services, file_case
+from hotline.cases.store import Recordings, Scoring, Viewer, act_on_case, calendar_years, case_services, closed_cases, file_case
 from hotline.cases.workflow import IllegalTransition
 from hotline.config import CasesConfig
 
@@ -25,6 +26,16 @@ log = logging.getLogger("hotline.cases")
 SURVEY_ACTOR = workflow.Actor("hotline:surveys", workflow.SYSTEM)
 _QUESTIONS = {"attitude": "service attitude", "efficiency": "efficiency", "compliance": "compliance with rules"}
 _ANSWERS = {1: "satisfied", 2: "basically satisfied", 3: "dissatisfied"}
+
+
+@dataclass(frozen=True)
+class CallbackCase:
+    """A closed case as the follow-up callback sees it (the campaign's ClosedCase)."""
+
+    number: str
+    phone: str | None
+    window: str | None
+    closed_at: datetime
 
 
 def _heard(answers: Mapping[str, int | None]) -> str:
@@ -43,6 +54,11 @@ class SurveyDesk:
 
     async def _services(self, session: AsyncSession):
         return await case_services(session, self.config, self.scoring, self.recordings)
+
+    async def closed_cases(self, session: AsyncSession, *, channels: Sequence[str], since: datetime) -> list[CallbackCase]:
+        """Cases from `channels` closed since `since`, with their citizen's number."""
+        return [CallbackCase(row.number, phone, row.department_window, row.closed_at)
+                for row, phone in await closed_cases(session, channels, since)]
 
     async def working_days(self, session: AsyncSession) -> Callable[[date], bool]:
         """The State Council calendars (shipped, or imported) as the calling days."""

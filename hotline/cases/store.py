@@ -787,6 +787,21 @@ async def cases_filed_between(
     return [(_case(row), steps[row.id]) for row in rows]
 
 
+async def closed_cases(
+    session: AsyncSession, channels: Sequence[str], since: datetime,
+) -> list[tuple[CaseRow, str | None]]:
+    """Cases that came in on `channels` and were closed since `since` (resolved on the call or
+    verified; not merged or rejected), oldest first, each with its first caller's number."""
+    first_caller = (select(CaseCaller.number).where(CaseCaller.case_id == CaseRow.id)
+                    .order_by(CaseCaller.id).limit(1).scalar_subquery())
+    rows = await session.execute(
+        select(CaseRow, first_caller)
+        .where(CaseRow.channel.in_(channels), CaseRow.status.in_((workflow.RESOLVED, workflow.CLOSED)),
+               CaseRow.merged_into.is_(None), CaseRow.closed_at >= since)
+        .order_by(CaseRow.closed_at, CaseRow.id))
+    return [(row, phone) for row, phone in rows.all()]
+
+
 async def open_case_counts(session: AsyncSession, now: datetime) -> tuple[dict[str, int], int]:
     """Open cases per status, and how many of them are past their deadline (for /metrics)."""
     open_ = CaseRow.status.in_(workflow.OPEN_STATUSES)

@@ -97,3 +97,5 @@ class SurveyAnswers:
                     log.warning("follow-up of case %s: dissatisfied, but no reopening request: %s", case, error,
                                 extra={"action": "followup-reopening"})
             await session.commit()
+        # The dialer's follow-up call of the case (if it made this one) ends with the answer.
+        await close_call(self.sessions, case, self.config, self.desk, now)

@@ -9,15 +9,29 @@ the campaign's session and transaction: the caller commits the case with its own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+@dataclass(frozen=True)
+class ClosedCase:
+    """A closed 12345/12319 case whose citizen may be called back (回访)."""
+
+    number: str
+    phone: str | None
+    window: str | None  # the responsible department's window
+    closed_at: datetime
+
+
 class CaseDesk(Protocol):
     """What the survey campaign asks of the cases workflow; each call returns a case number."""
+
+    async def closed_cases(self, session: AsyncSession, *, channels: Sequence[str], since: datetime) -> list[ClosedCase]:
+        """Cases that came in on `channels` and were closed (resolved or verified) since `since`."""
 
     async def working_days(self, session: AsyncSession) -> Callable[[date], bool]:
         """Whether a day is a working day: the calendar case deadlines count in."""

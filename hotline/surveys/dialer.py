@@ -128,7 +128,7 @@ def after_attempt(
         return Next(OPTED_OUT)
     given = [answer for answer in answers if answer is not None]
     if given:
-        return Next(COMPLETED if len(given) == len(QUESTIONS) else PARTIAL)
+        return Next(COMPLETED if len(given) == len(answers) else PARTIAL)
     if attempts_made >= config.max_attempts:
         return Next(UNREACHABLE)
     retry = ended_at + timedelta(minutes=config.retry_minutes)
@@ -179,6 +179,7 @@ class _Dial:
     action_id: str
     phone: str
     case: str
+    kind: str
 
 
 class SurveyDialer:
@@ -242,6 +243,7 @@ class SurveyDialer:
             week = week_of(now, self.config.zone)
             async with self.sessions() as session:
                 await store.draw_week(session, week, self.config, self.desk, now)
+                await store.plan_followups(session, self.config, self.desk, now)
                 await store.replace_spent(session, week, self.config, self.desk, now)
         if not self.link.up:
             return []
@@ -303,13 +305,13 @@ class SurveyDialer:
             attempt_id = await session.scalar(
                 select(store.SurveyAttempt.id).where(store.SurveyAttempt.action_id == action_id))
         log.info("survey %s: attempt %d", survey.case, number, extra={"action": "survey-dial"})
-        return _Dial(survey_id, attempt_id, action_id, survey.phone, survey.case)
+        return _Dial(survey_id, attempt_id, action_id, survey.phone, survey.case, survey.kind)
 
     async def _call(self, dial: _Dial) -> None:
         try:
             response = await self.link.originate(
                 self.config.dial.format(number=dial.phone),
-                context=self.config.context,
+                context=self.config.followup_context if dial.kind == store.FOLLOWUP else self.config.context,
                 exten=self.config.exten,
                 caller_id=self.config.caller_id,
                 variables={"CASE_ID": dial.case, ATTEMPT_VARIABLE: dial.action_id},
@@ -439,14 +441,20 @@ async def close_call(
             update(store.SurveyAttempt)
             .where(store.SurveyAttempt.survey_id == survey.id, store.SurveyAttempt.settled_at.is_(None))
             .values(settled_at=now))
-        answers = {question: getattr(survey, question) for question in QUESTIONS}
+        if survey.kind == store.FOLLOWUP:
+            heard = await session.get(store.FollowupAnswer, case)
+            answers = {"followup": heard.answer if heard is not None else None}
+        else:
+            answers = {question: getattr(survey, question) for question in QUESTIONS}
         following = after_attempt(attempts, now, config, await calling_rules(session, config, desk),
                                   list(answers.values()), opted_out)
         survey.status, survey.next_attempt_at = following.status, following.next_attempt_at
         if following.status != PENDING:
             survey.finished_at = now
-            await desk.close_survey_case(session, case=case, status=following.status, answers=answers, at=now)
-        if DISSATISFIED in answers.values() and survey.complaint_case is None:
+            if survey.kind == store.SURVEY:
+                await desk.close_survey_case(session, case=case, status=following.status, answers=answers, at=now)
+        # A follow-up's dissatisfied answer asks for reopening instead (SurveyAnswers.followup).
+        if survey.kind == store.SURVEY and DISSATISFIED in answers.values() and survey.complaint_case is None:
             survey.complaint_case = await desk.open_complaint(
                 session, survey_case=case, window=survey.window, staff=survey.staff, phone=survey.phone,
                 answers=answers, at=now)

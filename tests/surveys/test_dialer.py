@@ -9,10 +9,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from hotline.config import SurveyConfig
+from hotline.cases.store import Viewer, act_on_case, case_services, file_case
+from hotline.cases.workflow import Actor
+from hotline.config import CasesConfig, SurveyConfig
 from hotline.db.tables import Call
 from hotline.simulator import ANSWERED, BUSY, NO_ANSWER, Channel
 from hotline.surveys import store
+from hotline.surveys.answers import SurveyAnswers
 from hotline.surveys.dialer import SurveyDialer, close_call
 from tests.surveys.conftest import MONDAY, WEEK, Clock, case_desk, case_of, import_notice
 
@@ -250,3 +253,55 @@ async def test_an_earlier_answered_attempt_does_not_close_the_survey_while_the_n
     assert await survey_dialer.settle_in_doubt() == 0
     [again] = [s for s in await surveys(sessions) if s.case == survey.case]
     assert again.status == "calling"
+
+
+async def closed_case(sessions, channel: str, phone: str, closed_at: datetime) -> str:
+    """A case from `channel` answered on the call (直接办结) at `closed_at`."""
+    fields = {"type": "inquiry", "channel": channel, "description": "when does the office open?",
+              "caller_number": phone}
+    if channel == "12319":
+        fields |= {"address": "文化路 1 号", "grid_code": "410106010101"}
+    operator = Viewer(Actor("li", "operator"))
+    async with sessions() as session:
+        services = await case_services(session, CasesConfig())
+        filed = await file_case(session, fields, operator.actor, closed_at, services)
+        await act_on_case(session, filed.case.number, "resolve", {"answer": "09:00"}, operator, closed_at, services)
+    return filed.case.number
+
+
+async def test_closed_cases_are_called_back_into_the_followup_flow_retried_and_answered(sessions, fake_pbx):
+    fake, link = fake_pbx
+    config = replace(CONFIG, followup_types=("12345",), followup_days=7)
+    chosen = await closed_case(sessions, "12345", "13800000101", day(0, 8))
+    await closed_case(sessions, "12319", "13800000102", day(0, 8))           # not a followed-up hotline
+    await closed_case(sessions, "12345", "13800000103", day(-10, 8))          # closed too long ago
+    clock = Clock(day(0, 8, 30))
+    survey_dialer = dialer(sessions, link, clock, config)
+    assert await survey_dialer.tick() == []  # before calling hours
+
+    fake.originate_outcomes = [BUSY]
+    clock.now = day(0, 9)
+    assert await survey_dialer.tick() == [f"survey-{chosen}-1"]
+    await survey_dialer.idle()
+    [request] = originates(fake)
+    assert (request.get("Context"), request.get("Channel")) == ("followup-out", "Local/13800000101@citizens")
+    assert request.get_all("Variable") == [f"CASE_ID={chosen}", f"SURVEY_ATTEMPT=survey-{chosen}-1"]
+    async with sessions() as session:
+        [call] = await session.scalars(select(store.Survey).where(store.Survey.kind == "followup"))
+    assert (call.case, call.status, call.next_attempt_at) == (chosen, "pending", day(0, 11))
+
+    fake.originate_outcomes = [ANSWERED]
+    clock.now = day(0, 11)
+    assert await survey_dialer.tick() == [f"survey-{chosen}-2"]
+    await survey_dialer.idle()
+    # What the followup flow stores when the citizen presses 3 (dissatisfied).
+    await SurveyAnswers(sessions, config, case_desk(), clock).followup(chosen, 3)
+    async with sessions() as session:
+        call = await session.scalar(select(store.Survey).where(store.Survey.case == chosen))
+        answer = await session.get(store.FollowupAnswer, chosen)
+    assert (call.status, answer.answer, answer.reopening) == ("completed", 3, chosen)
+    assert (await case_of(sessions, chosen)).history[-1].action == "request-reopening"
+    clock.advance(days=1)
+    assert await survey_dialer.tick() == []  # one follow-up per case
+    assert len(originates(fake)) == 2
+

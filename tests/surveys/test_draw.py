@@ -17,7 +17,7 @@ from hotline.config import SurveyConfig
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.results import PARTIAL, UNREACHABLE
-from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds, week_of
+from hotline.surveys.draw import Candidate, draw, eligible, followed_up, parse_week, week_bounds, week_of
 
 from tests.surveys.conftest import MONDAY, SHANGHAI, WEEK, case_desk, case_of
 
@@ -162,3 +162,11 @@ async def test_opt_out_command(surveys_cli, served, capsys):
     assert capsys.readouterr().out == "13800000001 opted out; 0 survey(s) not yet finished ended as opted out\n"
     assert await asyncio.to_thread(surveys_cli, "opt-out", "110") == 2
     assert capsys.readouterr().err == "hotline: error: phone: not a Chinese mobile or landline number: '110'\n"
+
+
+def test_a_share_of_closed_cases_is_followed_up_the_same_ones_every_time():
+    numbers = [f"12345-20261130-{n:04d}" for n in range(1, 401)]
+    picked = [number for number in numbers if followed_up(number, 0.25)]
+    assert 70 < len(picked) < 130
+    assert picked == [number for number in numbers if followed_up(number, 0.25)]
+    assert all(followed_up(number, 1.0) for number in numbers)
