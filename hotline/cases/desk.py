@@ -68,11 +68,8 @@ class SurveyDesk:
         self, session: AsyncSession, *, week: str, item_id: int, window: str, staff: str, phone: str, at: datetime,
     ) -> str:
         """A callback-survey case (type and channel `survey`) for the citizen served by `item_id`."""
-        fields = {"type": "survey", "channel": "survey", "window": window, "staff": staff,
-                  "caller_number": phone,
-                  "description": f"callback survey {week}: served item {item_id} at window {window}, staff {staff}"}
-        view = await file_case(session, fields, SURVEY_ACTOR, at, await self._services(session), commit=False)
-        return view.case.number
+        return await self._file(session, "survey", window, staff, phone, at,
+                                f"callback survey {week}: served item {item_id} at window {window}, staff {staff}")
 
     async def open_complaint(
         self, session: AsyncSession, *, survey_case: str, window: str, staff: str, phone: str,
@@ -80,10 +77,13 @@ class SurveyDesk:
     ) -> str:
         """A complaint about `window`/`staff` for verification; only a verified (substantiated)
         one reaches the scores, through the cases workflow."""
-        heard = _heard(answers)
-        fields = {"type": "complaint", "channel": "survey", "window": window, "staff": staff,
-                  "caller_number": phone,
-                  "description": f"dissatisfied in callback survey {survey_case} ({heard})"}
+        return await self._file(session, "complaint", window, staff, phone, at,
+                                f"dissatisfied in callback survey {survey_case} ({_heard(answers)})")
+
+    async def _file(self, session: AsyncSession, kind: str, window: str, staff: str, phone: str, at: datetime,
+                    description: str) -> str:
+        fields = {"type": kind, "channel": "survey", "window": window, "staff": staff, "caller_number": phone,
+                  "description": description}
         view = await file_case(session, fields, SURVEY_ACTOR, at, await self._services(session), commit=False)
         return view.case.number
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
+from hotline.cases.desk import SurveyDesk
 from hotline.cases.store import Viewer, act_on_case, case_services, file_case
 from hotline.cases.workflow import Actor
 from hotline.config import CasesConfig, SurveyConfig
@@ -17,6 +18,11 @@ from hotline.simulator import ANSWERED, BUSY, NO_ANSWER, Channel
 from hotline.surveys import store
 from hotline.surveys.answers import SurveyAnswers
 from hotline.surveys.dialer import SurveyDialer, close_call
+from scoring.case_points import CasePoints
+from scoring.occurrences import Subject
+from scoring.store import save_subject
+from tests.cases.conftest import SUPERVISOR, T0, services  # noqa: F401  (a fixture)
+from tests.cases.test_store import month_total, to_feedback, walk
 from tests.surveys.conftest import MONDAY, WEEK, Clock, case_desk, case_of, import_notice
 
 CONFIG = SurveyConfig(dial="Local/{number}@citizens", caller_id='"Hotline" <12345>', concurrency=2,
@@ -305,3 +311,29 @@ async def test_closed_cases_are_called_back_into_the_followup_flow_retried_and_a
     assert await survey_dialer.tick() == []  # one follow-up per case
     assert len(originates(fake)) == 2
 
+
+
+async def test_a_dissatisfied_answer_opens_a_complaint_whose_verification_costs_the_window(sessions, served, fake_pbx, services):
+    fake, link = fake_pbx
+    async with sessions() as session:
+        for n in range(3):
+            await save_subject(session, Subject(f"staff-{n}", f"窗口人员{n}"), "staff", window_id="gongan")
+        await session.commit()
+    clock = Clock(MONDAY.replace(hour=9))
+    desk = SurveyDesk(CasesConfig(), CasePoints("yihuang-window", ["yihuang-staff"]))
+    survey_dialer = SurveyDialer(sessions, CONFIG, link, desk, clock=clock)
+    fake.originate_outcomes = [ANSWERED]
+    await survey_dialer.tick()
+    await survey_dialer.idle()
+    [survey, *_] = await surveys(sessions)
+    before = await month_total(sessions, "yihuang-window", "gongan")
+    await answer(sessions, survey.case, 3, 1, 1)  # dissatisfied with the attitude
+    assert await close_call(sessions, survey.case, CONFIG, desk, clock()) == "completed"
+    [survey, *_] = await surveys(sessions)
+    # Not counted yet: only the cases workflow's verification decides.
+    assert (await month_total(sessions, "yihuang-window", "gongan")).total == before.total
+    async with sessions() as session:
+        await walk(session, survey.complaint_case, services, *to_feedback())
+        await act_on_case(session, survey.complaint_case, "verify", {"passed": True, "substantiated": True},
+                          SUPERVISOR, T0, services)
+    assert before.total - (await month_total(sessions, "yihuang-window", "gongan")).total == 10
