@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from hotline.cases.desk import SurveyDesk
+from hotline.cli import main
 from hotline.cases.store import Viewer, act_on_case, case_services, file_case
 from hotline.cases.workflow import Actor
 from hotline.config import CasesConfig, SurveyConfig
@@ -313,7 +314,8 @@ async def test_closed_cases_are_called_back_into_the_followup_flow_retried_and_a
 
 
 
-async def test_a_dissatisfied_answer_opens_a_complaint_whose_verification_costs_the_window(sessions, served, fake_pbx, services):
+async def test_a_dissatisfied_answer_opens_a_complaint_whose_verification_costs_the_window(
+        sessions, served, fake_pbx, services, database_url, monkeypatch, tmp_path):
     fake, link = fake_pbx
     async with sessions() as session:
         for n in range(3):
@@ -337,3 +339,14 @@ async def test_a_dissatisfied_answer_opens_a_complaint_whose_verification_costs_
         await act_on_case(session, survey.complaint_case, "verify", {"passed": True, "substantiated": True},
                           SUPERVISOR, T0, services)
     assert before.total - (await month_total(sessions, "yihuang-window", "gongan")).total == 10
+    # The monthly meeting report shows the month's survey satisfaction beside the window's score.
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    assert await asyncio.to_thread(main, ["score", "report", "--month", "2026-12", "--output-dir", str(tmp_path)]) == 0
+    page = (tmp_path / "yihuang-window-2026-12.html").read_text(encoding="utf-8")
+    assert "0% (0/1)" in page
+    assert await asyncio.to_thread(main, ["score", "month", "--rubric", "yihuang-window", "--month", "2026-12",
+                                          "--output", str(tmp_path / "month.txt")]) == 0
+    table = (tmp_path / "month.txt").read_text(encoding="utf-8").splitlines()
+    assert "satisfaction" in table[1]
+    [gongan] = [line for line in table if line.split()[1:2] == ["gongan"]]
+    assert "0% (0/1)" in gongan
