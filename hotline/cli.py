@@ -228,7 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(commands)
+    # Ports between features, filled here so that none imports another's store: the survey
+    # commands file cases through `args.case_desk(config)`, the score commands read the month's
+    # survey satisfaction through `args.survey_satisfaction(session, month, by)`.
+    parser.set_defaults(case_desk=_survey_desk, survey_satisfaction=_survey_satisfaction)
     return parser
+
+
+async def _survey_satisfaction(session, month: str, by: str):
+    """The month's answered callback surveys and satisfied ones per window or staff member
+    (`by`), as scoring reports them beside each score."""
+    from hotline.surveys.results import period_weeks, scoring_satisfaction
+    from hotline.surveys.store import survey_records
+    from scoring.occurrences import Satisfaction
+
+    records = await survey_records(session, period_weeks(None, month)[0])
+    return {key: Satisfaction(**counts) for key, counts in scoring_satisfaction(records, by).items()}
+
+
+def _survey_desk(config: Config):
+    from hotline.daemon import survey_desk
+
+    return survey_desk(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from datetime import date, time
+from datetime import time
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,12 +149,15 @@ class SurveyConfig:
     context: str = "survey-out"
     exten: str = "s"
     followup_context: str = "followup-out"
+    # The follow-up callback (回访) of closed cases: which hotlines' cases (none: no follow-ups),
+    # which share of them (1.0: all), closed within how many days.
+    followup_types: tuple[str, ...] = ()
+    followup_share: float = 1.0
+    followup_days: int = 7
     pbx: str = ""  # which [[pbx]] dials; empty: the first
     timezone: str = "Asia/Shanghai"
     calling_hours: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(14), time(17, 30)))
     calling_days: str = "working"
-    holidays: frozenset[date] = frozenset()
-    working_weekends: frozenset[date] = frozenset()
     max_attempts: int = 3
     retry_minutes: float = 120.0
     ring_timeout: float = 45.0
@@ -422,6 +425,7 @@ def _ivr_menus(section: Any) -> tuple[IvrMenu, ...]:
 
 _SURVEY_KEYS: dict[str, type] = {
     "dial": str, "caller_id": str, "context": str, "exten": str, "followup_context": str,
+    "followup_share": float, "followup_days": int,
     "pbx": str, "timezone": str, "calling_days": str, "max_attempts": int,
     "retry_minutes": float, "ring_timeout": float, "concurrency": int, "calls_per_minute": float,
     "per_week": int, "lookback_days": int, "quiet_days": int, "opt_out_key": str,
@@ -450,15 +454,6 @@ def _calling_hours(text: Any) -> tuple[tuple[time, time], ...]:
     return tuple(sorted(spans))
 
 
-def _days(key: str, value: Any) -> frozenset[date]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of dates such as [\"2026-10-01\"]", key=key)
-    try:
-        return frozenset(item if isinstance(item, date) else date.fromisoformat(item) for item in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}: expected dates as YYYY-MM-DD, got {value!r}", key=key) from None
-
-
 def _surveys(table: Any) -> SurveyConfig:
     """The `[surveys]` table; small values (a retry after 1 minute) are accepted for testing."""
     if not isinstance(table, dict):
@@ -469,7 +464,15 @@ def _surveys(table: Any) -> SurveyConfig:
         if key == "calling_hours":
             values[key] = _calling_hours(value)
         elif key in ("holidays", "working_weekends"):
-            values[key] = _days(dotted, value)
+            # One working-day calendar for deadlines and calling days: the cases' State Council
+            # notices (hotline cases calendar import), so a holiday is never entered twice.
+            raise ConfigError(f"{dotted}: removed; calling days follow the cases' working-day calendar "
+                              "(hotline cases calendar import FILE.toml)", key=dotted)
+        elif key == "followup_types":
+            if not isinstance(value, list) or not set(value) <= {"12345", "12319"}:
+                raise ConfigError(f'{dotted}: expected a list of hotlines out of "12345", "12319", got {value!r}',
+                                  key=dotted)
+            values[key] = tuple(dict.fromkeys(value))
         elif key == "prompts":
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise ConfigError(f"{dotted}: expected [surveys.prompts.LANGUAGE] tables", key=dotted)
@@ -493,6 +496,11 @@ def _surveys(table: Any) -> SurveyConfig:
     for key in ("max_attempts", "concurrency", "per_week", "lookback_days"):
         if getattr(surveys, key) < 1:
             raise ConfigError(f"surveys.{key}: must be at least 1", key=f"surveys.{key}")
+    if not 0 < surveys.followup_share <= 1:
+        raise ConfigError(f"surveys.followup_share: expected a share above 0 and at most 1, got {surveys.followup_share}",
+                          key="surveys.followup_share")
+    if surveys.followup_days < 1:
+        raise ConfigError("surveys.followup_days: must be at least 1", key="surveys.followup_days")
     if surveys.quiet_days < 0:
         raise ConfigError("surveys.quiet_days: must not be negative", key="surveys.quiet_days")
     if surveys.calling_days not in ("working", "all"):

@@ -25,6 +25,7 @@ from callflows.followup import FollowupFlow
 from callflows.ivr import Ivr
 from callflows.survey import SurveyFlow
 from hotline.ami import AmiLink
+from hotline.cases.desk import SurveyDesk
 from hotline.cases.watch import watch_forever
 from hotline.calls import CallTracker
 from hotline.config import Config
@@ -33,7 +34,6 @@ from hotline.db import check_connection, create_engine, session_factory, upgrade
 from hotline.tracking import CallTracking
 from hotline.web.app import make_app
 from hotline.surveys.answers import SurveyAnswers
-from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.dialer import SurveyDialer
 from hotline.web.live import CallHub, Telemetry
 from hotline.web.server import WebRunner
@@ -45,6 +45,13 @@ from recordings.workers import run_workers
 from scoring.case_points import CasePoints
 
 log = logging.getLogger(__name__)
+
+
+def survey_desk(config: Config) -> SurveyDesk:
+    """The survey campaign's case desk: cases filed through the cases workflow, which scores
+    verified complaints and holds recordings through the same services as the API's."""
+    return SurveyDesk(config.cases, CasePoints(config.cases.window_rubric, config.cases.staff_rubrics),
+                      RecordingHolds())
 
 INGEST_GRACE_SECONDS = 5.0
 
@@ -89,8 +96,8 @@ async def run(
         runner = WebRunner(make_app(config, sessions, hub, telemetry), config)
         await runner.setup()
         # The survey campaign: the dialer calls through one PBX's link, the flows write down
-        # what the citizen answers; both ask the same desk for case numbers.
-        desk = SurveyCaseNumbers()
+        # what the citizen answers; both file their cases through the same desk.
+        desk = survey_desk(config)
         answers = SurveyAnswers(sessions, config.surveys, desk)
         # Without a PBX (an API-only daemon) nobody can be dialled; the flows still serve.
         survey_link = next((link for link in links if link.pbx.name == (config.surveys.pbx or links[0].pbx.name)), None)

@@ -90,12 +90,17 @@ def _scoreboard(
     else:
         from scoring.store import ledger_for_period
 
-        subjects, entries = _in_database(
-            config, lambda session: ledger_for_period(session, rubric, period)
-        )
-        # Survey results are kept by the callback surveys (callflows); without --input the
-        # report shows "no surveys".
-        satisfaction = {}
+        async def work(session: Any) -> tuple[Any, Mapping[str, Satisfaction]]:
+            subjects, entries = await ledger_for_period(session, rubric, period)
+            # The month's callback surveys, per window or staff member as the rubric scores,
+            # from the campaign through the port the composition root fills (hotline/cli.py);
+            # without it (scoring on its own) the report says "no surveys".
+            surveys = getattr(args, "survey_satisfaction", None)
+            satisfaction = (await surveys(session, period.label, rubric.subjects)
+                            if surveys is not None and period.kind == "month" else {})
+            return (subjects, entries), satisfaction
+
+        (subjects, entries), satisfaction = _in_database(config, work)
     return score_period(rubric, subjects, entries, period), satisfaction
 
 
@@ -118,7 +123,7 @@ def _score(kind: str) -> Callable[[argparse.Namespace, Config], int]:
         elif args.format == "csv":
             _emit(scoreboard_csv(board), args.output)
         else:
-            _emit(scoreboard_table(board, args.explain), args.output)
+            _emit(scoreboard_table(board, args.explain, satisfaction), args.output)
         return 0
 
     return run

@@ -120,6 +120,13 @@ def _columns(board: Scoreboard) -> list[Column]:
     return columns
 
 
+def satisfaction_text(found: Satisfaction | None) -> str:
+    """A subject's survey satisfaction as the reports show it: `50% (1/2)`, or `no surveys`."""
+    if found is None or found.rate is None:
+        return "no surveys"
+    return f"{shown(found.rate * 100)}% ({found.satisfied}/{found.surveys})"
+
+
 def standing_note(card: Scorecard) -> str:
     """Why a subject cannot win this period, if it cannot: disqualified or not long enough here."""
     reasons = list(card.disqualified)
@@ -150,9 +157,16 @@ def _tie_sentences(board: Scoreboard, by_name: bool = False) -> list[str]:
     return sentences
 
 
-def scoreboard_table(board: Scoreboard, explain: str | None = None) -> str:
-    """A fixed-width ranking table; with `explain`, that subject's lines after it."""
+def scoreboard_table(
+    board: Scoreboard, explain: str | None = None, satisfaction: Mapping[str, Satisfaction] | None = None
+) -> str:
+    """A fixed-width ranking table; with `explain`, that subject's lines after it; with the
+    period's `satisfaction` (a month's callback surveys), a column of it after the total."""
     columns = _columns(board)
+    if satisfaction:
+        at = next(n for n, column in enumerate(columns) if column.title == "total") + 1
+        columns.insert(at, Column("satisfaction", [satisfaction_text(satisfaction.get(card.subject.id))
+                                                   for card in board.cards]))
     numeric = {"rank", "bonus", "total"} | {c.name for c in board.rubric.categories}
     widths = [max([_width(c.title)] + [_width(cell) for cell in c.cells]) for c in columns]
     rows = [[c.title for c in columns]] + [list(row) for row in zip(*(c.cells for c in columns))]
@@ -312,12 +326,7 @@ def meeting_report_html(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
     out.append(f"<th>bonus</th><th>total</th><th>satisfaction</th><th>{e(award)}</th><th>note</th></tr>")
     for card in cards:
         css = "flag" if card.awarded else ("out" if standing_note(card) else "")
-        found = satisfaction.get(card.subject.id)
-        rate = (
-            f"{shown(found.rate * 100)}% ({found.satisfied}/{found.surveys})"
-            if found and found.rate is not None
-            else "no surveys"
-        )
+        rate = satisfaction_text(satisfaction.get(card.subject.id))
         out.append(
             f'<tr class="{css}"><td class="n">{card.rank}</td><td>{e(card.subject.name)}</td>'
             + "".join(f'<td class="n">{shown(card.categories[c.id])}</td>' for c in month_categories)

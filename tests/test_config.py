@@ -156,7 +156,7 @@ def test_survey_settings_accept_small_test_values_and_local_prompts(tmp_path):
     path = tmp_path / "hotline.toml"
     path.write_text(
         '[surveys]\ndial = "Local/{number}@citizens"\nretry_minutes = 1\nring_timeout = 5\n'
-        'calling_hours = "08:30-12:00, 13:00-24:00"\nholidays = ["2026-10-01"]\nlanguage = "zh"\n'
+        'calling_hours = "08:30-12:00, 13:00-24:00"\nlanguage = "zh"\n'
         '[surveys.prompts.zh]\ngreeting = "/srv/sounds/zh/survey-greeting"\n'
     )
     surveys = load_config(path, environ={}).surveys
@@ -175,10 +175,14 @@ def test_survey_settings_accept_small_test_values_and_local_prompts(tmp_path):
     ("retry_minutes = 0", "surveys.retry_minutes: must be a positive number, got 0"),
     ('opt_out_key = "1"', "surveys.opt_out_key: one key other than 1, 2, 3 (the answers)"),
     ('calling_days = "weekdays"', 'surveys.calling_days: expected "working" or "all"'),
-    ('holidays = ["1 October"]', "surveys.holidays: expected dates as YYYY-MM-DD, got ['1 October']"),
+    ('holidays = ["2026-10-01"]', "surveys.holidays: removed; calling days follow the cases' working-day calendar (hotline cases calendar import FILE.toml)"),
+    ("working_weekends = []", "surveys.working_weekends: removed; calling days follow the cases' working-day calendar (hotline cases calendar import FILE.toml)"),
     ('timezone = "Mars/Olympus"', "surveys.timezone: unknown time zone 'Mars/Olympus'"),
     ('language = "zh"', "surveys.language: no [surveys.prompts.zh]"),
     ("ringing = 5", "surveys.ringing: unknown key"),
+    ('followup_types = ["110"]', 'surveys.followup_types: expected a list of hotlines out of "12345", "12319", got [\'110\']'),
+    ("followup_share = 1.5", "surveys.followup_share: expected a share above 0 and at most 1, got 1.5"),
+    ("followup_days = 0", "surveys.followup_days: must be at least 1"),
 ])
 def test_a_bad_survey_setting_is_one_line_naming_the_key(tmp_path, text, message):
     path = tmp_path / "hotline.toml"

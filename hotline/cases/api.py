@@ -9,7 +9,6 @@ are shown only to the roles that call citizens back (operator, supervisor, admin
 from __future__ import annotations
 
 import io
-import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,7 +24,6 @@ from hotline.cases.store import (
 )
 from hotline.cases.workflow import Actor
 from hotline.db.tables import MAX_ID, User
-from hotline.errors import InvalidInput
 from hotline.web.auth import USER, require_role
 from hotline.web.context import CONFIG, SESSIONS
 from hotline.web.openapi import CURSOR, MONTH, Body, Boolean, Choice, Date, Integer, Text, read, specs, text
@@ -133,6 +131,9 @@ ACTION_BODIES: dict[str, Body] = {
     "urge": _body(note=_words("note"), **_VERSION),
     "escalate": _body(note=_words("note"), **_VERSION),
     "reopen": _body("reason", **_VERSION),
+    # Made by the follow-up callback (and admins): the citizen's answer, 3 = dissatisfied.
+    "request-reopening": Body({"type": "object", "required": ["reason"], "properties": {
+        "reason": _words("reason", required=True), "answer": {"type": "integer", "enum": [1, 2, 3]}} | _VERSION}),
     "merge": _body("into", **_VERSION),
 }
 CASE_FILTERS = (

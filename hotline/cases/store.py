@@ -539,9 +539,12 @@ def _apply(row: CaseRow, case: Case) -> None:
 
 async def file_case(
     session: AsyncSession, fields_: Mapping[str, Any], actor: Actor, at: datetime, services: CaseServices,
+    *, commit: bool = True,
 ) -> CaseView:
     """File a new case (numbered, due date set, first step recorded) and commit it. With a
-    `call_id`, the case links that call, its caller and (through the port) holds its recording."""
+    `call_id`, the case links that call, its caller and (through the port) holds its recording.
+    With `commit=False` it is only flushed: the caller's transaction keeps it or loses it with
+    its own rows (a survey draw)."""
     call_id = fields_.get("call_id")
     if call_id is not None and (not isinstance(call_id, int) or isinstance(call_id, bool) or not 0 < call_id <= MAX_ID):
         raise InvalidInput(f"call_id: expected a call id, got {call_id!r}", field="call_id")
@@ -578,7 +581,7 @@ async def file_case(
         session.add(CaseCall(case_id=row.id, call_id=call.id, transcript_offset=offset))
         if services.recordings is not None:
             await services.recordings.hold(session, {call.id: f"case {number}"})
-    await session.commit()
+    await (session.commit() if commit else session.flush())
     return await _view(session, row)
 
 
@@ -631,10 +634,11 @@ async def _score(session: AsyncSession, row: CaseRow, moved: Transition, service
 
 async def act_on_case(
     session: AsyncSession, number: str, action: str, params: Mapping[str, Any], viewer: Viewer,
-    at: datetime, services: CaseServices, version: int | None = None,
+    at: datetime, services: CaseServices, version: int | None = None, *, commit: bool = True,
 ) -> CaseView:
     """Take `action` on case `number` and commit it with its step (and any points it causes).
-    A stale `version`, or another change committed first, is a Conflict (409); nothing changes."""
+    A stale `version`, or another change committed first, is a Conflict (409); nothing changes.
+    With `commit=False` it is only flushed, for the caller's transaction to commit."""
     workflow.check_role(action, viewer.actor)
     into = params.get("into") if action == "merge" else None
     if isinstance(into, str) and into < number:
@@ -668,6 +672,9 @@ async def act_on_case(
             if await session.get(CaseCall, (target.id, link.call_id)) is None:
                 session.add(CaseCall(case_id=target.id, call_id=link.call_id, transcript_offset=link.transcript_offset))
     await _score(session, row, moved, services)
+    if not commit:
+        await session.flush()
+        return await _view(session, row)
     try:
         await session.commit()
     except (StaleDataError, IntegrityError):
@@ -763,6 +770,21 @@ async def cases_filed_between(
         for step in await session.scalars(select(CaseStep).where(CaseStep.case_id.in_(ids)).order_by(CaseStep.seq)):
             steps[step.case_id].append(_step(step))
     return [(_case(row), steps[row.id]) for row in rows]
+
+
+async def closed_cases(
+    session: AsyncSession, channels: Sequence[str], since: datetime,
+) -> list[tuple[CaseRow, str | None]]:
+    """Cases that came in on `channels` and were closed since `since` (resolved on the call or
+    verified; not merged or rejected), oldest first, each with its first caller's number."""
+    first_caller = (select(CaseCaller.number).where(CaseCaller.case_id == CaseRow.id)
+                    .order_by(CaseCaller.id).limit(1).scalar_subquery())
+    rows = await session.execute(
+        select(CaseRow, first_caller)
+        .where(CaseRow.channel.in_(channels), CaseRow.status.in_((workflow.RESOLVED, workflow.CLOSED)),
+               CaseRow.merged_into.is_(None), CaseRow.closed_at >= since)
+        .order_by(CaseRow.closed_at, CaseRow.id))
+    return [(row, phone) for row, phone in rows.all()]
 
 
 async def open_case_counts(session: AsyncSession, now: datetime) -> tuple[dict[str, int], int]:

@@ -16,6 +16,7 @@ the steps 12345 centres add (直接办结, 签收/退单, 延期, 催办, 督办
     feedback --verify passed--> closed        (核实结案; complaints record 查实 or not)
     feedback --verify failed--> handling      (back to the same department)
     resolved, rejected, closed --reopen--> registered
+    resolved, closed --request-reopening--> unchanged  (a dissatisfied 回访: the supervisor decides)
     any open status --urge / escalate--> unchanged  (催办 / 督办)
 
 Every step is a `Step`: actor, role, time, note, status before and after, the step's data, and a
@@ -210,7 +211,8 @@ DEPARTMENT = ("handler",)
 
 # action -> where it may start and who may make it (admins may make any).
 ACTIONS: dict[str, ActionRule] = {
-    "resolve": ActionRule((RECEIVED,), RECEPTION),
+    # The system resolves a callback-survey case when its survey ends (the answers are its reply).
+    "resolve": ActionRule((RECEIVED,), RECEPTION + (SYSTEM,)),
     "register": ActionRule((RECEIVED,), RECEPTION),
     "reject": ActionRule((RECEIVED,), RECEPTION),
     "merge": ActionRule((RECEIVED, REGISTERED), RECEPTION),
@@ -224,6 +226,9 @@ ACTIONS: dict[str, ActionRule] = {
     "urge": ActionRule(OPEN_STATUSES, SUPERVISION),
     "escalate": ActionRule(OPEN_STATUSES, SUPERVISION),
     "reopen": ActionRule(FINAL_STATUSES, SUPERVISION),
+    # Only the follow-up callback asks: the citizen said the case was not handled to their
+    # satisfaction (回访不满意), and the supervision centre decides whether it goes back (回退).
+    "request-reopening": ActionRule((RESOLVED, CLOSED), (SYSTEM,)),
 }
 # The actions a department's handler makes: only on its own department's cases.
 DEPARTMENT_ACTIONS = frozenset(name for name, rule in ACTIONS.items() if rule.roles == DEPARTMENT)
@@ -475,6 +480,9 @@ def act(
     elif action == "escalate":
         note = _text(params, "note", required=False) or ""
         changes = {"escalated_at": case.escalated_at or at}
+    elif action == "request-reopening":
+        note = _text(params, "reason")
+        data = {"answer": params.get("answer")}
     elif action == "reopen":
         note, after = _text(params, "reason"), REGISTERED
         changes = {"closed_at": None, "department": None, "department_window": None,

@@ -3,6 +3,7 @@ FollowupBook. Each answer is committed as it is given, so a hang-up loses nothin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -10,10 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import SurveyConfig
+from hotline.errors import HotlineError
 from hotline.surveys import store
 from hotline.surveys.results import CALLING
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.dialer import ANSWERED, DISSATISFIED, QUESTIONS, close_call
+
+log = logging.getLogger("hotline.surveys")
 
 
 def _utc_now() -> datetime:
@@ -68,22 +72,30 @@ class SurveyAnswers:
             survey = await session.scalar(select(store.Survey).where(store.Survey.case == case))
             if survey is not None:
                 await store.opt_out(session, survey.phone, by="citizen", reason="opt-out key",
-                                    now=self.clock())
+                                    now=self.clock(), desk=self.desk)
 
     async def finish(self, case: str) -> str | None:
         return await close_call(self.sessions, case, self.config, self.desk, self.clock())
 
     async def followup(self, case: str, answer: int | None) -> None:
-        """Store a follow-up answer (one per case); a dissatisfied one asks for reopening."""
-        reopening = None
-        if answer == DISSATISFIED:
-            reopening = await self.desk.request_reopening(case=case, answer=answer)
+        """Store a follow-up answer (one per case); a dissatisfied one asks for reopening, in
+        the same transaction. A case the desk cannot ask about (reopened meanwhile, unknown)
+        keeps the answer without the request, and the log says why."""
+        now = self.clock()
         async with self.sessions() as session:
             row = await session.get(store.FollowupAnswer, case)
             if row is None:
-                session.add(store.FollowupAnswer(case=case, answer=answer, answered_at=self.clock(),
-                                                 reopening=reopening))
+                row = store.FollowupAnswer(case=case, answer=answer, answered_at=now)
+                session.add(row)
             else:
-                row.answer, row.answered_at = answer, self.clock()
-                row.reopening = row.reopening or reopening
+                row.answer, row.answered_at = answer, now
+            if answer == DISSATISFIED and row.reopening is None:
+                # The workflow refuses (unknown case, not closed) before it writes anything.
+                try:
+                    row.reopening = await self.desk.request_reopening(session, case=case, answer=answer, at=now)
+                except HotlineError as error:
+                    log.warning("follow-up of case %s: dissatisfied, but no reopening request: %s", case, error,
+                                extra={"action": "followup-reopening"})
             await session.commit()
+        # The dialer's follow-up call of the case (if it made this one) ends with the answer.
+        await close_call(self.sessions, case, self.config, self.desk, now)

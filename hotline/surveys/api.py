@@ -10,6 +10,7 @@ from aiohttp import web
 from hotline.db.tables import User
 from hotline.errors import InvalidInput, NotFound
 from hotline.surveys import store
+from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import parse_week, week_bounds
 from hotline.surveys.results import COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall
 from hotline.surveys.served import FIELDS, ID, TEXT_LIMIT, parse_rows, phone_number
@@ -25,6 +26,8 @@ FULL_NUMBERS = ("admin",)
 BATCH_LIMIT = 10_000
 
 routes = web.RouteTableDef()
+# The cases workflow, as the composition root connects it (hotline/surveys/cases.py).
+CASE_DESK = web.AppKey("survey_case_desk", CaseDesk)
 
 _ID = {"type": "string", "pattern": f"^[{SPACE}]*{ID.pattern}[{SPACE}]*$",
        "description": "an id as the scoring subjects', e.g. gongan-1"}
@@ -226,5 +229,5 @@ async def opt_out(request: web.Request) -> web.Response:
     reason = body.get("reason", "asked an operator")
     async with request.app[SESSIONS]() as session:
         ended = await store.opt_out(session, phone, by=f"{user.role} {user.name}", reason=reason,
-                                    now=datetime.now(UTC))
+                                    now=datetime.now(UTC), desk=request.app[CASE_DESK])
     return web.json_response({"phone": masked(phone, user), "ended": ended})

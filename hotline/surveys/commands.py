@@ -17,7 +17,6 @@ from hotline.config import Config
 from hotline.db import database
 from hotline.errors import InvalidInput
 from hotline.surveys import store
-from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.draw import week_of
 from hotline.surveys.results import GROUPINGS, period_weeks, results, scoring_satisfaction
 from hotline.surveys.served import FIELDS, parse_rows, phone_number
@@ -118,7 +117,7 @@ def draw_week(args: argparse.Namespace, config: Config) -> int:
 
     async def run() -> store.WeekDraw:
         async with database(config.database_url) as sessions, sessions() as session:
-            return await store.draw_week(session, week, config.surveys, SurveyCaseNumbers(), now)
+            return await store.draw_week(session, week, config.surveys, args.case_desk(config), now)
 
     print(json.dumps(draw_json(asyncio.run(run())), ensure_ascii=False, indent=2))
     return 0
@@ -133,7 +132,7 @@ def opt_out_number(args: argparse.Namespace, config: Config) -> int:
     async def run() -> int:
         async with database(config.database_url) as sessions, sessions() as session:
             return await store.opt_out(session, phone, by=f"operator {getpass.getuser()}",
-                                       reason=args.reason, now=datetime.now(UTC))
+                                       reason=args.reason, now=datetime.now(UTC), desk=args.case_desk(config))
 
     ended = asyncio.run(run())
     print(f"{phone} opted out; {ended} survey(s) not yet finished ended as opted out")

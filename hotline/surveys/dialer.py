@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.config import SurveyConfig
 from hotline.db.tables import Call
@@ -62,27 +62,21 @@ def outcome_of(reason: str | None) -> str:
 class CallingRules:
     """When citizens may be called: hours of the day, on which days, in which time zone.
 
-    `holidays` and `working_weekends` are the working-day calendar (public holidays, and the
-    weekend days worked in lieu, 调休), an input: the centre's calendar changes every year.
+    `working_day` is the centre's working-day calendar (public holidays and the weekend days
+    worked in lieu, 调休), the one the case deadlines use: the desk gives it (CaseDesk).
     """
 
     hours: tuple[tuple[time, time], ...]
     working_days_only: bool
-    holidays: frozenset[date]
-    working_weekends: frozenset[date]
+    working_day: Callable[[date], bool]
     zone: tzinfo
 
     @classmethod
-    def from_config(cls, config: SurveyConfig) -> CallingRules:
-        return cls(config.calling_hours, config.calling_days == "working", config.holidays,
-                   config.working_weekends, config.zone)
+    def from_config(cls, config: SurveyConfig, working_day: Callable[[date], bool]) -> CallingRules:
+        return cls(config.calling_hours, config.calling_days == "working", working_day, config.zone)
 
     def is_calling_day(self, day: date) -> bool:
-        if not self.working_days_only:
-            return True
-        if day in self.working_weekends:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
+        return not self.working_days_only or self.working_day(day)
 
 
 def may_call(now: datetime, rules: CallingRules) -> bool:
@@ -105,7 +99,7 @@ def next_calling_time(after: datetime, rules: CallingRules) -> datetime:
             closing = datetime.combine(day, end, rules.zone)
             if local < closing:
                 return max(local, opening).astimezone(after.tzinfo)
-    raise HotlineError("surveys: no calling day in the next 400 days (check calling_days and holidays)")
+    raise HotlineError("surveys: no calling day in the next 400 days (check calling_days and the calendar)")
 
 
 # -- attempts ------------------------------------------------------------------------------------
@@ -134,7 +128,7 @@ def after_attempt(
         return Next(OPTED_OUT)
     given = [answer for answer in answers if answer is not None]
     if given:
-        return Next(COMPLETED if len(given) == len(QUESTIONS) else PARTIAL)
+        return Next(COMPLETED if len(given) == len(answers) else PARTIAL)
     if attempts_made >= config.max_attempts:
         return Next(UNREACHABLE)
     retry = ended_at + timedelta(minutes=config.retry_minutes)
@@ -156,6 +150,11 @@ def rate_window(config: SurveyConfig) -> timedelta:
 
 
 # -- the shell -----------------------------------------------------------------------------------
+
+
+async def calling_rules(session: AsyncSession, config: SurveyConfig, desk: CaseDesk) -> CallingRules:
+    """The calling rules of `config` on the working-day calendar the desk keeps."""
+    return CallingRules.from_config(config, await desk.working_days(session))
 
 
 class Originator(Protocol):
@@ -180,6 +179,7 @@ class _Dial:
     action_id: str
     phone: str
     case: str
+    kind: str
 
 
 class SurveyDialer:
@@ -202,7 +202,6 @@ class SurveyDialer:
     ) -> None:
         self.sessions = sessions
         self.config = config
-        self.rules = CallingRules.from_config(config)
         self.link = link
         self.desk = desk
         self.clock = clock
@@ -234,13 +233,17 @@ class SurveyDialer:
         """Draw the week if due, replace spent draws, settle what is in doubt, start due calls;
         returns the ActionIDs of the calls started."""
         now = self.clock()
-        calling = may_call(now, self.rules)
+        async with self.sessions() as session:
+            # Read every tick: a calendar imported meanwhile counts at once.
+            rules = await calling_rules(session, self.config, self.desk)
+        calling = may_call(now, rules)
         if calling:
             # Drawn at the week's first calling moment, not at midnight: the served items the
             # centre exports on Monday morning are in the population.
             week = week_of(now, self.config.zone)
             async with self.sessions() as session:
                 await store.draw_week(session, week, self.config, self.desk, now)
+                await store.plan_followups(session, self.config, self.desk, now)
                 await store.replace_spent(session, week, self.config, self.desk, now)
         if not self.link.up:
             return []
@@ -302,13 +305,13 @@ class SurveyDialer:
             attempt_id = await session.scalar(
                 select(store.SurveyAttempt.id).where(store.SurveyAttempt.action_id == action_id))
         log.info("survey %s: attempt %d", survey.case, number, extra={"action": "survey-dial"})
-        return _Dial(survey_id, attempt_id, action_id, survey.phone, survey.case)
+        return _Dial(survey_id, attempt_id, action_id, survey.phone, survey.case, survey.kind)
 
     async def _call(self, dial: _Dial) -> None:
         try:
             response = await self.link.originate(
                 self.config.dial.format(number=dial.phone),
-                context=self.config.context,
+                context=self.config.followup_context if dial.kind == store.FOLLOWUP else self.config.context,
                 exten=self.config.exten,
                 caller_id=self.config.caller_id,
                 variables={"CASE_ID": dial.case, ATTEMPT_VARIABLE: dial.action_id},
@@ -438,16 +441,23 @@ async def close_call(
             update(store.SurveyAttempt)
             .where(store.SurveyAttempt.survey_id == survey.id, store.SurveyAttempt.settled_at.is_(None))
             .values(settled_at=now))
-        answers = {question: getattr(survey, question) for question in QUESTIONS}
-        following = after_attempt(attempts, now, config, CallingRules.from_config(config),
+        if survey.kind == store.FOLLOWUP:
+            heard = await session.get(store.FollowupAnswer, case)
+            answers = {"followup": heard.answer if heard is not None else None}
+        else:
+            answers = {question: getattr(survey, question) for question in QUESTIONS}
+        following = after_attempt(attempts, now, config, await calling_rules(session, config, desk),
                                   list(answers.values()), opted_out)
         survey.status, survey.next_attempt_at = following.status, following.next_attempt_at
         if following.status != PENDING:
             survey.finished_at = now
-        if DISSATISFIED in answers.values() and survey.complaint_case is None:
+            if survey.kind == store.SURVEY:
+                await desk.close_survey_case(session, case=case, status=following.status, answers=answers, at=now)
+        # A follow-up's dissatisfied answer asks for reopening instead (SurveyAnswers.followup).
+        if survey.kind == store.SURVEY and DISSATISFIED in answers.values() and survey.complaint_case is None:
             survey.complaint_case = await desk.open_complaint(
-                survey_case=case, window=survey.window, staff=survey.staff, phone=survey.phone,
-                answers=answers)
+                session, survey_case=case, window=survey.window, staff=survey.staff, phone=survey.phone,
+                answers=answers, at=now)
         await session.commit()
     log.info("survey %s: %s", case, following.status, extra={"action": "survey-status"})
     return following.status

@@ -7,6 +7,7 @@ audited from its stored seed (docs/surveys.md, "The draw").
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Iterable
@@ -92,3 +93,10 @@ def draw(pool: Iterable[Candidate], seed: str, round_: int, count: int) -> list[
     """
     ordered = sorted(pool, key=lambda c: c.item_id)
     return random.Random(f"{seed}:{round_}").sample(ordered, min(count, len(ordered)))
+
+
+def followed_up(case: str, share: float) -> bool:
+    """Whether closed case `case` is among the `share` (0-1] of cases called back: a fixed
+    function of its number, so every daemon and every restart picks the same cases."""
+    digest = hashlib.sha256(case.encode()).digest()
+    return int.from_bytes(digest[:4], "big") < share * 2**32

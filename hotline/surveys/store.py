@@ -24,9 +24,9 @@ from hotline.config import SurveyConfig
 from hotline.db.tables import Base, Call
 from hotline.errors import InvalidInput
 from hotline.surveys.cases import CaseDesk
-from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds
+from hotline.surveys.draw import Candidate, draw, eligible, followed_up, parse_week, week_bounds
 from hotline.surveys.results import CALLING, COMPLETED, OPTED_OUT, PENDING, SurveyRecord
-from hotline.surveys.served import ServedItem
+from hotline.surveys.served import ServedItem, phone_number
 
 
 class ServedItemRow(Base):
@@ -60,6 +60,10 @@ class OptOut(Base):
     reason: Mapped[str] = mapped_column(String(200))
 
 
+# What a call of the dialer is for: a drawn citizen's survey, or a closed case's follow-up.
+SURVEY, FOLLOWUP = "survey", "followup"
+
+
 class SurveyWeek(Base):
     """One ISO week's draw: its seed, so the draw can be reproduced and audited."""
 
@@ -72,18 +76,21 @@ class SurveyWeek(Base):
 
 
 class Survey(Base):
-    """One drawn citizen: a callback-survey case, its answers and where the calling stands."""
+    """One call to make: a drawn citizen (`kind` survey: a callback-survey case, its answers)
+    or the citizen of a closed case (`kind` followup, 回访: no week, item or staff; its answer
+    is in `followup_answers`), and where the calling stands. The dialer treats both alike."""
 
     __tablename__ = "surveys"
     __table_args__ = (Index("ix_surveys_status_next", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    week: Mapped[str] = mapped_column(ForeignKey("survey_weeks.week"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=SURVEY, server_default=SURVEY)
+    week: Mapped[str | None] = mapped_column(ForeignKey("survey_weeks.week"), index=True)
     round: Mapped[int] = mapped_column(SmallInteger)
-    served_item_id: Mapped[int] = mapped_column(ForeignKey("served_items.id"))
+    served_item_id: Mapped[int | None] = mapped_column(ForeignKey("served_items.id"))
     case: Mapped[str] = mapped_column(String(64), unique=True)
-    window: Mapped[str] = mapped_column(String(64))
-    staff: Mapped[str] = mapped_column(String(64))
+    window: Mapped[str | None] = mapped_column(String(64))
+    staff: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16))
     drawn_at: Mapped[datetime]
@@ -220,8 +227,8 @@ async def _add_round(
     chosen = draw(pool, week.seed, round_, count)
     for candidate in chosen:
         case = await desk.open_survey_case(
-            week=week.week, item_id=candidate.item_id, window=candidate.window,
-            staff=candidate.staff, phone=candidate.phone,
+            session, week=week.week, item_id=candidate.item_id, window=candidate.window,
+            staff=candidate.staff, phone=candidate.phone, at=now,
         )
         session.add(Survey(
             week=week.week, round=round_, served_item_id=candidate.item_id, case=case,
@@ -275,8 +282,39 @@ async def replace_spent(session: AsyncSession, week: str, config: SurveyConfig, 
     return added
 
 
-async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, now: datetime) -> int:
-    """Never call `phone` again; its surveys not yet finished end as opted out (how many)."""
+async def plan_followups(session: AsyncSession, config: SurveyConfig, desk: CaseDesk, now: datetime) -> int:
+    """Plan the follow-up call (回访) of each case closed in the last `followup_days` on the
+    hotlines `followup_types` names, the `followup_share` of them `followed_up` picks, once per
+    case, never to an opted-out or invalid number; commits; how many were planned."""
+    if not config.followup_types:
+        return 0
+    closed = await desk.closed_cases(session, channels=config.followup_types,
+                                     since=now - timedelta(days=config.followup_days))
+    numbers = [case.number for case in closed]
+    planned = set(await session.scalars(select(Survey.case).where(Survey.case.in_(numbers)))) if numbers else set()
+    opted = set(await session.scalars(select(OptOut.phone)))
+    added = 0
+    for case in closed:
+        phone = phone_number(case.phone) if case.phone else None
+        if case.number in planned or phone is None or phone in opted or not followed_up(case.number, config.followup_share):
+            continue
+        session.add(Survey(kind=FOLLOWUP, week=None, round=0, served_item_id=None, case=case.number,
+                           window=case.window, staff=None, phone=phone, status=PENDING, drawn_at=now,
+                           next_attempt_at=now))
+        added += 1
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Another dialer planned them first (the case is unique): theirs stand.
+        await session.rollback()
+        return 0
+    return added
+
+
+async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, now: datetime,
+                  desk: CaseDesk) -> int:
+    """Never call `phone` again; its surveys not yet finished end as opted out (how many),
+    their cases resolved as such."""
     if await session.get(OptOut, phone) is None:
         session.add(OptOut(phone=phone, at=now, by=by, reason=reason))
     surveys = await session.scalars(
@@ -285,6 +323,9 @@ async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, no
     ended = 0
     for survey in surveys:
         survey.status, survey.next_attempt_at, survey.finished_at = OPTED_OUT, None, now
+        if survey.kind == SURVEY:  # a follow-up's case is the citizen's own closed case
+            await desk.close_survey_case(session, case=survey.case, status=OPTED_OUT, answers={
+                "attitude": survey.attitude, "efficiency": survey.efficiency, "compliance": survey.compliance}, at=now)
         ended += 1
     await session.commit()
     return ended

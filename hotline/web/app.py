@@ -16,6 +16,7 @@ import hotline.cases.open311
 import hotline.surveys.api
 import recordings.api
 import scoring.api
+from hotline.cases.desk import SurveyDesk
 from hotline.config import Config
 from hotline.errors import HotlineError
 from hotline.logs import printable
@@ -104,6 +105,9 @@ def make_app(
     # their calls, through these services of the two features (cases imports neither).
     app[hotline.cases.api.SCORING] = CasePoints(config.cases.window_rubric, config.cases.staff_rubrics)
     app[hotline.cases.api.RECORDINGS] = RecordingHolds()
+    # Surveys file their cases through cases, with the same two services (surveys imports no cases).
+    app[hotline.surveys.api.CASE_DESK] = SurveyDesk(config.cases, app[hotline.cases.api.SCORING],
+                                                    app[hotline.cases.api.RECORDINGS])
     app[monitoring.METRIC_SOURCES] = [hotline.cases.api.case_metrics]
     app[calls.CALLER_HISTORY] = [hotline.cases.api.caller_cases]
     for module in ROUTE_MODULES:

@@ -89,8 +89,10 @@ async def test_an_action_from_a_status_it_cannot_start_from_is_a_409_and_changes
     before = await (await client.get(f"/api/v1/cases/{number}", headers=client.auth("admin"))).json()
     if before["status"] in ACTIONS[action].sources:
         return
+    # A body each action would take: `answer` is the inquiry's text, or the follow-up's key.
+    answer = 3 if action == "request-reopening" else "x"
     error = await act(client, "admin", number, action, {"reason": "x", "into": number, "department": "police",
-                                                        "answer": "x", "text": "x", "days": 1, "approve": True,
+                                                        "answer": answer, "text": "x", "days": 1, "approve": True,
                                                         "passed": True, "substantiated": True}, 409)
     assert error["error"] == "illegal-transition" and error["details"]["status"] == before["status"]
     after = await (await client.get(f"/api/v1/cases/{number}", headers=client.auth("admin"))).json()

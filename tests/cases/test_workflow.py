@@ -30,6 +30,7 @@ PARAMS = {
     "request-extension": {"days": 5, "reason": "需现场勘查"}, "decide-extension": {"approve": True},
     "feedback": {"text": "已清理"}, "verify": {"passed": True, "substantiated": True},
     "urge": {}, "escalate": {}, "reopen": {"reason": "市民反映未解决"},
+    "request-reopening": {"reason": "回访不满意", "answer": 3},
 }
 WHO = {"resolve": OPERATOR, "register": OPERATOR, "reject": OPERATOR, "merge": OPERATOR,
        "acknowledge": HANDLER, "return": HANDLER, "request-extension": HANDLER, "feedback": HANDLER}
@@ -196,6 +197,20 @@ def test_a_merged_case_is_closed_and_cannot_be_reopened_and_only_an_open_case_ab
         absorb(merged, "12345-20261201-0009", OPERATOR, T0, steps[-1])
     target, target_steps = new()
     assert absorb(target, merged.number, OPERATOR, T0, target_steps[-1]).step.data == {"duplicate": merged.number}
+
+
+def test_a_dissatisfied_follow_up_asks_for_reopening_and_the_supervisor_decides():
+    case, steps = new(kind="inquiry")
+    resolved = walk(case, steps, "resolve")
+    followup = Actor("hotline:surveys", "system")
+    asked = act(resolved, "request-reopening", {"reason": "回访不满意", "answer": 3}, followup, T0, POLICY, steps[-1])
+    assert asked.case.status == "resolved" and asked.step.data == {"answer": 3}
+    assert (asked.step.action, asked.step.note) == ("request-reopening", "回访不满意")
+    with pytest.raises(Forbidden):
+        act(resolved, "request-reopening", {"reason": "x"}, SUPERVISOR, T0, POLICY, steps[-1])
+    reopened = act(asked.case, "reopen", {"reason": "回访不满意"}, SUPERVISOR, T0, POLICY, asked.step)
+    with pytest.raises(IllegalTransition):
+        act(reopened.case, "request-reopening", {"reason": "x"}, followup, T0, POLICY, reopened.step)
 
 
 def test_any_edit_of_a_step_breaks_the_chain_at_that_step():

@@ -34,7 +34,10 @@ def test_month_table_ranks_the_24_windows_and_reports_the_tie_at_fifth(capsys):
     assert score(october()) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[:3] == ["rank", "subject", "name"]
-    assert out[2].split() == ["1", "jiaojing", "交警隊", "15", "40", "44.5", "10", "109.5", "yes"]
+    # The month's survey satisfaction (the input's) stands beside the total.
+    assert out[2].split() == ["1", "jiaojing", "交警隊", "15", "40", "44.5", "10", "109.5", "no", "surveys", "yes"]
+    [fangguan] = [line for line in out if line.split()[1:2] == ["fangguan"]]
+    assert fangguan.split()[-3:] == ["52", "0%", "(0/2)"]
     assert len([line for line in out if line.split() and line.split()[0].isdigit()]) == 24
     assert "tie at the cut: gongshang, nongji, shuili share rank 5 with 99.5 for 1 place(s): all get the award" in out
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from hotline.ami import AmiLink, LinkState
+from hotline.cases.desk import SurveyDesk
+from hotline.cases.store import CaseView, Viewer, import_calendar, view_case
+from hotline.cases.workflow import Actor
 from hotline.cli import main
-from hotline.config import PbxConfig
+from hotline.config import CasesConfig, PbxConfig
 from hotline.surveys import store
 from hotline.surveys.served import ServedItem
 from tests.fakes.asterisk import FakeAsterisk
@@ -33,6 +36,30 @@ def surveys_cli(database_url, monkeypatch) -> Callable[..., int]:
         return main([*options, "surveys", *map(str, args)])
 
     return run
+
+
+def case_desk() -> SurveyDesk:
+    """The cases workflow as the campaign's case desk (the daemon adds scoring and recordings)."""
+    return SurveyDesk(CasesConfig())
+
+
+async def case_of(sessions, number: str) -> CaseView:
+    """Case `number` as a supervisor sees it."""
+    async with sessions() as session:
+        return await view_case(session, number, Viewer(Actor("test", "supervisor")))
+
+
+def notice(year: int, holidays: Sequence[date] = (), workdays: Sequence[date] = ()) -> str:
+    """A State Council holiday notice for `year` as `hotline cases calendar import` reads it."""
+    days = ", ".join(f'{{ name = "假", from = {day}, to = {day} }}' for day in holidays)
+    return (f'year = {year}\nsource = "test notice"\nholidays = [{days}]\n'
+            f'workdays = [{", ".join(map(str, workdays))}]\n')
+
+
+async def import_notice(sessions, year: int, holidays: Sequence[date] = (), workdays: Sequence[date] = ()) -> None:
+    """Replace `year`'s calendar, as an operator does with `hotline cases calendar import`."""
+    async with sessions() as session:
+        await import_calendar(session, notice(year, holidays, workdays), "test", MONDAY)
 
 
 def write_csv(path: Path, *lines: str, encoding: str = "utf-8") -> Path:

@@ -32,10 +32,10 @@ from callflows.ivr import Ivr
 from callflows.survey import SurveyFlow
 from hotline.ami import AmiEvent, AmiLink
 from hotline.calls import CallTracker
+from hotline.cases.desk import SurveyDesk
 from hotline.config import Config, PbxConfig, SurveyConfig, SurveyPrompts
 from hotline.surveys import store
 from hotline.surveys.answers import SurveyAnswers
-from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.dialer import SurveyDialer
 from hotline.surveys.draw import week_bounds, week_of
 from hotline.surveys.served import ServedItem
@@ -45,7 +45,7 @@ from recordings import ingest, workers
 from recordings.store import Transcript, TranscriptionJob
 from recordings.transcription import Recogniser
 from tests.recordings.speech import KOREAN_MODEL
-from tests.surveys.conftest import Clock, wait_until_up
+from tests.surveys.conftest import Clock, case_desk, case_of, wait_until_up
 
 REPO = Path(__file__).parents[2]
 SHIPPED = REPO / "docs" / "asterisk"
@@ -155,7 +155,7 @@ class Rig:
     config: Config
     clock: Clock
     week: str
-    desk: SurveyCaseNumbers
+    desk: SurveyDesk
     dialer: SurveyDialer
     link: AmiLink
     answers: NotedAnswers
@@ -197,7 +197,7 @@ async def survey_rig(asterisk: Pbx, sessions, database_url: str, root: Path, pho
             for phone in phones
         ], clock())
 
-    desk = SurveyCaseNumbers()
+    desk = case_desk()
     answers = NotedAnswers(sessions, config.surveys, desk, clock)
     fastagi = FastAgiServer({"survey": SurveyFlow(answers, config.surveys, asterisk.spool), "ivr": Ivr(config.ivr_menus)},
                             "127.0.0.1", asterisk.agi_port, command_timeout=20)
@@ -245,7 +245,9 @@ async def test_survey_calls_end_in_the_right_state_on_a_real_asterisk(asterisk, 
         full = by_phone[CITIZENS["full"]]
         assert ended[full.case] == "completed"
         assert (full.attitude, full.efficiency, full.compliance) == (1, 3, 2)
-        assert full.complaint_case == f"CP-{full.case}"
+        complaint = (await case_of(sessions, full.complaint_case)).case
+        assert (complaint.type, complaint.channel, complaint.window, complaint.staff) == (
+            "complaint", "survey", full.window, full.staff)
         assert full.suggestion.startswith(f"survey-{full.case}-")
         assert attempts[full.id].outcome == "answered"
 

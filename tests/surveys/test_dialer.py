@@ -9,20 +9,29 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from hotline.config import SurveyConfig
+from hotline.cases.desk import SurveyDesk
+from hotline.cli import main
+from hotline.cases.store import Viewer, act_on_case, case_services, file_case
+from hotline.cases.workflow import Actor
+from hotline.config import CasesConfig, SurveyConfig
 from hotline.db.tables import Call
 from hotline.simulator import ANSWERED, BUSY, NO_ANSWER, Channel
 from hotline.surveys import store
-from hotline.surveys.cases import SurveyCaseNumbers
+from hotline.surveys.answers import SurveyAnswers
 from hotline.surveys.dialer import SurveyDialer, close_call
-from tests.surveys.conftest import MONDAY, WEEK, Clock
+from scoring.case_points import CasePoints
+from scoring.occurrences import Subject
+from scoring.store import save_subject
+from tests.cases.conftest import SUPERVISOR, T0, services  # noqa: F401  (a fixture)
+from tests.cases.test_store import month_total, to_feedback, walk
+from tests.surveys.conftest import MONDAY, WEEK, Clock, case_desk, case_of, import_notice
 
 CONFIG = SurveyConfig(dial="Local/{number}@citizens", caller_id='"Hotline" <12345>', concurrency=2,
                       calls_per_minute=6)
 
 
 def dialer(sessions, link, clock, config=CONFIG) -> SurveyDialer:
-    return SurveyDialer(sessions, config, link, SurveyCaseNumbers(), clock=clock)
+    return SurveyDialer(sessions, config, link, case_desk(), clock=clock)
 
 
 async def surveys(sessions) -> list[store.Survey]:
@@ -72,7 +81,9 @@ def day(offset: int, hour: int, minute: int = 0) -> datetime:
 
 async def test_a_week_of_busy_and_unanswered_calls_retries_at_the_right_times_then_replaces(sessions, served, fake_pbx):
     fake, link = fake_pbx
-    config = replace(CONFIG, concurrency=5, calls_per_minute=10, holidays=frozenset({date(2026, 12, 1)}))
+    config = replace(CONFIG, concurrency=5, calls_per_minute=10)
+    # Tuesday a public holiday, as the cases' calendar says (the one deadlines count in).
+    await import_notice(sessions, 2026, [date(2026, 12, 1)])
     clock = Clock(day(0, 8))
     survey_dialer = dialer(sessions, link, clock, config)
     assert await survey_dialer.tick() == []  # before calling hours: not even drawn yet
@@ -136,11 +147,19 @@ async def test_answered_survey_stays_calling_until_the_flow_closes_it_and_a_comp
     assert (first.status, second.status) == ("calling", "calling")
     assert await survey_dialer.tick() == []  # both lines busy with surveys
     await answer(sessions, first.case, 1, 3, 2)
-    assert await close_call(sessions, first.case, CONFIG, SurveyCaseNumbers(), clock()) == "completed"
+    assert await close_call(sessions, first.case, CONFIG, case_desk(), clock()) == "completed"
     await answer(sessions, second.case, 2, None, None)
-    assert await close_call(sessions, second.case, CONFIG, SurveyCaseNumbers(), clock()) == "partial"
+    assert await close_call(sessions, second.case, CONFIG, case_desk(), clock()) == "partial"
     first, second = (await surveys(sessions))[:2]
-    assert first.complaint_case == f"CP-{first.case}" and second.complaint_case is None
+    assert second.complaint_case is None
+    complaint = (await case_of(sessions, first.complaint_case)).case
+    assert (complaint.type, complaint.status, complaint.window, complaint.staff) == (
+        "complaint", "received", first.window, first.staff)
+    assert first.case in complaint.description and "efficiency: dissatisfied" in complaint.description
+    # Both survey cases are resolved with their answers: the survey is the case's reply.
+    assert (await case_of(sessions, first.case)).history[-1].note == (
+        "survey completed: service attitude: satisfied; efficiency: dissatisfied; compliance with rules: basically satisfied")
+    assert (await case_of(sessions, second.case)).case.status == "resolved"
 
 
 async def test_an_extension_asterisk_refuses_is_a_failed_attempt(sessions, served, fake_pbx):
@@ -232,7 +251,7 @@ async def test_an_earlier_answered_attempt_does_not_close_the_survey_while_the_n
     await survey_dialer.idle()
     [survey] = [s for s in await surveys(sessions) if s.status == "calling"]
     # The citizen picked up and said nothing: called again after the retry interval.
-    assert await close_call(sessions, survey.case, config, SurveyCaseNumbers(), clock()) == "pending"
+    assert await close_call(sessions, survey.case, config, case_desk(), clock()) == "pending"
     fake.originate_delay = 30  # the second call rings on
     clock.advance(minutes=2)
     [second] = await survey_dialer.tick()
@@ -241,3 +260,93 @@ async def test_an_earlier_answered_attempt_does_not_close_the_survey_while_the_n
     assert await survey_dialer.settle_in_doubt() == 0
     [again] = [s for s in await surveys(sessions) if s.case == survey.case]
     assert again.status == "calling"
+
+
+async def closed_case(sessions, channel: str, phone: str, closed_at: datetime) -> str:
+    """A case from `channel` answered on the call (直接办结) at `closed_at`."""
+    fields = {"type": "inquiry", "channel": channel, "description": "when does the office open?",
+              "caller_number": phone}
+    if channel == "12319":
+        fields |= {"address": "文化路 1 号", "grid_code": "410106010101"}
+    operator = Viewer(Actor("li", "operator"))
+    async with sessions() as session:
+        services = await case_services(session, CasesConfig())
+        filed = await file_case(session, fields, operator.actor, closed_at, services)
+        await act_on_case(session, filed.case.number, "resolve", {"answer": "09:00"}, operator, closed_at, services)
+    return filed.case.number
+
+
+async def test_closed_cases_are_called_back_into_the_followup_flow_retried_and_answered(sessions, fake_pbx):
+    fake, link = fake_pbx
+    config = replace(CONFIG, followup_types=("12345",), followup_days=7)
+    chosen = await closed_case(sessions, "12345", "13800000101", day(0, 8))
+    await closed_case(sessions, "12319", "13800000102", day(0, 8))           # not a followed-up hotline
+    await closed_case(sessions, "12345", "13800000103", day(-10, 8))          # closed too long ago
+    clock = Clock(day(0, 8, 30))
+    survey_dialer = dialer(sessions, link, clock, config)
+    assert await survey_dialer.tick() == []  # before calling hours
+
+    fake.originate_outcomes = [BUSY]
+    clock.now = day(0, 9)
+    assert await survey_dialer.tick() == [f"survey-{chosen}-1"]
+    await survey_dialer.idle()
+    [request] = originates(fake)
+    assert (request.get("Context"), request.get("Channel")) == ("followup-out", "Local/13800000101@citizens")
+    assert request.get_all("Variable") == [f"CASE_ID={chosen}", f"SURVEY_ATTEMPT=survey-{chosen}-1"]
+    async with sessions() as session:
+        [call] = await session.scalars(select(store.Survey).where(store.Survey.kind == "followup"))
+    assert (call.case, call.status, call.next_attempt_at) == (chosen, "pending", day(0, 11))
+
+    fake.originate_outcomes = [ANSWERED]
+    clock.now = day(0, 11)
+    assert await survey_dialer.tick() == [f"survey-{chosen}-2"]
+    await survey_dialer.idle()
+    # What the followup flow stores when the citizen presses 3 (dissatisfied).
+    await SurveyAnswers(sessions, config, case_desk(), clock).followup(chosen, 3)
+    async with sessions() as session:
+        call = await session.scalar(select(store.Survey).where(store.Survey.case == chosen))
+        answer = await session.get(store.FollowupAnswer, chosen)
+    assert (call.status, answer.answer, answer.reopening) == ("completed", 3, chosen)
+    assert (await case_of(sessions, chosen)).history[-1].action == "request-reopening"
+    clock.advance(days=1)
+    assert await survey_dialer.tick() == []  # one follow-up per case
+    assert len(originates(fake)) == 2
+
+
+
+async def test_a_dissatisfied_answer_opens_a_complaint_whose_verification_costs_the_window(
+        sessions, served, fake_pbx, services, database_url, monkeypatch, tmp_path):
+    fake, link = fake_pbx
+    async with sessions() as session:
+        for n in range(3):
+            await save_subject(session, Subject(f"staff-{n}", f"窗口人员{n}"), "staff", window_id="gongan")
+        await session.commit()
+    clock = Clock(MONDAY.replace(hour=9))
+    desk = SurveyDesk(CasesConfig(), CasePoints("yihuang-window", ["yihuang-staff"]))
+    survey_dialer = SurveyDialer(sessions, CONFIG, link, desk, clock=clock)
+    fake.originate_outcomes = [ANSWERED]
+    await survey_dialer.tick()
+    await survey_dialer.idle()
+    [survey, *_] = await surveys(sessions)
+    before = await month_total(sessions, "yihuang-window", "gongan")
+    await answer(sessions, survey.case, 3, 1, 1)  # dissatisfied with the attitude
+    assert await close_call(sessions, survey.case, CONFIG, desk, clock()) == "completed"
+    [survey, *_] = await surveys(sessions)
+    # Not counted yet: only the cases workflow's verification decides.
+    assert (await month_total(sessions, "yihuang-window", "gongan")).total == before.total
+    async with sessions() as session:
+        await walk(session, survey.complaint_case, services, *to_feedback())
+        await act_on_case(session, survey.complaint_case, "verify", {"passed": True, "substantiated": True},
+                          SUPERVISOR, T0, services)
+    assert before.total - (await month_total(sessions, "yihuang-window", "gongan")).total == 10
+    # The monthly meeting report shows the month's survey satisfaction beside the window's score.
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    assert await asyncio.to_thread(main, ["score", "report", "--month", "2026-12", "--output-dir", str(tmp_path)]) == 0
+    page = (tmp_path / "yihuang-window-2026-12.html").read_text(encoding="utf-8")
+    assert "0% (0/1)" in page
+    assert await asyncio.to_thread(main, ["score", "month", "--rubric", "yihuang-window", "--month", "2026-12",
+                                          "--output", str(tmp_path / "month.txt")]) == 0
+    table = (tmp_path / "month.txt").read_text(encoding="utf-8").splitlines()
+    assert "satisfaction" in table[1]
+    [gongan] = [line for line in table if line.split()[1:2] == ["gongan"]]
+    assert "0% (0/1)" in gongan

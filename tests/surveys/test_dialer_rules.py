@@ -7,14 +7,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from hotline.cases.calendar import WorkingCalendar, parse_year
 from hotline.config import SurveyConfig
 from hotline.surveys.dialer import (
     CallingRules, after_attempt, may_call, next_calling_time, outcome_of, starts_allowed,
 )
+from tests.surveys.conftest import notice
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CONFIG = SurveyConfig(holidays=frozenset({date(2026, 12, 2)}), working_weekends=frozenset({date(2026, 12, 5)}))
-RULES = CallingRules.from_config(CONFIG)
+CONFIG = SurveyConfig()
+# The cases' working-day calendar, with a Wednesday off and a Saturday worked in lieu.
+CALENDAR = WorkingCalendar([parse_year(notice(2026, [date(2026, 12, 2)], [date(2026, 12, 5)]))])
+RULES = CallingRules.from_config(CONFIG, CALENDAR.is_working_day)
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -41,7 +45,7 @@ def test_calls_only_in_calling_hours_of_working_days(moment, allowed):
 
 
 def test_calling_days_all_ignores_the_calendar():
-    rules = CallingRules.from_config(SurveyConfig(calling_days="all", holidays=CONFIG.holidays))
+    rules = CallingRules.from_config(SurveyConfig(calling_days="all"), CALENDAR.is_working_day)
     assert may_call(at(6, 10), rules) and may_call(at(2, 10), rules)
 
 
@@ -73,7 +77,7 @@ def test_no_answer_retries_after_the_interval_within_hours_until_attempts_are_sp
 
 def test_a_one_minute_retry_is_honoured_for_testing():
     config = SurveyConfig(retry_minutes=1, calling_days="all", calling_hours=((time(0), time.max),))
-    following = after_attempt(1, at(1, 3), config, CallingRules.from_config(config))
+    following = after_attempt(1, at(1, 3), config, CallingRules.from_config(config, CALENDAR.is_working_day))
     assert following.next_attempt_at == at(1, 3, 1)
 
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 from hypothesis import given, strategies as st
 
+from hotline.cases.store import CaseRow
 from hotline.config import SurveyConfig
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.results import PARTIAL, UNREACHABLE
-from hotline.surveys.cases import SurveyCaseNumbers
-from hotline.surveys.draw import Candidate, draw, eligible, parse_week, week_bounds, week_of
+from hotline.surveys.draw import Candidate, draw, eligible, followed_up, parse_week, week_bounds, week_of
 
-from tests.surveys.conftest import MONDAY, SHANGHAI, WEEK
+from tests.surveys.conftest import MONDAY, SHANGHAI, WEEK, case_desk, case_of
 
 
 def candidate(item_id: int, phone: str | None = None, days_before: float = 3) -> Candidate:
@@ -65,20 +67,27 @@ CONFIG = SurveyConfig()
 
 async def test_a_week_is_drawn_once_and_a_second_call_returns_the_stored_draw(sessions, served):
     async with sessions() as session:
-        first = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
+        first = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
     assert first.new and len(first.surveys) == 5
     assert len({s.phone for s in first.surveys}) == 5
     assert "13999999999" not in {s.phone for s in first.surveys}
     async with sessions() as session:  # a restarted daemon, or the CLI meanwhile
-        again = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY + timedelta(hours=1))
+        again = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY + timedelta(hours=1))
     assert not again.new
     assert [s.case for s in again.surveys] == [s.case for s in first.surveys]
     assert again.week.seed == first.week.seed
+    # Each drawn citizen is a callback-survey case in the cases workflow, about their window.
+    for survey in first.surveys:
+        case = (await case_of(sessions, survey.case)).case
+        assert (case.type, case.channel, case.window, case.staff) == ("survey", "survey", survey.window, survey.staff)
+    async with sessions() as session:
+        cases = await session.scalar(select(func.count()).select_from(CaseRow))
+    assert cases == 5  # the second call filed none
 
 
 async def test_the_stored_seed_reproduces_the_draw(sessions, served):
     async with sessions() as session:
-        drawn = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
+        drawn = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
         start, _ = week_bounds(WEEK, SHANGHAI)
         pool = eligible(await store.candidates(session, start - timedelta(days=30), start),
                         week_start=start, lookback_days=30, excluded_phones=set())
@@ -89,9 +98,9 @@ async def test_the_stored_seed_reproduces_the_draw(sessions, served):
 async def test_opted_out_and_recently_surveyed_numbers_are_never_drawn(sessions, served):
     async with sessions() as session:
         for n in range(4):
-            await store.opt_out(session, f"1380000{n:04d}", by="operator", reason="test", now=MONDAY)
-        last_week = await store.draw_week(session, "2026-W48", CONFIG, SurveyCaseNumbers(), MONDAY - timedelta(days=7))
-        drawn = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
+            await store.opt_out(session, f"1380000{n:04d}", by="operator", reason="test", now=MONDAY, desk=case_desk())
+        last_week = await store.draw_week(session, "2026-W48", CONFIG, case_desk(), MONDAY - timedelta(days=7))
+        drawn = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
     excluded = {f"1380000{n:04d}" for n in range(4)} | {s.phone for s in last_week.surveys}
     assert drawn.surveys and not excluded & {s.phone for s in drawn.surveys}
 
@@ -99,36 +108,40 @@ async def test_opted_out_and_recently_surveyed_numbers_are_never_drawn(sessions,
 async def test_a_small_population_draws_what_there_is_and_says_so(sessions, served):
     config = SurveyConfig(per_week=20)
     async with sessions() as session:
-        drawn = await store.draw_week(session, WEEK, config, SurveyCaseNumbers(), MONDAY)
+        drawn = await store.draw_week(session, WEEK, config, case_desk(), MONDAY)
     assert len(drawn.surveys) == 12
     assert drawn.week.shortfall == "population exhausted: round 0 wanted 20 and found 12 eligible citizens"
 
 
 async def test_spent_surveys_are_replaced_by_a_fresh_draw_while_the_week_lasts(sessions, served):
     async with sessions() as session:
-        drawn = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
+        drawn = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
         drawn.surveys[0].status = UNREACHABLE
         drawn.surveys[1].status = PARTIAL
         await session.commit()
-        assert await store.replace_spent(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY + timedelta(days=2)) == 2
-        assert await store.replace_spent(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY + timedelta(days=2)) == 0
+        assert await store.replace_spent(session, WEEK, CONFIG, case_desk(), MONDAY + timedelta(days=2)) == 2
+        assert await store.replace_spent(session, WEEK, CONFIG, case_desk(), MONDAY + timedelta(days=2)) == 0
         surveys = await store.week_surveys(session, WEEK)
         assert [s.round for s in surveys] == [0, 0, 0, 0, 0, 1, 1]
         assert len({s.phone for s in surveys}) == 7
         surveys[5].status = UNREACHABLE
         await session.commit()
         # The week is over: no more replacements.
-        assert await store.replace_spent(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY + timedelta(days=7)) == 0
+        assert await store.replace_spent(session, WEEK, CONFIG, case_desk(), MONDAY + timedelta(days=7)) == 0
 
 
 async def test_opting_out_ends_the_numbers_unfinished_surveys(sessions, served):
     async with sessions() as session:
-        drawn = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
+        drawn = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
         phone = drawn.surveys[0].phone
-        assert await store.opt_out(session, phone, by="operator", reason="asked", now=MONDAY) == 1
-        assert await store.opt_out(session, phone, by="operator", reason="again", now=MONDAY) == 0
+        assert await store.opt_out(session, phone, by="operator", reason="asked", now=MONDAY, desk=case_desk()) == 1
+        assert await store.opt_out(session, phone, by="operator", reason="again", now=MONDAY, desk=case_desk()) == 0
         [survey] = [s for s in await store.week_surveys(session, WEEK) if s.phone == phone]
     assert survey.status == "opted-out"
+    # Its case is resolved with how it ended, so it never shows as open or overdue.
+    case = await case_of(sessions, survey.case)
+    assert (case.case.status, case.history[-1].note) == ("resolved", "survey opted-out")
+    assert (await case_of(sessions, drawn.surveys[1].case)).case.status == "received"
 
 
 async def test_draw_command_prints_the_draw_and_draws_only_once(surveys_cli, served, capsys):
@@ -137,7 +150,7 @@ async def test_draw_command_prints_the_draw_and_draws_only_once(surveys_cli, ser
     assert first["week"] == WEEK and len(first["seed"]) == 16
     assert len(first["drawn"]) == 5
     assert set(first["drawn"][0]) == {"case", "window", "staff", "phone"}
-    assert first["drawn"][0]["case"].startswith("SV-2026-W49-")
+    assert all(re.fullmatch(r"SURV-\d{8}-\d{4}", drawn["case"]) for drawn in first["drawn"])
     assert await asyncio.to_thread(surveys_cli, "draw", "--week", WEEK) == 0
     assert json.loads(capsys.readouterr().out) == first
     assert await asyncio.to_thread(surveys_cli, "draw", "--week", "2026-49") == 2
@@ -149,3 +162,11 @@ async def test_opt_out_command(surveys_cli, served, capsys):
     assert capsys.readouterr().out == "13800000001 opted out; 0 survey(s) not yet finished ended as opted out\n"
     assert await asyncio.to_thread(surveys_cli, "opt-out", "110") == 2
     assert capsys.readouterr().err == "hotline: error: phone: not a Chinese mobile or landline number: '110'\n"
+
+
+def test_a_share_of_closed_cases_is_followed_up_the_same_ones_every_time():
+    numbers = [f"12345-20261130-{n:04d}" for n in range(1, 401)]
+    picked = [number for number in numbers if followed_up(number, 0.25)]
+    assert 70 < len(picked) < 130
+    assert picked == [number for number in numbers if followed_up(number, 0.25)]
+    assert all(followed_up(number, 1.0) for number in numbers)

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from callflows.fastagi import FastAgiServer
 from callflows.followup import FollowupFlow
 from callflows.survey import SurveyFlow
-from hotline.config import SurveyConfig
+from hotline.cases.store import Viewer, act_on_case, case_services, file_case
+from hotline.cases.workflow import Actor
+from hotline.config import CasesConfig, SurveyConfig
 from hotline.surveys import store
 from hotline.surveys.results import CALLING
 from hotline.surveys.answers import SurveyAnswers
-from hotline.surveys.cases import SurveyCaseNumbers
 from tests.fakes.agi import FakeAgiChannel, load_agi_capture, with_env
-from tests.surveys.conftest import MONDAY, WEEK, Clock
+from tests.surveys.conftest import MONDAY, WEEK, Clock, case_desk, case_of
 
 ENVIRONMENT = load_agi_capture("e-callback-survey.1").environment
 CONFIG = SurveyConfig()
@@ -82,7 +83,7 @@ async def call(port: int, citizen: Citizen, script: bytes = b"survey") -> list[s
 async def calling(sessions, served) -> list[store.Survey]:
     """The week drawn, every survey being called (attempt 1 in flight)."""
     async with sessions() as session:
-        drawn = await store.draw_week(session, WEEK, CONFIG, SurveyCaseNumbers(), MONDAY)
+        drawn = await store.draw_week(session, WEEK, CONFIG, case_desk(), MONDAY)
         for survey in drawn.surveys:
             survey.status = CALLING
             session.add(store.SurveyAttempt(survey_id=survey.id, number=1,
@@ -93,7 +94,7 @@ async def calling(sessions, served) -> list[store.Survey]:
 
 @pytest.fixture
 async def flows(sessions, tmp_path):
-    answers = SurveyAnswers(sessions, CONFIG, SurveyCaseNumbers(), Clock(MONDAY.replace(hour=10)))
+    answers = SurveyAnswers(sessions, CONFIG, case_desk(), Clock(MONDAY.replace(hour=10)))
     server = FastAgiServer({"survey": SurveyFlow(answers, CONFIG, tmp_path / "spool"),
                             "followup": FollowupFlow(answers, CONFIG)},
                            "127.0.0.1", 0, environment_timeout=1, command_timeout=2, grace=1)
@@ -123,7 +124,9 @@ async def test_a_whole_survey_stores_three_answers_the_suggestion_and_opens_a_co
     survey = await survey_of(sessions, case)
     assert (survey.status, survey.attitude, survey.efficiency, survey.compliance) == ("completed", 1, 3, 2)
     assert survey.suggestion == f"survey-{case}-1795811296.42.wav"
-    assert survey.complaint_case == f"CP-{case}"
+    complaint = (await case_of(sessions, survey.complaint_case)).case
+    assert (complaint.type, complaint.channel, complaint.window, complaint.staff) == (
+        "complaint", "survey", survey.window, survey.staff)
     async with sessions() as session:
         attempt = await session.scalar(select(store.SurveyAttempt).where(store.SurveyAttempt.survey_id == survey.id))
     assert attempt.outcome == "answered"  # known from the flow even if the OriginateResponse was lost
@@ -173,7 +176,7 @@ async def test_a_call_for_an_unknown_case_is_hung_up(sessions, calling, flows):
 async def test_prompts_follow_the_channels_language(sessions, calling, tmp_path):
     from hotline.config import SurveyPrompts
     config = SurveyConfig(prompts={"en": SurveyPrompts(), "zh": SurveyPrompts(greeting="/srv/zh/greeting")})
-    answers = SurveyAnswers(sessions, config, SurveyCaseNumbers(), Clock(MONDAY.replace(hour=10)))
+    answers = SurveyAnswers(sessions, config, case_desk(), Clock(MONDAY.replace(hour=10)))
     server = FastAgiServer({"survey": SurveyFlow(answers, config, tmp_path)}, "127.0.0.1", 0)
     await server.start()
     try:
@@ -188,15 +191,38 @@ async def test_prompts_follow_the_channels_language(sessions, calling, tmp_path)
     assert "STREAM FILE /srv/zh/greeting \"\"" in citizen.commands
 
 
-@pytest.mark.parametrize("key, answer, reopening", [("1", 1, None), ("3", 3, "RO-CASE-2026-0042"), (None, None, None)])
-async def test_the_followup_asks_one_question_and_a_dissatisfied_answer_asks_for_reopening(sessions, flows, key, answer, reopening):
+async def resolved_case(sessions) -> str:
+    """A 12345 inquiry answered on the call (直接办结): a closed case to follow up."""
+    async with sessions() as session:
+        services = await case_services(session, CasesConfig())
+        operator = Viewer(Actor("li", "operator"))
+        filed = await file_case(session, {"type": "inquiry", "channel": "12345", "description": "opening hours?",
+                                          "caller_number": "13800000042"}, operator.actor, MONDAY, services)
+        await act_on_case(session, filed.case.number, "resolve", {"answer": "09:00-17:30"}, operator, MONDAY, services)
+        return filed.case.number
+
+
+@pytest.mark.parametrize("key, answer, asks", [("1", 1, False), ("3", 3, True), (None, None, False)])
+async def test_the_followup_asks_one_question_and_a_dissatisfied_answer_asks_for_reopening(sessions, flows, key, answer, asks):
+    number = await resolved_case(sessions)
     keys = [key] if key else [None, None, None]
-    commands = await call(flows.port, Citizen("CASE-2026-0042", keys), script=b"followup")
+    commands = await call(flows.port, Citizen(number, keys), script=b"followup")
     assert commands[:3] == ["ANSWER", "GET VARIABLE CASE_ID", "STREAM FILE hello-world \"\""]
     assert commands[-1] == "HANGUP"
     async with sessions() as session:
-        row = await session.get(store.FollowupAnswer, "CASE-2026-0042")
-    assert (row.answer, row.reopening) == (answer, reopening)
+        row = await session.get(store.FollowupAnswer, number)
+    assert (row.answer, row.reopening) == (answer, number if asks else None)
+    case = await case_of(sessions, number)
+    # The request is on the case's history; whether it goes back is the supervisor's decision.
+    assert case.case.status == "resolved"
+    assert [step.action for step in case.history] == ["file", "resolve"] + (["request-reopening"] if asks else [])
+
+
+async def test_a_dissatisfied_followup_of_an_unknown_case_keeps_the_answer(sessions, flows):
+    await call(flows.port, Citizen("12345-19990101-0001", ["3"]), script=b"followup")
+    async with sessions() as session:
+        row = await session.get(store.FollowupAnswer, "12345-19990101-0001")
+    assert (row.answer, row.reopening) == (3, None)
 
 
 async def test_a_hang_up_during_the_suggestion_keeps_it_and_the_answers(sessions, calling, flows):

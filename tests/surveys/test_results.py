@@ -15,12 +15,11 @@ from hotline.config import SurveyConfig
 from hotline.db.tables import Call
 from hotline.errors import InvalidInput
 from hotline.surveys import store
-from hotline.surveys.cases import SurveyCaseNumbers
 from hotline.surveys.results import (
     SurveyRecord, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall, week_month,
     weeks_of_month,
 )
-from tests.surveys.conftest import MONDAY, WEEK
+from tests.surveys.conftest import MONDAY, WEEK, case_desk
 
 
 def record(status: str, *answers: int | None, window: str = "gongan", staff: str = "li-wei") -> SurveyRecord:
@@ -85,7 +84,7 @@ async def surveyed(sessions, served) -> list[store.Survey]:
     """Week 49 drawn; the first survey completed with a suggestion on call 1, the second partial,
     the third unreachable after one attempt."""
     async with sessions() as session:
-        drawn = await store.draw_week(session, WEEK, SurveyConfig(), SurveyCaseNumbers(), MONDAY)
+        drawn = await store.draw_week(session, WEEK, SurveyConfig(), case_desk(), MONDAY)
         first, second, third = drawn.surveys[:3]
         # Which citizens the draw picks is random: the windows the results group by are set here.
         for survey, window in zip(drawn.surveys, ("gongan", "gongan", "shuiwu", "shuiwu", "shuiwu")):
