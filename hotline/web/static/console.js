@@ -168,6 +168,7 @@ const Console = (() => {
     if (state.socket) state.socket.close();
     if (leave) { leave(); leave = null; }
     document.getElementById("page").replaceChildren();
+    document.getElementById("pop").replaceChildren();
     document.getElementById("nav-list").replaceChildren();
     document.getElementById("user").textContent = "";
     document.getElementById("link").textContent = "";
