@@ -415,3 +415,35 @@ def test_a_case_goes_from_the_screen_pop_to_the_department_to_verification_and_i
     screenshot(console, "17-scores-breakdown-case")
     evidence.click()
     wait(console, lambda b: _case_status(b) == "已结案")
+
+
+async def _add_12319_call(sessions) -> int:
+    async with sessions() as session, session.begin():
+        call = stored_call(40, hotline="12319", caller_number="13700000003", caller_name="李四")
+        session.add(call)
+        await session.flush()
+        return call.id
+
+
+def test_an_operator_resolves_a_12319_inquiry_from_a_recent_call_with_its_grid_code(console):
+    call_id = seed(console, _add_12319_call)
+    sign_in(console, "li.operator")
+    wait(console, seen.element_to_be_clickable((By.CSS_SELECTOR, f"a[href='#/calls/{call_id}/file']"))).click()
+    form = wait(console, seen.visibility_of_element_located((By.ID, "file-case")))
+    assert "12319" in text_of(console, "#pop-caller") and "13700000003" in text_of(console, "#pop-caller")
+    form.find_element(By.ID, "file-description").send_keys("小区二次供水水压不足，咨询维修渠道")
+    form.find_element(By.ID, "file-address").send_keys("宜黄县凤冈镇城南社区")
+    form.find_element(By.ID, "file-answer").send_keys("已告知物业维修电话")
+    # A grid code of 11 digits is not one (CJ/T 213-2005: 6+2+2+2): the browser holds it back.
+    form.find_element(By.ID, "file-grid").send_keys("36105201010")
+    form.find_element(By.ID, "file-resolve").click()
+    assert console.execute_script("return document.getElementById('file-grid').validity.valid") is False
+    assert console.current_url.endswith(f"#/calls/{call_id}/file")
+    form.find_element(By.ID, "file-grid").send_keys("1")
+    screenshot(console, "18-file-case-from-recent-call")
+    form.find_element(By.ID, "file-resolve").click()
+    wait(console, lambda b: "#/cases/12319-" in b.current_url)
+    assert _case_status(console) == "已办结"
+    page = text_of(console, "#case")
+    assert "咨询" in page and "361052010101" in page and "宜黄县凤冈镇城南社区" in page
+    assert _offered(console) == []  # nothing an operator may do with a resolved case
