@@ -383,6 +383,9 @@ def test_a_case_goes_from_the_screen_pop_to_the_department_to_verification_and_i
     wait(console, lambda b: b.find_elements(By.CSS_SELECTOR, f"#case-queue tr[data-case='{number}']"))
     assert {number, other} <= {r.get_attribute("data-case") for r in console.find_elements(By.CSS_SELECTOR, "#case-queue tr")}
     screenshot(console, "14-case-queue")
+    console.find_element(By.LINK_TEXT, "已超期").click()  # neither is past its deadline yet
+    wait(console, seen.visibility_of_element_located((By.ID, "case-queue-empty")))
+    assert console.current_url.endswith("#/cases?view=overdue") and rows_of(console, "case-queue") == []
     console.find_element(By.ID, "sign-out").click()
     assert not console.find_elements(By.ID, "screen-pop")  # nothing of li's stays on screen
 
@@ -399,6 +402,7 @@ def test_a_case_goes_from_the_screen_pop_to_the_department_to_verification_and_i
     assert _case_status(console) == "已反馈"
     assert _offered(console) == []
     screenshot(console, "16-case-page")
+    assert text_of(console, "#link") == ""  # no live calls for a handler: nothing to reconnect to
     console.find_element(By.ID, "sign-out").click()
 
     _open_case(console, "wang.supervisor", number)

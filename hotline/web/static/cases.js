@@ -122,7 +122,7 @@
     const view = VIEWS.some(([v]) => v === query.get("view")) ? query.get("view") : "open";
     const status = STATUSES.includes(query.get("status")) ? query.get("status") : "";
     const own = state.me.role === "handler";
-    const tabs = el("nav", { class: "tabs", "aria-label": t("cases.views") }, ...VIEWS.map(([v, key]) =>
+    const tabs = el("div", { class: "tabs", role: "navigation", "aria-label": t("cases.views") }, ...VIEWS.map(([v, key]) =>
       el("a", { href: `#/cases?view=${v}`, "aria-current": v === view || null, text: t(key) })));
     const statusPick = select("status", [["", "cases.any-status"], ...STATUSES.map((s) => [s, "case-status." + s])], status);
     statusPick.addEventListener("change", () => go(`/cases?view=${view}&status=${statusPick.value}`));
