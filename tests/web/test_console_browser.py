@@ -10,6 +10,7 @@ import queue
 import shutil
 import threading
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,14 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
 from hotline import daemon
-from hotline.config import Config, PbxConfig
+from hotline.cases.api import viewer
+from hotline.cases.store import Department, act_on_case, case_services, file_case, save_departments
+from hotline.config import CasesConfig, Config, PbxConfig
 from hotline.db import database
-from hotline.db.users import add_user, set_password
+from hotline.db.users import User, add_user, set_password
 from hotline.passwords import hash_password
+from scoring.occurrences import Subject
+from scoring.store import save_subject
 from tests.capture_expectations import HOTLINES, PBX
 from tests.fakes.asterisk import FakeAsterisk
 from tests.web.console_data import add_recorded_call, add_scores, stored_call
@@ -31,6 +36,7 @@ from tests.web.console_data import add_recorded_call, add_scores, stored_call
 SCREENSHOTS = Path(os.environ.get("HOTLINE_SCREENSHOTS", Path(__file__).parents[2] / "artifacts" / "screenshots"))
 PASSWORDS = {"li.operator": "operator", "wang.supervisor": "supervisor", "zhao.handler": "handler", "root": "admin"}
 PASSWORD = "工作台-correct horse"
+HANDLER_DEPARTMENT = "gongan"
 WAIT = 15
 
 
@@ -81,14 +87,18 @@ def console(database_url, tmp_path):
         recordings_root=tmp_path / "recordings", recordings_spool=tmp_path / "spool",
         pbxs=(PbxConfig(name=PBX, secret="hotline-secret", reconnect_min=0.05, reconnect_max=0.3),),
         masked_roles=("supervisor", "handler"),  # a centre whose auditors never call back
+        agents={"Agent One": "li.operator"},  # the replayed queue call's member: its screen pops for li
     )
     config.recordings_spool.mkdir()
     hashed = hash_password(PASSWORD)
     with RunningDaemon(config) as running:
         async def users() -> None:
             async with database(database_url) as sessions, sessions() as session:
+                await save_departments(session, [Department(id="gongan", name="公安局", window="gongan"),
+                                                 Department(id="urban", name="城管局", window=None)])
+                await save_subject(session, Subject("gongan", "公安局"), "window")
                 for name, role in PASSWORDS.items():
-                    await add_user(session, name, role)
+                    await add_user(session, name, role, HANDLER_DEPARTMENT if role == "handler" else None)
                     await set_password(session, name, hashed)
 
         running.run(users())
@@ -154,7 +164,7 @@ def test_each_role_signs_in_to_the_pages_it_may_use_in_chinese(console):
     assert console.execute_script("return document.documentElement.lang") == "zh-CN"
     screenshot(console, "01-sign-in")
     sign_in(console, "li.operator")
-    assert nav(console) == ["实时来电"]
+    assert nav(console) == ["实时来电", "工单"]
     assert "li.operator（话务员）" in text_of(console, "#user")
     # An operator who types a supervisor's address lands back on their own page.
     console.get(console.base + "/#/audit-log")
@@ -163,15 +173,15 @@ def test_each_role_signs_in_to_the_pages_it_may_use_in_chinese(console):
     wait(console, seen.visibility_of_element_located((By.ID, "signin-name")))
 
     sign_in(console, "wang.supervisor")
-    assert nav(console) == ["实时来电", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
     console.find_element(By.ID, "sign-out").click()
     sign_in(console, "root")
-    assert nav(console) == ["实时来电", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
     console.find_element(By.ID, "sign-out").click()
     sign_in(console, "zhao.handler")
     wait(console, lambda b: "zhao.handler（承办人员）" in text_of(b, "#user"))
-    wait(console, seen.visibility_of_element_located((By.ID, "no-pages")))
-    assert console.find_elements(By.CSS_SELECTOR, "#nav-list a") == []  # the case views slot in here
+    assert nav(console) == ["工单"]  # their department's queue, nothing else
+    wait(console, seen.text_to_be_present_in_element((By.CSS_SELECTOR, "#page h2"), "本单位工单"))
 
     # English is one choice away, every string from the other catalogue.
     console.find_element(By.CSS_SELECTOR, "#language option[value=en]").click()
@@ -296,8 +306,148 @@ def test_a_wrong_password_and_a_change_without_the_csrf_token_are_refused(consol
              ".then(r => r.json().then(body => done([r.status, body.details]), () => done([r.status, null])));")
     status, details = console.execute_async_script(fetch, {})
     assert (status, details) == (403, {"reason": "csrf"})
-    assert nav(console) == ["实时来电"]  # still signed in
+    assert nav(console) == ["实时来电", "工单"]  # still signed in
     csrf = console.execute_script("return Console.state.me.csrf_token")
     assert console.execute_async_script(fetch, {"X-CSRF-Token": csrf})[0] == 204
     # The cookie is HttpOnly: the page's scripts cannot read it.
     assert "hotline_session" not in console.execute_script("return document.cookie")
+
+
+def _act(browser, action: str, fields: dict[str, str] | None = None, checks: tuple[str, ...] = ()) -> None:
+    """Fill in and submit the case page's form for `action`, and wait for the page to show the result."""
+    form = wait(browser, seen.visibility_of_element_located((By.ID, f"action-{action}")))
+    for name, value in (fields or {}).items():
+        form.find_element(By.NAME, name).send_keys(value)
+    for name in checks:
+        form.find_element(By.NAME, name).click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(browser, seen.staleness_of(form))
+
+
+def _open_case(browser, name: str, number: str) -> None:
+    """Sign in afresh as `name` and open case `number` (a new hash alone would not reload the page)."""
+    sign_in(browser, name)
+    nav(browser)
+    browser.get(browser.base + f"/#/cases/{number}")
+
+
+def _case_status(browser) -> str:
+    return wait(browser, seen.visibility_of_element_located((By.ID, "case-status"))).text
+
+
+def _offered(browser) -> list[str]:
+    return [f.get_attribute("id") for f in browser.find_elements(By.CSS_SELECTOR, "#case-actions form")]
+
+
+async def _other_departments_case(sessions) -> str:
+    """A case the supervisor filed and dispatched to 城管局 (urban): not zhao's to see."""
+    async with sessions() as session:
+        now = datetime.now(timezone.utc)
+        services = await case_services(session, CasesConfig(), None, None)
+        boss = viewer(User(name="wang.supervisor", role="supervisor", department=None))
+        view = await file_case(session, {"type": "help", "channel": "12345", "description": "路灯不亮",
+                                         "caller_number": "13900000002"}, boss.actor, now, services)
+        await act_on_case(session, view.case.number, "register", {}, boss, now, services, None)
+        await act_on_case(session, view.case.number, "dispatch", {"department": "urban"}, boss, now, services, None)
+        return view.case.number
+
+
+def test_a_case_goes_from_the_screen_pop_to_the_department_to_verification_and_into_the_scores(console):
+    other = seed(console, _other_departments_case)
+    sign_in(console, "li.operator")
+    wait(console, seen.text_to_be_present_in_element((By.ID, "link"), "实时"))
+    replay = console.daemon.start(console.daemon.fake.replay("d-queue-call-agent-answers", speed=1.0))
+    # The call reaches li (Agent One): the screen pop shows the caller and puts the cursor on the type.
+    pop = wait(console, seen.visibility_of_element_located((By.ID, "screen-pop")))
+    assert "0698765432" in text_of(console, "#pop-caller") and "12345" in text_of(console, "#pop-title")
+    assert console.switch_to.active_element.get_attribute("id") == "file-type"
+    screenshot(console, "13-screen-pop")
+    replay.result(WAIT)
+    # A few keystrokes: the type by its first character, Tab, the description, Ctrl+Enter.
+    console.switch_to.active_element.send_keys("投")
+    pop.find_element(By.ID, "file-description").send_keys("民警接警时态度恶劣" + Keys.CONTROL + Keys.ENTER)
+    wait(console, lambda b: "#/cases/12345-" in b.current_url)
+    number = console.current_url.rsplit("/", 1)[1]
+    assert _case_status(console) == "已立案"
+    assert "投诉" in text_of(console, "#case") and "0698765432" in text_of(console, "#case")
+    assert console.find_elements(By.CSS_SELECTOR, ".case-calls li")  # linked to the call
+    assert _offered(console) == ["action-merge"]  # an operator's only step on a registered case
+    console.find_element(By.ID, "sign-out").click()
+
+    _open_case(console, "wang.supervisor", number)
+    assert _case_status(console) == "已立案"
+    assert console.find_elements(By.CSS_SELECTOR, ".case-calls audio")  # the call's player
+    _act(console, "dispatch")  # the first department, 公安局, is preselected
+    assert _case_status(console) == "已派遣"
+    console.get(console.base + "/#/cases?view=open")
+    wait(console, lambda b: b.find_elements(By.CSS_SELECTOR, f"#case-queue tr[data-case='{number}']"))
+    assert {number, other} <= {r.get_attribute("data-case") for r in console.find_elements(By.CSS_SELECTOR, "#case-queue tr")}
+    screenshot(console, "14-case-queue")
+    console.find_element(By.LINK_TEXT, "已超期").click()  # neither is past its deadline yet
+    wait(console, seen.visibility_of_element_located((By.ID, "case-queue-empty")))
+    assert console.current_url.endswith("#/cases?view=overdue") and rows_of(console, "case-queue") == []
+    console.find_element(By.ID, "sign-out").click()
+    assert not console.find_elements(By.ID, "screen-pop")  # nothing of li's stays on screen
+
+    sign_in(console, "zhao.handler")
+    wait(console, lambda b: b.find_elements(By.CSS_SELECTOR, "#case-queue tr"))
+    assert [r.get_attribute("data-case") for r in console.find_elements(By.CSS_SELECTOR, "#case-queue tr")] == [number]
+    assert "0698****5432" in text_of(console, "#case-queue") or "*" in text_of(console, "#case-queue")
+    screenshot(console, "15-department-queue")
+    console.find_element(By.LINK_TEXT, number).click()
+    assert _case_status(console) == "已派遣"
+    assert _offered(console) == ["action-acknowledge", "action-return"]
+    _act(console, "acknowledge")
+    _act(console, "feedback", {"text": "已约谈当事民警并向来电人道歉"})
+    assert _case_status(console) == "已反馈"
+    assert _offered(console) == []
+    screenshot(console, "16-case-page")
+    assert text_of(console, "#link") == ""  # no live calls for a handler: nothing to reconnect to
+    console.find_element(By.ID, "sign-out").click()
+
+    _open_case(console, "wang.supervisor", number)
+    assert _case_status(console) == "已反馈"
+    _act(console, "verify", {"note": "回访属实"}, checks=("passed", "substantiated"))
+    assert _case_status(console) == "已结案"
+    assert [c.text for c in console.find_elements(By.CSS_SELECTOR, "#page table tbody tr td:nth-child(2)")] == [
+        "受理登记", "立案", "派遣", "签收", "处理反馈", "核实结案"]
+    month = console.execute_script("return Console.today().slice(0, 7)")
+    console.get(console.base + f"/#/scores?rubric=yihuang-window&kind=month&period={month}")
+    wait(console, seen.element_to_be_clickable((By.LINK_TEXT, "公安局"))).click()
+    evidence = wait(console, seen.element_to_be_clickable((By.LINK_TEXT, f"工单 {number}")))
+    assert "-10" in text_of(console, "#page table")
+    screenshot(console, "17-scores-breakdown-case")
+    evidence.click()
+    wait(console, lambda b: _case_status(b) == "已结案")
+
+
+async def _add_12319_call(sessions) -> int:
+    async with sessions() as session, session.begin():
+        call = stored_call(40, hotline="12319", caller_number="13700000003", caller_name="李四")
+        session.add(call)
+        await session.flush()
+        return call.id
+
+
+def test_an_operator_resolves_a_12319_inquiry_from_a_recent_call_with_its_grid_code(console):
+    call_id = seed(console, _add_12319_call)
+    sign_in(console, "li.operator")
+    wait(console, seen.element_to_be_clickable((By.CSS_SELECTOR, f"a[href='#/calls/{call_id}/file']"))).click()
+    form = wait(console, seen.visibility_of_element_located((By.ID, "file-case")))
+    assert "12319" in text_of(console, "#pop-caller") and "13700000003" in text_of(console, "#pop-caller")
+    form.find_element(By.ID, "file-description").send_keys("小区二次供水水压不足，咨询维修渠道")
+    form.find_element(By.ID, "file-address").send_keys("宜黄县凤冈镇城南社区")
+    form.find_element(By.ID, "file-answer").send_keys("已告知物业维修电话")
+    # A grid code of 11 digits is not one (CJ/T 213-2005: 6+2+2+2): the browser holds it back.
+    form.find_element(By.ID, "file-grid").send_keys("36105201010")
+    form.find_element(By.ID, "file-resolve").click()
+    assert console.execute_script("return document.getElementById('file-grid').validity.valid") is False
+    assert console.current_url.endswith(f"#/calls/{call_id}/file")
+    form.find_element(By.ID, "file-grid").send_keys("1")
+    screenshot(console, "18-file-case-from-recent-call")
+    form.find_element(By.ID, "file-resolve").click()
+    wait(console, lambda b: "#/cases/12319-" in b.current_url)
+    assert _case_status(console) == "已办结"
+    page = text_of(console, "#case")
+    assert "咨询" in page and "361052010101" in page and "宜黄县凤冈镇城南社区" in page
+    assert _offered(console) == []  # nothing an operator may do with a resolved case

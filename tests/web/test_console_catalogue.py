@@ -10,6 +10,7 @@ import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
+from hotline.cases.workflow import ACTIONS, STATUSES, TYPES
 from hotline.config import ROLES
 from hotline.web.calls import DISPOSITIONS
 
@@ -24,6 +25,10 @@ DYNAMIC = (
     + [f"speaker.{s}" for s in ("caller", "agent", "mixed")]
     + [f"marks.{k}" for k in ("greeting", "required", "forbidden")]
     + [f"scores.kind.{k}" for k in ("month", "quarter", "year")]
+    + [f"case-type.{k}" for k in TYPES] + [f"case-status.{s}" for s in STATUSES]
+    + [f"case-action.{a}" for a in (*ACTIONS, "file", "absorb", "overdue", "criticise")]
+    + [f"case-field.{f}" for f in ("answer", "note", "reason", "into", "department", "window", "days", "approve",
+                                   "text", "passed", "substantiated")]
     + [f"action.{a}" for a in ("recording.play", "transcript.read", "transcript.search", "recording.delete", "audit.read")]
 )
 

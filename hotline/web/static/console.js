@@ -102,7 +102,9 @@ const Console = (() => {
 
   // ---- live call updates (one WebSocket, shared by the views) ---------------------------------
   function connect() {
-    if (state.socket || !state.me) return;
+    // Live calls are for the roles that may read calls (the server refuses the others the
+    // WebSocket, and retrying would show "reconnecting" to a handler for ever).
+    if (state.socket || !state.me || !["operator", "supervisor", "admin"].includes(state.me.role)) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/api/v1/events`);
     state.socket = ws;
@@ -168,6 +170,7 @@ const Console = (() => {
     if (state.socket) state.socket.close();
     if (leave) { leave(); leave = null; }
     document.getElementById("page").replaceChildren();
+    document.getElementById("pop").replaceChildren();
     document.getElementById("nav-list").replaceChildren();
     document.getElementById("user").textContent = "";
     document.getElementById("link").textContent = "";

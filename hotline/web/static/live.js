@@ -26,6 +26,10 @@
     return may && call.recorded ? el("a", { href: `#/audit/call/${call.id}`, text: t("live.listen") }) : "";
   }
 
+  function fileLink(call) {
+    return ["operator", "supervisor", "admin"].includes(state.me.role) ? el("a", { href: `#/calls/${call.id}/file`, text: t("live.file-case") }) : "";
+  }
+
   async function render(container) {
     const activeBody = el("tbody", { id: "active" });
     const recentBody = el("tbody", { id: "recent" });
@@ -40,7 +44,7 @@
       el("section", { class: "card", "aria-labelledby": "recent-title" },
         el("h2", { id: "recent-title", text: t("live.recent") }),
         el("table", { class: "calls" },
-          el("thead", {}, el("tr", {}, ...["col.id", "col.hotline", "col.caller", "col.name", "col.started", "col.wait", "col.talk", "col.disposition", "col.agent", "col.recording"].map((k) => el("th", { scope: "col", text: t(k) })))),
+          el("thead", {}, el("tr", {}, ...["col.id", "col.hotline", "col.caller", "col.name", "col.started", "col.wait", "col.talk", "col.disposition", "col.agent", "col.recording", "col.case"].map((k) => el("th", { scope: "col", text: t(k) })))),
           recentBody)));
     const page = await api("/api/v1/calls?limit=20");
     page.calls.forEach((call) => { if (call.ended_at && !recent.has(call.id)) recent.set(call.id, call); });
@@ -57,7 +61,7 @@
       const latest = [...recent.values()].sort((a, b) => b.id - a.id).slice(0, 20);
       recentBody.replaceChildren(...latest.map((c) => {
         const tr = row(String(c.id), c.hotline, c.caller_number, c.caller_name, fmt.dateTime(c.started_at),
-          fmt.seconds(c.wait_seconds), fmt.seconds(c.talk_seconds), disposition(c), c.agent, auditLink(c));
+          fmt.seconds(c.wait_seconds), fmt.seconds(c.talk_seconds), disposition(c), c.agent, auditLink(c), fileLink(c));
         tr.dataset.call = c.id;
         return tr;
       }));

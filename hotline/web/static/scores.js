@@ -20,6 +20,13 @@
   function evidence(text) {
     const call = /^call:(\d+)(?:@([\d.]+))?$/.exec(text || "");
     if (call) return el("a", { href: `#/audit/call/${call[1]}` + (call[2] ? `?t=${call[2]}` : ""), text: t("scores.evidence-call", { id: call[1] }) });
+    // A verified complaint or a late case: `case NUMBER; call ID recording ID transcript OFFSETs`.
+    const filed = /^case (\S+?)(?:;|$)/.exec(text || "");
+    if (filed) {
+      const heard = /call (\d+)(?: recording \d+)?(?: transcript ([\d.]+)s)?/.exec(text);
+      return el("span", {}, el("a", { href: `#/cases/${filed[1]}`, text: t("scores.evidence-case", { number: filed[1] }) }),
+        heard ? " · " : null, heard ? el("a", { href: `#/audit/call/${heard[1]}` + (heard[2] ? `?t=${heard[2]}` : ""), text: t("scores.evidence-call", { id: heard[1] }) }) : null);
+    }
     return text || "–";
   }
 
