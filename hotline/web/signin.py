@@ -64,7 +64,7 @@ OPENAPI_PATHS = {
         "security": [],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["name", "password"],
-            "properties": {"name": {"type": "string", "maxLength": 100},
+            "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\x00]*$"},
                            "password": {"type": "string", "maxLength": 1024}},
         }}}},
         "responses": {
@@ -78,7 +78,8 @@ OPENAPI_PATHS = {
     }},
     "/api/v1/sign-out": {"post": {
         "summary": "End the console session: its cookie stops working at once (needs X-CSRF-Token)",
-        "responses": {"204": {"description": "Signed out"}},
+        "responses": {"204": {"description": "Signed out"},
+                      "403": {"description": "Signed in with a bearer token, not a console session", "content": _ERROR}},
     }},
     "/api/v1/me": {"get": {
         "summary": "Who is signed in: name, role, the session's CSRF token, the centre's time zone (any role)",
@@ -151,7 +152,8 @@ async def sign_out(request: web.Request) -> web.Response:
     """End this console session server-side and clear the cookie."""
     console = request.get(CONSOLE)
     if console is None:
-        raise InvalidInput("a bearer token has no session to end: hotline user revoke stops a token")
+        # A bearer token is a credential, not a session: only `hotline user revoke` ends it.
+        raise Forbidden("a bearer token has no session to end: hotline user revoke stops a token", reason="bearer")
     async with request.app[SESSIONS]() as session:
         await end_console_session(session, console.id)
     response = web.Response(status=204)
