@@ -50,10 +50,11 @@ def run_asterisk_script() -> Path:
     return script
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports in PORTS that nothing listens on now."""
+def free_ports(count: int, among: range = PORTS) -> list[int]:
+    """`count` distinct loopback ports in `among` that nothing listens on now. Each test module
+    that starts instances has a range of its own, so suites running at once never collide."""
     ports: list[int] = []
-    for port in random.sample(PORTS, len(PORTS)):
+    for port in random.sample(among, len(among)):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -62,7 +63,7 @@ def free_ports(count: int) -> list[int]:
         ports.append(port)
         if len(ports) == count:
             return ports
-    pytest.fail(f"no {count} free ports in {PORTS.start}-{PORTS.stop - 1}", pytrace=False)
+    pytest.fail(f"no {count} free ports in {among.start}-{among.stop - 1}", pytrace=False)
 
 
 @dataclass

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -44,6 +41,7 @@ from hotline.web.live import CallHub, Telemetry
 from recordings import ingest, workers
 from recordings.store import Transcript, TranscriptionJob
 from recordings.transcription import Recogniser
+from tests.asterisk.conftest import free_ports, run_asterisk_script
 from tests.recordings.speech import KOREAN_MODEL
 from tests.surveys.conftest import Clock, case_desk, case_of, wait_until_up
 
@@ -56,31 +54,6 @@ CITIZENS = {
     "full": "13800000000", "busy": "13800000001", "no-answer": "13800000002",
     "hang-up": "13800000003", "invalid-and-silent": "13800000004",
 }
-
-
-def run_asterisk() -> Path:
-    configured = os.environ.get("HOTLINE_ASTERISK")
-    script = Path(configured) if configured else REPO.parent / "shared" / "asterisk" / "run-asterisk"
-    if not script.is_file():
-        pytest.fail(
-            f"these tests need a real Asterisk: {script} does not exist. Set HOTLINE_ASTERISK to the "
-            "path of run-asterisk (shared/asterisk/README.md), e.g. "
-            "HOTLINE_ASTERISK=/work/shared/asterisk/run-asterisk", pytrace=False)
-    return script
-
-
-def free_ports(count: int) -> list[int]:
-    ports = []
-    for port in random.sample(PORTS, len(PORTS)):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        ports.append(port)
-        if len(ports) == count:
-            return ports
-    pytest.fail(f"no {count} free ports in {PORTS.start}-{PORTS.stop - 1}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +72,7 @@ class Pbx:
 @pytest.fixture(scope="module")
 def asterisk(tmp_path_factory) -> Iterator[Pbx]:
     """A real Asterisk on the shipped dialplan and manager.conf, plus the test's citizens."""
-    script = run_asterisk()
+    script = run_asterisk_script()
     conf = tmp_path_factory.mktemp("asterisk-conf")
     (conf / "extensions.conf").write_text(
         (SHIPPED / "extensions.conf").read_text() + (HERE / "citizens.conf").read_text())
@@ -108,7 +81,7 @@ def asterisk(tmp_path_factory) -> Iterator[Pbx]:
     (conf / "manager.conf").write_text(manager + (HERE / "observer.conf").read_text())
     secret = re.search(r"^\[hotline\]\nsecret = (\S+)", manager, re.M)[1]
     directory = tmp_path_factory.mktemp("asterisk")
-    ami_port, agi_port = free_ports(2)
+    ami_port, agi_port = free_ports(2, PORTS)
     started = subprocess.run(
         [script, "start", directory, "--config", conf, "--ami-port", str(ami_port),
          "--agi-port", str(agi_port)], capture_output=True, text=True, timeout=120)
