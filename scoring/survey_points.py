@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.errors import ConfigError
 from scoring.occurrences import Occurrence
 from scoring.rubrics import Rubric, find_rubric
-from scoring.store import entered_with_evidence, stage_occurrences, subject_kind
+from scoring.store import EVIDENCE_LENGTH, entered_with_evidence, stage_occurrences, subject_kind
 
 log = logging.getLogger("scoring")
 ENTERED_BY = "hotline:surveys"
@@ -60,10 +60,11 @@ class SurveyPoints:
                 continue
             if await entered_with_evidence(session, rubric.id, self.item, citizen.staff, evidence):
                 continue
+            # Cut to the ledger's length, the case number first: ids of 64 characters could pass it.
             entry = Occurrence(
                 "", citizen.staff, self.item, citizen.day, Fraction(1), "survey",
-                f"{evidence} callback survey {citizen.week}, window {citizen.window}: dissatisfied with "
-                f"{', '.join(citizen.questions)}", ENTERED_BY, citizen.at,
+                (f"{evidence} callback survey {citizen.week}, window {citizen.window}: dissatisfied with "
+                 f"{', '.join(citizen.questions)}")[:EVIDENCE_LENGTH], ENTERED_BY, citizen.at,
             )
             await stage_occurrences(session, rubric, [entry])
         return omitted
