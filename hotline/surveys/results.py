@@ -1,4 +1,5 @@
-"""Survey results: counts, the answer distribution and the satisfaction rate, per group.
+"""Survey results: counts, the answer distribution and the satisfaction rate, per group
+(window, staff member, or the department the window belongs to).
 
 Pure: survey records in, plain data out.
 
@@ -7,7 +8,8 @@ answered at least one question (completed or partial), the share with no dissati
 (every answer given is 1 satisfied or 2 basically satisfied). One citizen, one evaluation
 (一事一评): a survey counts once, whatever it answered, as the scoring report's `surveys` and
 `satisfied` count them. With no answered survey the rate is None (not 0: nobody said they were
-dissatisfied).
+dissatisfied). The same count makes the staff member's dissatisfied-citizen points (one per
+answered survey with a 3) and the XX city annual public evaluation (docs/surveys.md, "Scores").
 """
 
 from __future__ import annotations
