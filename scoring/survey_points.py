@@ -42,6 +42,12 @@ class SurveyPoints:
                 raise ConfigError(
                     f"surveys.dissatisfied_rubrics: {rubric.id} is not a staff rubric with the item {item!r}",
                     key="surveys.dissatisfied_rubrics")
+            rated = {c.id for c in rubric.categories if c.survey_rate}
+            if rubric.items[item].category in rated:
+                # xx-city-staff's 公眾評價情況 already counts every survey through the year's rate.
+                raise ConfigError(
+                    f"surveys.dissatisfied_rubrics: {rubric.id}'s {item!r} is in a category its callback-survey "
+                    "satisfaction rate makes; the surveys count there already", key="surveys.dissatisfied_rubrics")
 
     async def dissatisfied(self, session: AsyncSession, citizen: Any) -> list[str]:
         """Stage one entry per rubric for `citizen` (the campaign's Dissatisfied) unless made

@@ -187,6 +187,9 @@ def test_a_rubric_without_the_item_is_a_configuration_error_before_anything_star
         SurveyPoints(["yihuang-window"], "dissatisfied")
     with pytest.raises(ConfigError, match="xx-city-staff is not a staff rubric with the item 'rude-answer'"):
         SurveyPoints(["xx-city-staff"], "rude-answer")
+    # XX city's public evaluation counts every survey through the year's rate: never twice.
+    with pytest.raises(ConfigError, match="xx-city-staff's 'dissatisfied' is in a category its callback-survey"):
+        SurveyPoints(["yihuang-staff", "xx-city-staff"], "dissatisfied")
 
 
 def _citizen(survey):
