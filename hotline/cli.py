@@ -229,21 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(commands)
     # Ports between features, filled here so that none imports another's store: the survey
-    # commands file cases through `args.case_desk(config)`, the score commands read the month's
-    # survey satisfaction through `args.survey_satisfaction(session, month, by)`.
+    # commands file cases through `args.case_desk(config)`, the score commands read the
+    # period's survey satisfaction through `args.survey_satisfaction(config)`.
     parser.set_defaults(case_desk=_survey_desk, survey_satisfaction=_survey_satisfaction)
     return parser
 
 
-async def _survey_satisfaction(session, month: str, by: str):
-    """The month's answered callback surveys and satisfied ones per window or staff member
-    (`by`), as scoring reports them beside each score."""
-    from hotline.surveys.results import period_weeks, scoring_satisfaction
-    from hotline.surveys.store import survey_records
-    from scoring.occurrences import Satisfaction
+def _survey_satisfaction(config: Config):
+    from hotline.web.app import survey_satisfaction
 
-    records = await survey_records(session, period_weeks(None, month)[0])
-    return {key: Satisfaction(**counts) for key, counts in scoring_satisfaction(records, by).items()}
+    return survey_satisfaction(config)
 
 
 def _survey_desk(config: Config):

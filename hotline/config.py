@@ -173,6 +173,10 @@ class SurveyConfig:
     # recordings spool itself (Asterisk and hotline on one machine).
     record_dir: str = ""
     language: str = "en"
+    # Each dissatisfied citizen is an occurrence of this item for the staff member on these
+    # staff rubrics (宜黃 先進個人 績(1): 服務對象不滿意的每次扣5分); empty: none.
+    dissatisfied_rubrics: tuple[str, ...] = ("yihuang-staff",)
+    dissatisfied_item: str = "dissatisfied"
     prompts: Mapping[str, SurveyPrompts] = field(default_factory=lambda: {"en": SurveyPrompts()})
 
     @property
@@ -430,6 +434,7 @@ _SURVEY_KEYS: dict[str, type] = {
     "retry_minutes": float, "ring_timeout": float, "concurrency": int, "calls_per_minute": float,
     "per_week": int, "lookback_days": int, "quiet_days": int, "opt_out_key": str,
     "answer_timeout": float, "suggestion_seconds": float, "record_dir": str, "language": str,
+    "dissatisfied_item": str,
 }
 _HOURS = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
 
@@ -472,6 +477,10 @@ def _surveys(table: Any) -> SurveyConfig:
             if not isinstance(value, list) or not set(value) <= {"12345", "12319"}:
                 raise ConfigError(f'{dotted}: expected a list of hotlines out of "12345", "12319", got {value!r}',
                                   key=dotted)
+            values[key] = tuple(dict.fromkeys(value))
+        elif key == "dissatisfied_rubrics":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(f"{dotted}: expected a list of rubric ids", key=dotted)
             values[key] = tuple(dict.fromkeys(value))
         elif key == "prompts":
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):

@@ -43,6 +43,7 @@ from recordings.retention import retention_forever
 from recordings.transcription import check_model
 from recordings.workers import run_workers
 from scoring.case_points import CasePoints
+from scoring.survey_points import SurveyPoints
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +94,20 @@ async def run(
         )
         await tracking.restore()
 
+        # Each dissatisfied citizen costs the staff member points when the survey ends
+        # (a rubric without the item is a configuration error, said before anything starts).
+        points = (SurveyPoints(config.surveys.dissatisfied_rubrics, config.surveys.dissatisfied_item)
+                  if config.surveys.dissatisfied_rubrics else None)
         runner = WebRunner(make_app(config, sessions, hub, telemetry), config)
         await runner.setup()
         # The survey campaign: the dialer calls through one PBX's link, the flows write down
         # what the citizen answers; both file their cases through the same desk.
         desk = survey_desk(config)
-        answers = SurveyAnswers(sessions, config.surveys, desk)
+        answers = SurveyAnswers(sessions, config.surveys, desk, points=points)
         # Without a PBX (an API-only daemon) nobody can be dialled; the flows still serve.
         survey_link = next((link for link in links if link.pbx.name == (config.surveys.pbx or links[0].pbx.name)), None)
-        dialer = SurveyDialer(sessions, config.surveys, survey_link, desk) if survey_link is not None else None
+        dialer = (SurveyDialer(sessions, config.surveys, survey_link, desk, points=points)
+                  if survey_link is not None else None)
         record_dir = Path(config.surveys.record_dir) if config.surveys.record_dir else config.recordings_spool.resolve()
         # FastAGI routes by the script in the dialplan's URL: AGI(agi://host:4573/ivr).
         call_flows = {"ivr": Ivr(config.ivr_menus), "survey": SurveyFlow(answers, config.surveys, record_dir),

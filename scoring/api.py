@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from datetime import date
+from typing import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.web.auth import require_role
 from hotline.web.context import SESSIONS
 from hotline.web.openapi import Text, read, specs
+from scoring.occurrences import Satisfaction
 from scoring.reports import meeting_report_html, scoreboard_json
 from scoring.rubrics import find_rubric, load_rubric, rubric_files
-from scoring.scorecards import parse_period, score_period
+from scoring.scorecards import Scoreboard, parse_period, score_period
 from scoring.store import ledger_for_period
 
 SCORE_READERS = ("supervisor",)
@@ -29,6 +32,10 @@ PERIODS = {
 }
 
 routes = web.RouteTableDef()
+# The callback surveys' satisfaction between two days per window, staff member or department, as
+# the composition root connects it (hotline/web/app.py); absent, scores show no surveys.
+SurveySatisfaction = Callable[[AsyncSession, date, date, str], Awaitable[Mapping[str, Satisfaction]]]
+SURVEYS = web.AppKey("score_surveys", SurveySatisfaction)
 
 OPENAPI_PATHS = {
     f"/api/v1/scores/{kind}": {
@@ -37,7 +44,10 @@ OPENAPI_PATHS = {
             "parameters": specs([RUBRIC, period]),
             "responses": {
                 "200": {
-                    "description": "The scoreboard (docs/scoring.md)",
+                    "description": "The scoreboard (docs/scoring.md): each result with its callback-survey "
+                                   "`satisfaction` in the period (`surveys`, `satisfied`, `rate`, the survey "
+                                   "`cases` and the `dissatisfied` ones); a year of a rubric with a survey-rated "
+                                   "category (xx-city-staff 公眾評價情況) scores it from the year's rate",
                     "content": {
                         "application/json": {
                             "schema": {
@@ -76,21 +86,30 @@ OPENAPI_PATHS = {
 }
 
 
-async def _scoreboard(request: web.Request, kind: str):
+async def _scoreboard(request: web.Request, kind: str, by_department: bool = False
+                      ) -> tuple[Scoreboard, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None]:
     require_role(request, *SCORE_READERS)
     query = read(request, [RUBRIC, PERIODS[kind]])
     rubric = find_rubric(query["rubric"])
     period = parse_period(kind, query[kind])
+    surveys = request.app.get(SURVEYS)
+    satisfaction: Mapping[str, Satisfaction] = {}
+    departments = None
     async with request.app[SESSIONS]() as session:
         subjects, entries = await ledger_for_period(session, rubric, period)
-    return score_period(rubric, subjects, entries, period)
+        if surveys is not None:
+            satisfaction = await surveys(session, period.start, period.end, rubric.subjects)
+            if by_department:
+                departments = await surveys(session, period.start, period.end, "department")
+    return score_period(rubric, subjects, entries, period, satisfaction), satisfaction, departments
 
 
 def _scores(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
-        return web.json_response(scoreboard_json(await _scoreboard(request, kind)))
+        board, _, _ = await _scoreboard(request, kind)
+        return web.json_response(scoreboard_json(board))
 
-    handler.__doc__ = f"The {kind}'s scoreboard of one rubric, from the occurrence ledger."
+    handler.__doc__ = f"The {kind}'s scoreboard of one rubric, from the occurrence ledger and the callback surveys."
     return handler
 
 
@@ -101,11 +120,9 @@ for _kind in PERIODS:
 @routes.get("/api/v1/scores/report")
 async def scores_report(request: web.Request) -> web.Response:
     """The month's meeting report as an HTML file to download."""
-    board = await _scoreboard(request, "month")
-    # Survey satisfaction comes from the callback surveys; until they report here the page says
-    # "no surveys", as `hotline score report` does without --input.
+    board, satisfaction, departments = await _scoreboard(request, "month", by_department=True)
     return web.Response(
-        text=meeting_report_html(board, {}), content_type="text/html", charset="utf-8",
+        text=meeting_report_html(board, satisfaction, departments), content_type="text/html", charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{board.rubric.id}-{board.period.label}.html"'},
     )
 

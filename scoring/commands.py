@@ -77,9 +77,12 @@ def _rubric(args: argparse.Namespace) -> Rubric:
 
 
 def _scoreboard(
-    args: argparse.Namespace, config: Config, period: Period
-) -> tuple[Scoreboard, Mapping[str, Satisfaction]]:
+    args: argparse.Namespace, config: Config, period: Period, by_department: bool = False
+) -> tuple[Scoreboard, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None]:
+    """The period's scoreboard, its subjects' callback satisfaction and, with `by_department`,
+    the departments' (None from an --input document, which has none)."""
     rubric = _rubric(args)
+    departments = None
     if args.input:
         ledger = read_ledger(_read_json(args.input))
         subjects, entries, satisfaction = (
@@ -90,18 +93,21 @@ def _scoreboard(
     else:
         from scoring.store import ledger_for_period
 
-        async def work(session: Any) -> tuple[Any, Mapping[str, Satisfaction]]:
+        async def work(session: Any) -> tuple[Any, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None]:
             subjects, entries = await ledger_for_period(session, rubric, period)
-            # The month's callback surveys, per window or staff member as the rubric scores,
+            # The period's callback surveys, per window or staff member as the rubric scores,
             # from the campaign through the port the composition root fills (hotline/cli.py);
             # without it (scoring on its own) the report says "no surveys".
-            surveys = getattr(args, "survey_satisfaction", None)
-            satisfaction = (await surveys(session, period.label, rubric.subjects)
-                            if surveys is not None and period.kind == "month" else {})
-            return (subjects, entries), satisfaction
+            port = getattr(args, "survey_satisfaction", None)
+            if port is None:
+                return (subjects, entries), {}, None
+            surveys = port(config)
+            satisfaction = await surveys(session, period.start, period.end, rubric.subjects)
+            groups = await surveys(session, period.start, period.end, "department") if by_department else None
+            return (subjects, entries), satisfaction, groups
 
-        (subjects, entries), satisfaction = _in_database(config, work)
-    return score_period(rubric, subjects, entries, period), satisfaction
+        (subjects, entries), satisfaction, departments = _in_database(config, work)
+    return score_period(rubric, subjects, entries, period, satisfaction), satisfaction, departments
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -113,7 +119,7 @@ def _emit(text: str, output: str | None) -> None:
 
 def _score(kind: str) -> Callable[[argparse.Namespace, Config], int]:
     def run(args: argparse.Namespace, config: Config) -> int:
-        board, satisfaction = _scoreboard(args, config, parse_period(kind, getattr(args, kind)))
+        board, satisfaction, _ = _scoreboard(args, config, parse_period(kind, getattr(args, kind)))
         if args.format == "xlsx":
             if not args.output:
                 raise InvalidInput("--format xlsx needs --output FILE.xlsx")
@@ -130,11 +136,11 @@ def _score(kind: str) -> Callable[[argparse.Namespace, Config], int]:
 
 
 def _report(args: argparse.Namespace, config: Config) -> int:
-    board, satisfaction = _scoreboard(args, config, parse_period("month", args.month))
+    board, satisfaction, departments = _scoreboard(args, config, parse_period("month", args.month), True)
     directory = Path(args.output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"{board.rubric.id}-{board.period.label}"
-    Path(f"{stem}.html").write_text(meeting_report_html(board, satisfaction), encoding="utf-8")
+    Path(f"{stem}.html").write_text(meeting_report_html(board, satisfaction, departments), encoding="utf-8")
     scoreboard_workbook(board, satisfaction).save(f"{stem}.xlsx")
     print(f"wrote {stem}.html and {stem}.xlsx")
     return 0
@@ -162,6 +168,7 @@ def rubric_json(rubric: Rubric) -> dict[str, Any]:
                 "name": c.name,
                 "points": shown(c.points),
                 "scope": c.scope,
+                "survey_rate": c.survey_rate,
                 "items": [item(i) for i in c.items],
             }
             for c in rubric.categories
@@ -207,6 +214,8 @@ def _rubric_show(args: argparse.Namespace, config: Config) -> int:
     print(f"source: {rubric.source}")
     for category in rubric.categories:
         scope = "" if category.scope == "month" else f", {category.scope}ly"
+        if category.survey_rate:
+            scope += f", x the {category.scope}'s callback-survey satisfaction rate"
         print(f"\n{category.id} {category.name} ({shown(category.points)}{scope})")
         for entry in category.items:
             cap = f" (at most {shown(entry.cap)})" if entry.cap is not None else ""

@@ -52,10 +52,14 @@ class Occurrence:
 
 @dataclass(frozen=True)
 class Satisfaction:
-    """A subject's callback surveys in the period, reported beside its score."""
+    """A subject's callback surveys in the period, reported beside its score: how many were
+    answered and satisfied, and (when read from the surveys) which, by their case numbers."""
 
     surveys: int
     satisfied: int
+    cases: tuple[str, ...] = ()
+    dissatisfied: tuple[str, ...] = ()
+    name: str = ""
 
     @property
     def rate(self) -> Fraction | None:

@@ -74,6 +74,7 @@ def scoreboard_json(board: Scoreboard) -> dict[str, Any]:
                 "disqualified_because": list(card.disqualified),
                 "eligible": card.eligible,
                 "note": standing_note(card),
+                "satisfaction": satisfaction_json(card.satisfaction),
                 "breakdown": [line_json(line) for line in card.lines],
             }
             for card in board.cards
@@ -118,6 +119,15 @@ def _columns(board: Scoreboard) -> list[Column]:
         Column("note", [standing_note(card) for card in cards]),
     ]
     return columns
+
+
+def satisfaction_json(found: Satisfaction | None) -> dict[str, Any] | None:
+    """The period's callback surveys of a subject, with the cases behind them (null: not read)."""
+    if found is None:
+        return None
+    return {"surveys": found.surveys, "satisfied": found.satisfied,
+            "rate": None if found.rate is None else round(float(found.rate), 4),
+            "cases": list(found.cases), "dissatisfied": list(found.dissatisfied)}
 
 
 def satisfaction_text(found: Satisfaction | None) -> str:
@@ -300,8 +310,12 @@ details { margin: .3em 0; } summary { cursor: pointer; } details td:first-child 
 """
 
 
-def meeting_report_html(board: Scoreboard, satisfaction: Mapping[str, Satisfaction]) -> str:
-    """The monthly meeting page: ranking, chart, red flags, deductions and their reasons."""
+def meeting_report_html(
+    board: Scoreboard, satisfaction: Mapping[str, Satisfaction],
+    departments: Mapping[str, Satisfaction] | None = None,
+) -> str:
+    """The monthly meeting page: ranking, chart, red flags, deductions and their reasons, and
+    the month's callback satisfaction per department when `departments` gives it."""
     rubric, cards = board.rubric, board.cards
     award = board.award.name if board.award else "award"
     month_categories = [c for c in rubric.categories if cards and c.id in cards[0].categories]
@@ -336,6 +350,15 @@ def meeting_report_html(board: Scoreboard, satisfaction: Mapping[str, Satisfacti
         )
     out.append("</table>")
     out.append(f"<h2>總分 Totals</h2>{_bar_chart(cards)}")
+    if departments is not None:
+        out.append("<h2>回訪滿意率 Callback satisfaction by department</h2>")
+        out.append("<table><tr><th>department</th><th>surveys</th><th>satisfied</th><th>satisfaction</th></tr>")
+        for key, found in departments.items():
+            out.append(f"<tr><td>{e(found.name or key)}</td><td class='n'>{found.surveys}</td>"
+                       f"<td class='n'>{found.satisfied}</td><td class='n'>{e(satisfaction_text(found))}</td></tr>")
+        if not departments:
+            out.append("<tr><td colspan='4'>no surveys</td></tr>")
+        out.append("</table>")
     out.append("<h2>扣分與加分 Deductions and bonuses by window</h2>")
     for card in cards:
         if not card.lines:

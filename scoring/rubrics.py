@@ -53,13 +53,17 @@ class Item:
 
 @dataclass(frozen=True)
 class Category:
-    """A block of points that deductions come off, down to zero and no further."""
+    """A block of points that deductions come off, down to zero and no further.
+
+    With `survey_rate` (a year-scope category) the subject keeps only `points` times their
+    callback-survey satisfaction rate of the year before its items deduct (docs/scoring.md)."""
 
     id: str
     name: str
     points: Fraction
     scope: str
     items: tuple[Item, ...]
+    survey_rate: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,7 @@ class _Reader:
 
 
 def _category(path: Path, index: int, table: Any) -> Category:
-    reader = _Reader(path, f"categories[{index}]", table, ("id", "name", "points", "scope", "items"))
+    reader = _Reader(path, f"categories[{index}]", table, ("id", "name", "points", "scope", "items", "survey_rate"))
     category_id = reader.text("id")
     points = reader.points("points")
     items = []
@@ -215,9 +219,13 @@ def _category(path: Path, index: int, table: Any) -> Category:
                 f"must lie between the deduction and the category's {points} points",
             )
         items.append(Item(item_reader.text("id"), item_reader.text("name"), -deduct, category_id, cap))
-    return Category(
-        category_id, reader.text("name"), points, reader.choice("scope", SCOPES, "month"), tuple(items)
-    )
+    scope = reader.choice("scope", SCOPES, "month")
+    survey_rate = table.get("survey_rate", False)
+    if not isinstance(survey_rate, bool):
+        reader.fail(reader.key("survey_rate"), f"expected true or false, got {survey_rate!r}")
+    if survey_rate and scope != "year":
+        reader.fail(reader.key("survey_rate"), "only a year-scope category follows the year's survey satisfaction")
+    return Category(category_id, reader.text("name"), points, scope, tuple(items), survey_rate)
 
 
 def parse_rubric(path: Path, data: Mapping[str, Any]) -> Rubric:

@@ -15,6 +15,9 @@ The rules, with the source text they implement (seeds/000, 第二篇 unless note
   cumulative over the year and no extra counts twice;
 - a rubric with an annual `monthly_weight` (XX city: 月度考核情況60分) scales the averaged monthly
   categories to that weight and adds its year-scope categories;
+- a `survey_rate` category (XX city: 公眾評價情況10分,扣完為止) keeps its points times the year's
+  callback-survey satisfaction rate, rounded half up to 0.01 (no answered survey: all of them),
+  one line naming the surveys, before its items deduct;
 - equal totals share a rank (1, 1, 3); the award goes to the top N eligible subjects; a tie across
   the cut is reported, and where the rubric says "at most N" (上街: 不超過5個) left undecided.
 """
@@ -30,7 +33,7 @@ from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
 from hotline.errors import InvalidInput
-from scoring.occurrences import Occurrence, Subject, check_against, standing
+from scoring.occurrences import Occurrence, Satisfaction, Subject, check_against, standing
 from scoring.rubrics import Award, Category, Item, Rubric
 
 FLOOR_NOTE = "category exhausted (扣分扣完大項分數為止)"
@@ -131,6 +134,7 @@ class Scorecard:
     eligible: bool = True
     rank: int = 0
     awarded: bool = False
+    satisfaction: Satisfaction | None = None  # the period's callback surveys, when read
 
     @property
     def total(self) -> Fraction:
@@ -179,9 +183,9 @@ def _ordered(entries: Iterable[Occurrence]) -> list[Occurrence]:
 
 
 def _category_lines(
-    category: Category, items: Mapping[str, Item], entries: Sequence[Occurrence]
+    category: Category, items: Mapping[str, Item], entries: Sequence[Occurrence], start: Fraction | None = None
 ) -> tuple[Fraction, list[Line]]:
-    remaining = category.points
+    remaining = category.points if start is None else start
     used: dict[str, Fraction] = defaultdict(Fraction)
     lines = []
     for entry in entries:
@@ -198,6 +202,26 @@ def _category_lines(
         remaining -= deduction
         lines.append(Line(entry, item, nominal, -deduction, "; ".join(notes)))
     return remaining, lines
+
+
+def _survey_rate_line(
+    category: Category, subject: Subject, period: Period, found: Satisfaction | None
+) -> tuple[Fraction, Line]:
+    """What a `survey_rate` category keeps of its points, and the line that says why."""
+    if found is None or not found.surveys:
+        kept = category.points
+        note = f"no answered callback survey in {period.label}: full points"
+        evidence = "callback surveys: none answered"
+    else:
+        rate = Fraction(found.satisfied, found.surveys)
+        kept = Fraction(points(category.points * rate))
+        note = f"{shown(category.points)} x satisfaction {found.satisfied}/{found.surveys} = {shown(kept)}"
+        evidence = f"callback surveys {period.label}: {found.satisfied}/{found.surveys} satisfied"
+        if found.dissatisfied:
+            evidence += "; dissatisfied: " + ", ".join(f"case {case}" for case in found.dissatisfied)
+    item = Item(f"{category.id}:survey-rate", f"{category.name}: 回訪滿意率", kept - category.points, category.id)
+    entry = Occurrence(f"surveys:{period.label}", subject.id, item.id, period.end, Fraction(1), "survey", evidence)
+    return kept, Line(entry, item, item.points, item.points, note)
 
 
 def _extra_lines(
@@ -250,7 +274,8 @@ def _disqualified(rubric: Rubric, period: Period, entries: Sequence[Occurrence])
 
 
 def _score_subject(
-    rubric: Rubric, period: Period, subject: Subject, entries: Sequence[Occurrence]
+    rubric: Rubric, period: Period, subject: Subject, entries: Sequence[Occurrence],
+    satisfaction: Satisfaction | None = None,
 ) -> Scorecard:
     items = rubric.items
     months = period.months
@@ -279,8 +304,12 @@ def _score_subject(
     if annual:
         for category in rubric.categories_in("year"):
             member_ids = {i.id for i in category.items}
+            start = None
+            if category.survey_rate:
+                start, rate_line = _survey_rate_line(category, subject, period, satisfaction)
+                lines.append(rate_line)
             score, year_lines = _category_lines(
-                category, items, [e for e in entries if e.item in member_ids]
+                category, items, [e for e in entries if e.item in member_ids], start
             )
             categories[category.id] = score
             lines += year_lines
@@ -290,7 +319,7 @@ def _score_subject(
     eligible = True
     if subject.since is not None and period.kind in rubric.eligibility:
         eligible = _months_between(subject.since, period.end) >= rubric.eligibility[period.kind]
-    return Scorecard(subject, categories, bonus, tuple(lines), eligible=eligible)
+    return Scorecard(subject, categories, bonus, tuple(lines), eligible=eligible, satisfaction=satisfaction)
 
 
 def _rank_and_award(
@@ -331,9 +360,12 @@ def _rank_and_award(
 
 
 def score_period(
-    rubric: Rubric, subjects: Sequence[Subject], entries: Iterable[Occurrence], period: Period
+    rubric: Rubric, subjects: Sequence[Subject], entries: Iterable[Occurrence], period: Period,
+    satisfaction: Mapping[str, Satisfaction] | None = None,
 ) -> Scoreboard:
-    """Score every subject for `period` from the ledger `entries` (reversals are honoured).
+    """Score every subject for `period` from the ledger `entries` (reversals are honoured) and,
+    where given, each subject's callback-survey `satisfaction` in the period (a `survey_rate`
+    category reads it; a subject without any counts as having no answered survey).
 
     Entries outside the period are ignored, except those a year-long disqualification counts
     (三次投訴經查實取消全年評選資格 looks back to 1 January).
@@ -346,7 +378,8 @@ def score_period(
     cards = []
     for subject in subjects:
         mine = by_subject[subject.id]
-        card = _score_subject(rubric, period, subject, [e for e in mine if e.date in period])
+        card = _score_subject(rubric, period, subject, [e for e in mine if e.date in period],
+                              (satisfaction or {}).get(subject.id))
         cards.append(replace(card, disqualified=_disqualified(rubric, period, mine)))
     award = rubric.awards.get(period.kind)
     ranked, ties = _rank_and_award(cards, award)

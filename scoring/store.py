@@ -235,6 +235,25 @@ async def stage_reversals(
     return [_occurrence(row) for row in rows]
 
 
+async def subject_kind(session: AsyncSession, subject: str) -> str | None:
+    """"window", "staff", or None for an id that is no scoring subject."""
+    row = await session.get(ScoredSubject, subject)
+    return None if row is None else row.kind
+
+
+async def entered_with_evidence(session: AsyncSession, rubric: str, item: str, subject: str, prefix: str) -> bool:
+    """Whether `rubric`'s ledger has an entry of `item` for `subject` whose evidence starts with
+    `prefix`, reversed or not (a reversed one was a supervisor's decision, not to be redone)."""
+    found = await session.scalar(
+        select(OccurrenceEntry.id).where(
+            OccurrenceEntry.rubric == rubric, OccurrenceEntry.item == item,
+            OccurrenceEntry.subject_id == subject, OccurrenceEntry.reverses_id.is_(None),
+            OccurrenceEntry.evidence.startswith(prefix, autoescape=True),
+        ).limit(1)
+    )
+    return found is not None
+
+
 async def ledger_between(session: AsyncSession, rubric: str, start: date, end: date) -> list[Occurrence]:
     """Every entry of `rubric` dated `start`..`end`, reversals included (scoring honours them)."""
     rows = await session.scalars(

@@ -165,6 +165,8 @@ def test_survey_settings_accept_small_test_values_and_local_prompts(tmp_path):
         ("08:30:00", "12:00:00"), ("13:00:00", "23:59:59.999999")]
     assert surveys.prompts["zh"].greeting == "/srv/sounds/zh/survey-greeting"
     assert surveys.prompts["zh"].thanks == "auth-thankyou"
+    # Each dissatisfied citizen costs the staff member 宜黃 績(1)'s 5 points, unless set otherwise.
+    assert (surveys.dissatisfied_rubrics, surveys.dissatisfied_item) == (("yihuang-staff",), "dissatisfied")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -183,6 +185,8 @@ def test_survey_settings_accept_small_test_values_and_local_prompts(tmp_path):
     ('followup_types = ["110"]', 'surveys.followup_types: expected a list of hotlines out of "12345", "12319", got [\'110\']'),
     ("followup_share = 1.5", "surveys.followup_share: expected a share above 0 and at most 1, got 1.5"),
     ("followup_days = 0", "surveys.followup_days: must be at least 1"),
+    ('dissatisfied_rubrics = "yihuang-staff"', "surveys.dissatisfied_rubrics: expected a list of rubric ids"),
+    ('dissatisfied_item = ""', "surveys.dissatisfied_item: must not be empty"),
 ])
 def test_a_bad_survey_setting_is_one_line_naming_the_key(tmp_path, text, message):
     path = tmp_path / "hotline.toml"

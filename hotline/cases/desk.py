@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.cases import workflow
 from hotline.cases.calendar import WorkingCalendar
-from hotline.cases.store import Recordings, Scoring, Viewer, act_on_case, calendar_years, case_services, closed_cases, file_case
+from hotline.cases.store import (
+    Recordings, Scoring, Viewer, act_on_case, calendar_years, case_services, closed_cases, file_case, list_departments,
+)
 from hotline.cases.workflow import IllegalTransition
 from hotline.config import CasesConfig
 
@@ -89,16 +91,26 @@ class SurveyDesk:
 
     async def close_survey_case(
         self, session: AsyncSession, *, case: str, status: str, answers: Mapping[str, int | None], at: datetime,
+        note: str = "",
     ) -> None:
-        """Resolve survey case `case` with how its survey ended, so it leaves the open and
-        overdue lists. One resolved otherwise meanwhile (by an operator) is left as it is."""
+        """Resolve survey case `case` with how its survey ended (and `note`), so it leaves the
+        open and overdue lists. One resolved otherwise meanwhile (by an operator) is left as it is."""
         heard = _heard(answers)
-        note = f"survey {status}" + (f": {heard}" if heard else "")
+        answer = "; ".join(part for part in (f"survey {status}" + (f": {heard}" if heard else ""), note) if part)
         try:
-            await act_on_case(session, case, "resolve", {"answer": note}, Viewer(SURVEY_ACTOR), at,
+            await act_on_case(session, case, "resolve", {"answer": answer}, Viewer(SURVEY_ACTOR), at,
                               await self._services(session), commit=False)
         except IllegalTransition as error:
             log.info("survey case %s not resolved: %s", case, error, extra={"action": "survey-case"})
+
+    async def window_departments(self, session: AsyncSession) -> dict[str, tuple[str, str]]:
+        """Window id -> (id, name) of its department (`hotline departments import`); a window two
+        departments name goes to the first by id."""
+        found: dict[str, tuple[str, str]] = {}
+        for department in await list_departments(session):
+            if department.window is not None:
+                found.setdefault(department.window, (department.id, department.name))
+        return found
 
     async def request_reopening(self, session: AsyncSession, *, case: str, answer: int, at: datetime) -> str:
         """Record on closed `case` that its citizen was dissatisfied; the supervisor decides

@@ -16,6 +16,7 @@ from hotline.surveys import store
 from hotline.surveys.results import CALLING
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.dialer import ANSWERED, DISSATISFIED, QUESTIONS, close_call
+from hotline.surveys.points import SurveyScoring
 
 log = logging.getLogger("hotline.surveys")
 
@@ -28,8 +29,9 @@ class SurveyAnswers:
     """Stores a survey call's answers, suggestion and opt-out, and closes the survey."""
 
     def __init__(self, sessions: async_sessionmaker, config: SurveyConfig, desk: CaseDesk,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = _utc_now, points: SurveyScoring | None = None) -> None:
         self.sessions = sessions
+        self.points = points
         self.config = config
         self.desk = desk
         self.clock = clock
@@ -75,7 +77,7 @@ class SurveyAnswers:
                                     now=self.clock(), desk=self.desk)
 
     async def finish(self, case: str) -> str | None:
-        return await close_call(self.sessions, case, self.config, self.desk, self.clock())
+        return await close_call(self.sessions, case, self.config, self.desk, self.clock(), points=self.points)
 
     async def followup(self, case: str, answer: int | None) -> None:
         """Store a follow-up answer (one per case); a dissatisfied one asks for reopening, in

@@ -70,7 +70,9 @@ RESULTS_QUERY = (
     Text(name="week", pattern=_WEEK, max_length=8, example="2026-W49",
          description="ISO week, e.g. 2026-W49 (or month)"),
     MONTH,
-    Choice(name="by", values=GROUPINGS, description="one summary per window or staff member"),
+    Choice(name="by", values=GROUPINGS,
+           description="one summary per window, staff member or department (the window's, as `hotline departments import` "
+                       "set them; a window no department names is under `(no department)`)"),
 )
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -101,7 +103,10 @@ OPENAPI_PATHS = {
             "summary": "Completed and partial surveys, answer distribution and satisfaction rate (supervisor)",
             "description": "Give either week or month (a request with both or neither is a 400).",
             "parameters": specs(RESULTS_QUERY),
-            "responses": {"200": {"description": "`total` and, with `by`, one summary per window or staff member",
+            "responses": {"200": {"description": "`period`, `weeks`, `total` and, with `by`, one summary per window, "
+                                                 "staff member or department (a department's with its `name`): `surveys`, "
+                                                 "one count per status, `distribution`, `answered_surveys`, "
+                                                 "`dissatisfied_surveys`, `satisfaction_rate` (docs/surveys.md, Results)",
                                   "content": {"application/json": {"schema": {"type": "object"}}}},
                           "404": {"description": "No such ISO week", **_ERROR}},
         }
@@ -214,9 +219,8 @@ async def survey_results(request: web.Request) -> web.Response:
     weeks, period = period_weeks(query["week"], query["month"])
     by = query["by"]
     async with request.app[SESSIONS]() as session:
-        records = await store.survey_records(session, weeks)
-    return web.json_response({"period": period, "weeks": weeks, **results(records, by)})
-
+        records, names = await store.period_records(session, weeks, request.app[CASE_DESK])
+    return web.json_response({"period": period, "weeks": weeks, **results(records, by, names)})
 
 
 @routes.post("/api/v1/survey-opt-outs")

@@ -49,8 +49,13 @@ class CaseDesk(Protocol):
 
     async def close_survey_case(
         self, session: AsyncSession, *, case: str, status: str, answers: Mapping[str, int | None], at: datetime,
+        note: str = "",
     ) -> None:
-        """The survey of `case` ended (`status`: completed, partial, unreachable, opted-out)."""
+        """The survey of `case` ended (`status`: completed, partial, unreachable, opted-out);
+        `note` is kept with it (e.g. why its dissatisfied answer was not scored)."""
+
+    async def window_departments(self, session: AsyncSession) -> Mapping[str, tuple[str, str]]:
+        """Window id -> (id, name) of the department the window belongs to."""
 
     async def request_reopening(self, session: AsyncSession, *, case: str, answer: int, at: datetime) -> str:
         """Ask for closed `case` to be reopened (a dissatisfied follow-up)."""

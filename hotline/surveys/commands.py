@@ -45,7 +45,7 @@ def add_commands(subparsers: Any) -> None:
     period = result.add_mutually_exclusive_group(required=True)
     period.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W49")
     period.add_argument("--month", metavar="YYYY-MM", help="the weeks whose Thursday is in the month")
-    result.add_argument("--by", choices=GROUPINGS, help="one line per window or staff member")
+    result.add_argument("--by", choices=GROUPINGS, help="one line per window, staff member or department")
     result.add_argument("--format", choices=("table", "json", "scoring"), default="table",
                         help="scoring: the `satisfaction` object of `hotline score --input`, per --by (default window)")
     result.set_defaults(func=show_results)
@@ -143,16 +143,16 @@ def show_results(args: argparse.Namespace, config: Config) -> int:
     """Print the period's results as a table (one line per group) or as JSON."""
     weeks, period = period_weeks(args.week, args.month)
 
-    async def run() -> list:
+    async def run() -> tuple[list, dict[str, str]]:
         async with database(config.database_url) as sessions, sessions() as session:
-            return await store.survey_records(session, weeks)
+            return await store.period_records(session, weeks, args.case_desk(config))
 
-    records = asyncio.run(run())
+    records, names = asyncio.run(run())
     if args.format == "scoring":
         satisfaction = scoring_satisfaction(records, args.by or "window")
         print(json.dumps({"satisfaction": satisfaction}, ensure_ascii=False, indent=2))
         return 0
-    found = results(records, args.by)
+    found = results(records, args.by, names)
     if args.format == "json":
         print(json.dumps({"period": period, "weeks": weeks, **found}, ensure_ascii=False, indent=2))
         return 0
@@ -164,5 +164,5 @@ def show_results(args: argparse.Namespace, config: Config) -> int:
         rate = "-" if row["satisfaction_rate"] is None else f"{row['satisfaction_rate']:.1%}"
         print(f"{name:<16} {row['surveys']:>7} {row['completed']:>5} {row['partial']:>7} "
               f"{row['unreachable']:>7} {row['opted_out']:>5} {row['pending'] + row['calling']:>5} "
-              f"{row['dissatisfied_surveys']:>6} {rate:>7}")
+              f"{row['dissatisfied_surveys']:>6} {rate:>7} {row.get('name', '')}".rstrip())
     return 0

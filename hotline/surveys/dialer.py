@@ -33,7 +33,10 @@ from hotline.errors import AmiError, HotlineError
 from hotline.surveys import store
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import week_of
-from hotline.surveys.results import CALLING, COMPLETED, OPTED_OUT, PARTIAL, PENDING, QUESTIONS, UNREACHABLE
+from hotline.surveys.points import Dissatisfied, SurveyScoring
+from hotline.surveys.results import (
+    ANSWERED_STATUSES, CALLING, COMPLETED, OPTED_OUT, PARTIAL, PENDING, QUESTIONS, UNREACHABLE, ledger_day,
+)
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +202,10 @@ class SurveyDialer:
         *,
         clock: Callable[[], datetime] = _utc_now,
         tick_seconds: float = 5.0,
+        points: SurveyScoring | None = None,
     ) -> None:
         self.sessions = sessions
+        self.points = points
         self.config = config
         self.link = link
         self.desk = desk
@@ -355,7 +360,7 @@ class SurveyDialer:
             await session.commit()
         log.info("survey attempt %d: %s (%s)", attempt_id, outcome, reason, extra={"action": "survey-attempt"})
         if not answered and survey is not None:
-            await close_call(self.sessions, survey.case, self.config, self.desk, now)
+            await close_call(self.sessions, survey.case, self.config, self.desk, now, points=self.points)
 
     async def settle_in_doubt(self) -> int:
         """Settle attempts whose outcome was lost (a restart, an AMI reconnect) from the PBX.
@@ -395,7 +400,7 @@ class SurveyDialer:
             if attempt.action_id in live:
                 continue
             if attempt.outcome == ANSWERED:
-                await close_call(self.sessions, survey.case, self.config, self.desk, now)
+                await close_call(self.sessions, survey.case, self.config, self.desk, now, points=self.points)
             else:
                 await self.settle(attempt.id, await self._outcome_from_calls(survey.case, attempt.started_at))
             settled += 1
@@ -424,12 +429,14 @@ class SurveyDialer:
 
 async def close_call(
     sessions: async_sessionmaker, case: str, config: SurveyConfig, desk: CaseDesk, now: datetime,
-    *, opted_out: bool = False,
+    *, opted_out: bool = False, points: SurveyScoring | None = None,
 ) -> str | None:
     """End the call of survey `case` (the survey flow finished, or the PBX says the call is
-    over): its status from the answers stored (`after_attempt`), and a complaint case for a
-    dissatisfied answer. Idempotent: a survey no longer calling is left as it is. Returns the
-    new status, or None."""
+    over): its status from the answers stored (`after_attempt`), a complaint case for a
+    dissatisfied answer and, once the survey counts (completed or partial), the dissatisfied
+    citizen's points through `points`, all in one transaction. Idempotent: a survey no longer
+    calling is left as it is, and of two closing it at once only one commits. Returns the new
+    status, or None."""
     async with sessions() as session:
         survey = await session.scalar(select(store.Survey).where(store.Survey.case == case))
         if survey is None or survey.status != CALLING:
@@ -448,13 +455,28 @@ async def close_call(
             answers = {question: getattr(survey, question) for question in QUESTIONS}
         following = after_attempt(attempts, now, config, await calling_rules(session, config, desk),
                                   list(answers.values()), opted_out)
-        survey.status, survey.next_attempt_at = following.status, following.next_attempt_at
-        if following.status != PENDING:
-            survey.finished_at = now
-            if survey.kind == store.SURVEY:
-                await desk.close_survey_case(session, case=case, status=following.status, answers=answers, at=now)
+        # Claim the survey: the flow's end and the PBX's settling may close it at the same time,
+        # and PostgreSQL makes the second UPDATE wait for the first and then find nothing to do.
+        claimed = await session.execute(
+            update(store.Survey).where(store.Survey.id == survey.id, store.Survey.status == CALLING)
+            .values(status=following.status, next_attempt_at=following.next_attempt_at,
+                    finished_at=None if following.status == PENDING else now)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            await session.rollback()
+            return None
+        dissatisfied = tuple(q for q, a in answers.items() if a == DISSATISFIED)
+        unscored: list[str] = []
+        if (survey.kind == store.SURVEY and dissatisfied and points is not None
+                and following.status in ANSWERED_STATUSES):
+            unscored = await points.dissatisfied(session, Dissatisfied(
+                case, survey.week, survey.window, survey.staff, dissatisfied,
+                ledger_day(survey.week, now.astimezone(config.zone).date()), now))
+        if following.status != PENDING and survey.kind == store.SURVEY:
+            await desk.close_survey_case(session, case=case, status=following.status, answers=answers, at=now,
+                                         note="; ".join(f"not scored: {why}" for why in unscored))
         # A follow-up's dissatisfied answer asks for reopening instead (SurveyAnswers.followup).
-        if survey.kind == store.SURVEY and DISSATISFIED in answers.values() and survey.complaint_case is None:
+        if survey.kind == store.SURVEY and dissatisfied and survey.complaint_case is None:
             survey.complaint_case = await desk.open_complaint(
                 session, survey_case=case, window=survey.window, staff=survey.staff, phone=survey.phone,
                 answers=answers, at=now)

@@ -1,4 +1,5 @@
-"""Survey results: counts, the answer distribution and the satisfaction rate, per group.
+"""Survey results: counts, the answer distribution and the satisfaction rate, per group
+(window, staff member, or the department the window belongs to).
 
 Pure: survey records in, plain data out.
 
@@ -7,12 +8,14 @@ answered at least one question (completed or partial), the share with no dissati
 (every answer given is 1 satisfied or 2 basically satisfied). One citizen, one evaluation
 (一事一评): a survey counts once, whatever it answered, as the scoring report's `surveys` and
 `satisfied` count them. With no answered survey the rate is None (not 0: nobody said they were
-dissatisfied).
+dissatisfied). The same count makes the staff member's dissatisfied-citizen points (one per
+answered survey with a 3) and the XX city annual public evaluation (docs/surveys.md, "Scores").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import calendar
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -28,7 +31,9 @@ PENDING, CALLING, COMPLETED, PARTIAL, UNREACHABLE, OPTED_OUT = (
 )
 STATUSES = (PENDING, CALLING, COMPLETED, PARTIAL, UNREACHABLE, OPTED_OUT)
 ANSWERED_STATUSES = (COMPLETED, PARTIAL)
-GROUPINGS = ("window", "staff")
+GROUPINGS = ("window", "staff", "department")
+# The group of surveys about a window no department names (hotline departments import).
+NO_DEPARTMENT = "(no department)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class SurveyRecord:
     staff: str
     status: str
     answers: tuple[int | None, int | None, int | None]
+    department: str = NO_DEPARTMENT  # of the window (the cases' departments)
 
 
 def week_month(week: str) -> str:
@@ -68,15 +74,22 @@ def satisfaction_rate(records: Iterable[SurveyRecord]) -> Fraction | None:
     return Fraction(sum(satisfied(record) for record in counted), len(counted))
 
 
-def scoring_satisfaction(records: Sequence[SurveyRecord], by: str) -> dict[str, dict[str, int]]:
-    """Per window or staff member, `surveys` (answered) and `satisfied`: the `satisfaction`
-    object of the scoring input (docs/scoring.md), shown beside each score in the report."""
-    counted = answered(records)
+def scoring_satisfaction(records: Sequence[SurveyRecord], by: str, cases: bool = False) -> dict[str, dict[str, Any]]:
+    """Per window, staff member or department, `surveys` (answered) and `satisfied`: the
+    `satisfaction` object of the scoring input (docs/scoring.md), shown beside each score; with
+    `cases`, the survey cases counted and the dissatisfied ones, which scores trace to."""
     return {
         key: {"surveys": len(group), "satisfied": sum(satisfied(r) for r in group)}
-        for key in sorted({getattr(r, by) for r in counted})
-        for group in [[r for r in counted if getattr(r, by) == key]]
+        | ({"cases": tuple(r.case for r in group),
+            "dissatisfied": tuple(r.case for r in group if not satisfied(r))} if cases else {})
+        for key, group in answered_groups(records, by).items()
     }
+
+
+def answered_groups(records: Sequence[SurveyRecord], by: str) -> dict[str, list[SurveyRecord]]:
+    """The answered surveys per window, staff member or department, in key order."""
+    counted = answered(records)
+    return {key: [r for r in counted if getattr(r, by) == key] for key in sorted({getattr(r, by) for r in counted})}
 
 
 def summary(records: Sequence[SurveyRecord]) -> dict[str, Any]:
@@ -96,12 +109,15 @@ def summary(records: Sequence[SurveyRecord]) -> dict[str, Any]:
     }
 
 
-def results(records: Sequence[SurveyRecord], by: str | None = None) -> dict[str, Any]:
-    """The summary of all `records`, and per window or staff member when `by` says so."""
+def results(records: Sequence[SurveyRecord], by: str | None = None,
+            names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The summary of all `records`, and per window, staff member or department when `by` says
+    so (each group with its `name` where `names` has one: departments)."""
     result: dict[str, Any] = {"total": summary(records)}
     if by is not None:
         keys = sorted({getattr(record, by) for record in records})
-        result[by] = {key: summary([r for r in records if getattr(r, by) == key]) for key in keys}
+        result[by] = {key: ({"name": names[key]} if names and key in names else {})
+                      | summary([r for r in records if getattr(r, by) == key]) for key in keys}
     return result
 
 
@@ -113,13 +129,27 @@ def weeks_of_month(month: str) -> list[str]:
     except ValueError:
         raise InvalidInput(f"month: expected YYYY-MM such as 2026-12, got {month!r}",
                            parameter="month") from None
+    return weeks_between(first, date(year, number, calendar.monthrange(year, number)[1]))
+
+
+def weeks_between(first: date, last: date) -> list[str]:
+    """The ISO weeks whose Thursday falls in `first`..`last`: those counted in that month,
+    quarter or year (a year's are exactly its ISO weeks)."""
     thursday = first + timedelta(days=(3 - first.weekday()) % 7)
     weeks = []
-    while thursday.month == first.month:
+    while thursday <= last:
         iso_year, iso_week, _ = thursday.isocalendar()
         weeks.append(f"{iso_year}-W{iso_week:02d}")
         thursday += timedelta(days=7)
     return weeks
+
+
+def ledger_day(week: str, day: date) -> date:
+    """The day a survey's points are dated: the day it ended, moved into the month its week
+    counts in when the week straddles two months, so the points fall in the month whose
+    satisfaction rate counts the survey."""
+    year, month = (int(part) for part in week_month(week).split("-"))
+    return min(max(day, date(year, month, 1)), date(year, month, calendar.monthrange(year, month)[1]))
 
 
 def shortfall(per_week: int, statuses: Sequence[str], drawn_short: str | None, week_over: bool) -> dict[str, Any]:

@@ -9,7 +9,7 @@ restarted daemon neither draws a week twice nor dials one attempt twice.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +25,7 @@ from hotline.db.tables import Base, Call
 from hotline.errors import InvalidInput
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import Candidate, draw, eligible, followed_up, parse_week, week_bounds
-from hotline.surveys.results import CALLING, COMPLETED, OPTED_OUT, PENDING, SurveyRecord
+from hotline.surveys.results import CALLING, COMPLETED, NO_DEPARTMENT, OPTED_OUT, PENDING, SurveyRecord
 from hotline.surveys.served import ServedItem, phone_number
 
 
@@ -334,14 +334,25 @@ async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, no
 # -- results -----------------------------------------------------------------------------------
 
 
-def record_of(survey: Survey) -> SurveyRecord:
+def record_of(survey: Survey, departments: Mapping[str, str]) -> SurveyRecord:
     return SurveyRecord(survey.case, survey.week, survey.window, survey.staff, survey.status,
-                        (survey.attitude, survey.efficiency, survey.compliance))
+                        (survey.attitude, survey.efficiency, survey.compliance),
+                        departments.get(survey.window, NO_DEPARTMENT))
 
 
-async def survey_records(session: AsyncSession, weeks: Sequence[str]) -> list[SurveyRecord]:
+async def survey_records(session: AsyncSession, weeks: Sequence[str],
+                         departments: Mapping[str, str] | None = None) -> list[SurveyRecord]:
+    """The surveys of `weeks`, each with its window's department (`departments`: window -> id)."""
     rows = await session.scalars(select(Survey).where(Survey.week.in_(weeks)).order_by(Survey.id))
-    return [record_of(row) for row in rows]
+    return [record_of(row, departments or {}) for row in rows]
+
+
+async def period_records(session: AsyncSession, weeks: Sequence[str], desk: CaseDesk
+                         ) -> tuple[list[SurveyRecord], dict[str, str]]:
+    """The surveys of `weeks` with their departments, and each department's name."""
+    departments = await desk.window_departments(session)
+    records = await survey_records(session, weeks, {window: id_ for window, (id_, _) in departments.items()})
+    return records, dict(departments.values())
 
 
 @dataclass(frozen=True)

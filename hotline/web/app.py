@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import hotline.cases.api
 import hotline.cases.open311
@@ -20,12 +21,15 @@ from hotline.cases.desk import SurveyDesk
 from hotline.config import Config
 from hotline.errors import HotlineError
 from hotline.logs import printable
+from hotline.surveys.results import scoring_satisfaction, weeks_between
+from hotline.surveys.store import period_records
 from hotline.web import calls, dashboard, monitoring, openapi, signin
 from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
 from recordings.holds import RecordingHolds
 from scoring.case_points import CasePoints
+from scoring.occurrences import Satisfaction
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,21 @@ async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Content-Type": "text/html; charset=utf-8"})
 
 
+def survey_satisfaction(config: Config) -> Callable[[AsyncSession, date, date, str], Awaitable[dict[str, Satisfaction]]]:
+    """Scoring's view of the callback surveys: per window, staff member or department (`by`),
+    the answered and satisfied surveys of the weeks whose Thursday falls between two days, with
+    their case numbers (and a department's name)."""
+    # Only the departments are asked of it: no case is filed from here.
+    desk = SurveyDesk(config.cases)
+
+    async def read(session: AsyncSession, first: date, last: date, by: str) -> dict[str, Satisfaction]:
+        records, names = await period_records(session, weeks_between(first, last), desk)
+        return {key: Satisfaction(**counts, name=names.get(key, "") if by == "department" else "")
+                for key, counts in scoring_satisfaction(records, by, cases=True).items()}
+
+    return read
+
+
 def make_app(
     config: Config,
     sessions: async_sessionmaker,
@@ -108,6 +127,9 @@ def make_app(
     # Surveys file their cases through cases, with the same two services (surveys imports no cases).
     app[hotline.surveys.api.CASE_DESK] = SurveyDesk(config.cases, app[hotline.cases.api.SCORING],
                                                     app[hotline.cases.api.RECORDINGS])
+    # Scores read the callback surveys' satisfaction beside each score and for the XX city
+    # annual public evaluation (scoring imports no surveys).
+    app[scoring.api.SURVEYS] = survey_satisfaction(config)
     app[monitoring.METRIC_SOURCES] = [hotline.cases.api.case_metrics]
     app[calls.CALLER_HISTORY] = [hotline.cases.api.caller_cases]
     for module in ROUTE_MODULES:

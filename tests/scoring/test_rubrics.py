@@ -89,6 +89,7 @@ def test_staff_rubrics_carry_eligibility_awards_and_disqualifications():
     ]
     xx = find_rubric("xx-city-staff")
     assert xx.monthly_weight == 60
+    assert [c.id for c in xx.categories if c.survey_rate] == ["public-evaluation"]
     assert sum(c.points for c in xx.categories_in("year")) == 40
     assert xx.caps[0].max == 20
 
@@ -106,6 +107,10 @@ def test_staff_rubrics_carry_eligibility_awards_and_disqualifications():
         (lambda t: t + '[[caps]]\nid = "m"\nname = "m"\nitems = ["late"]\nmax = 10\n', "caps[0].items", "bonus extras only"),
         (lambda t: t + '[[extras]]\nid = "late"\nname = "again"\npoints = 2\n', "extras.late", "duplicate id"),
         (lambda t: t + '[awards.month]\nname = "flag"\ntop = 0\n', "awards.month.top", "at least 1"),
+        (lambda t: t.replace("points = 100", "points = 100\nsurvey_rate = true"), "categories[0].survey_rate",
+         "only a year-scope category"),
+        (lambda t: t.replace("points = 100", 'points = 100\nsurvey_rate = "yes"'), "categories[0].survey_rate",
+         "expected true or false"),
     ],
 )
 def test_a_broken_rubric_names_the_file_and_the_key(tmp_path, change, key, problem):

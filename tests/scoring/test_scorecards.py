@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from scoring.occurrences import LedgerError, Occurrence, Subject, reversal
+from scoring.occurrences import LedgerError, Occurrence, Satisfaction, Subject, reversal
 from scoring.rubrics import find_rubric
 from scoring.scorecards import parse_period, score_period, InvalidPeriod
 from tests.scoring.ledgers import ledger, windows
@@ -267,6 +267,39 @@ def test_xx_city_year_weights_the_monthly_results_at_60_and_caps_bonus_at_20():
         "summary": 3, "public-evaluation": 10, "leader-evaluation": 8, "performance": 8, "integrity": 8,
     }
     assert result.total == 117
+
+
+@pytest.mark.parametrize(("satisfied", "surveys", "kept"), [
+    (2, 3, Fraction("6.67")),   # 6.666... rounded half up, as the scores are shown
+    (1, 8, Fraction("1.25")),
+    (0, 4, 0),                  # 扣完為止: nobody satisfied, nothing left
+    (5, 5, 10),
+])
+def test_xx_city_public_evaluation_is_10_times_the_years_satisfaction_rate(satisfied, surveys, kept):
+    found = {"p": Satisfaction(surveys, satisfied, dissatisfied=("SURV-1",) if satisfied < surveys else ())}
+    result = card(score_period(XX, [staff("p", "2020-01-01")], [], YEAR, found), "p")
+    assert result.categories["public-evaluation"] == kept
+    [line] = [line for line in result.lines if line.item.id == "public-evaluation:survey-rate"]
+    assert line.applied == kept - 10 and line.occurrence.source == "survey"
+    assert (f"{satisfied}/{surveys} satisfied" in line.occurrence.evidence
+            and ("case SURV-1" in line.occurrence.evidence) == (satisfied < surveys))
+    assert result.total == 100 - 10 + kept
+
+
+def test_xx_city_public_evaluation_without_surveys_is_full_and_other_verified_dissatisfaction_deducts_to_zero():
+    # No answered survey all year: nobody said they were dissatisfied, so the 10 stay; the breakdown says so.
+    alone = card(score_period(XX, [staff("p", "2020-01-01")], [], YEAR, {}), "p")
+    assert alone.categories["public-evaluation"] == 10
+    assert alone.lines[0].note == "no answered callback survey in 2026: full points"
+    # 7.5 kept of 10 (3/4 satisfied), then 5 x -2 for dissatisfaction verified otherwise: -7.5, to 0.
+    entries = ledger("p | dissatisfied | 2026-06-01 | 5")
+    result = card(score_period(XX, [staff("p", "2020-01-01")], entries, YEAR, {"p": Satisfaction(4, 3)}), "p")
+    assert result.categories["public-evaluation"] == 0
+    assert [(line.nominal, line.applied) for line in result.lines if line.item.category == "public-evaluation"] == [
+        (Fraction("-2.5"), Fraction("-2.5")), (-10, Fraction("-7.5"))]
+    # The month view has no year categories: the rate plays no part there.
+    month = card(score_period(XX, [staff("p", "2020-01-01")], [], OCTOBER, {"p": Satisfaction(4, 0)}), "p")
+    assert month.total == 100 and "public-evaluation" not in month.categories
 
 
 def test_a_reversed_entry_no_longer_counts_but_stays_in_the_ledger():

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -16,8 +17,8 @@ from hotline.db.tables import Call
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.results import (
-    SurveyRecord, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall, week_month,
-    weeks_of_month,
+    SurveyRecord, ledger_day, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall, week_month,
+    weeks_between, weeks_of_month,
 )
 from tests.surveys.conftest import MONDAY, WEEK, case_desk
 
@@ -69,6 +70,26 @@ def test_weeks_count_in_the_month_of_their_thursday():
     for week, month in ((None, None), ("2026-W49", "2026-12"), (None, "December")):
         with pytest.raises(InvalidInput):
             period_weeks(week, month)
+
+
+def test_results_per_department_name_it_and_windows_without_one_stay_apart():
+    records = [record("completed", 1, 1, 3), record("completed", 1, 2, 2)]
+    records = [replace(r, department="police") for r in records] + [record("partial", 2, None, None, window="shuiwu")]
+    found = results(records, "department", {"police": "公安局"})
+    assert found["department"]["police"]["name"] == "公安局"
+    assert found["department"]["police"]["satisfaction_rate"] == 0.5
+    assert found["department"]["(no department)"]["answered_surveys"] == 1
+    assert "name" not in found["department"]["(no department)"]
+
+
+def test_a_year_counts_its_iso_weeks_and_a_surveys_points_fall_in_its_weeks_month():
+    weeks = weeks_between(date(2026, 1, 1), date(2026, 12, 31))
+    assert (weeks[0], weeks[-1], len(weeks)) == ("2026-W01", "2026-W53", 53)
+    assert weeks_between(date(2026, 12, 1), date(2026, 12, 31)) == weeks_of_month("2026-12")
+    # Week 49 runs from Monday 30 November and counts in December.
+    assert ledger_day(WEEK, date(2026, 11, 30)) == date(2026, 12, 1)
+    assert ledger_day(WEEK, date(2026, 12, 3)) == date(2026, 12, 3)
+    assert ledger_day("2026-W44", date(2026, 11, 2)) == date(2026, 10, 31)  # a retry after the week
 
 
 def test_the_shortfall_says_why():
