@@ -24,7 +24,8 @@ from hotline.cases import workflow
 from hotline.cases import statistics
 from hotline.cases.store import (
     CaseFilter, CaseServices, CaseView, Department, Recordings, Scoring, Viewer, act_on_case, case_services,
-    cases_filed_between, file_case, list_cases, list_departments, open_case_counts, save_departments, view_case,
+    cases_filed_between, file_case, list_cases, list_departments, open_case_counts, open_cases_per_department,
+    save_departments, view_case,
 )
 from hotline.cases.workflow import Actor
 from hotline.db.tables import MAX_ID, User
@@ -405,6 +406,15 @@ async def case_metrics(app: web.Application) -> list[Metric]:
     for status, count in per_status.items():
         open_cases.add_metric([status], count)
     return [open_cases, GaugeMetricFamily("hotline_cases_overdue", "Open cases past their deadline", value=overdue)]
+
+
+async def department_load(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
+    """Every department's open and overdue cases for the dashboard, the cases not dispatched
+    yet first (id None)."""
+    counts = await open_cases_per_department(session, now)
+    rows = [{"id": None, "name": None, "window": None}] if None in counts else []
+    rows += [department_json(d) for d in await list_departments(session)]
+    return [row | dict(zip(("open", "overdue"), counts.get(row["id"], (0, 0)))) for row in rows]
 
 
 CALLER_CASES = 20
