@@ -203,7 +203,7 @@ class Config:
     web_session_hours: float = 12.0
     # The centre's time zone: the console shows every time in it (an IANA name).
     centre_timezone: str = "Asia/Shanghai"
-    # Roles that see callers' numbers masked (138****5678) in the calls API and the console.
+    # Roles that see callers' numbers masked (138****5678) in the calls and cases API and the console.
     # Supervisors call citizens back (回访), so by default only department handlers are masked.
     masked_roles: tuple[str, ...] = ("handler",)
     # Audit marks from each transcript: a greeting said by the agent within greeting_seconds of

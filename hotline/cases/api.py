@@ -1,14 +1,17 @@
 """Cases over HTTP: file, list, read, and each workflow step as its own action.
 
 Roles: operators and supervisors file and read every case; a handler reads and acts only on their
-department's cases (another department's is a 404, so numbers cannot be probed); phone numbers
-are shown only to the roles that call citizens back (operator, supervisor, admin), masked
-(138****0001) for everyone else. A confidential case (保密工单) hides its callers' names too.
+department's cases (another department's is a 404, so numbers cannot be probed). Callers' numbers
+are masked (138****0001) for the roles of `[centre] masked_roles`, as the calls API masks them,
+wherever a case shows one: its callers, and its description and history notes. A confidential
+case (保密工单) hides its callers' numbers and names from the departments whatever that says.
 """
 
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,15 +19,17 @@ from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.calls import mask_number
 from hotline.cases import workflow
 from hotline.cases import statistics
 from hotline.cases.store import (
     CaseFilter, CaseServices, CaseView, Department, Recordings, Scoring, Viewer, act_on_case, case_services,
-    cases_filed_between, file_case, list_cases, list_departments, open_case_counts, save_departments, view_case,
+    cases_filed_between, file_case, list_cases, list_departments, open_case_counts, open_cases_per_department,
+    save_departments, view_case,
 )
 from hotline.cases.workflow import Actor
 from hotline.db.tables import MAX_ID, User
-from hotline.web.auth import USER, require_role
+from hotline.web.auth import USER, numbers_masked, require_role
 from hotline.web.context import CONFIG, SESSIONS
 from hotline.web.openapi import CURSOR, MONTH, Body, Boolean, Choice, Date, Integer, Text, read, specs, text
 
@@ -34,8 +39,10 @@ RECORDINGS = web.AppKey("case_recordings", Recordings)
 
 FILERS = ("operator", "supervisor")
 READERS = ("operator", "supervisor", "handler")
-# Roles that call citizens back and so see their numbers in full.
-NUMBER_READERS = frozenset({"operator", "supervisor", "admin"})
+# Department staff are outside the centre: a confidential case's caller is never shown to them.
+OUTSIDE_THE_CENTRE = frozenset({"handler"})
+# A mobile number typed into a description or a note: 1, 3-9, then 9 digits.
+MOBILE_NUMBER = "1[3-9][0-9]{9}"
 LIMIT = Integer(name="limit", low=1, high=500, default=50, description="cases per page")
 
 routes = web.RouteTableDef()
@@ -227,17 +234,28 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def case_json(view: CaseView, role: str, now: datetime) -> dict[str, Any]:
-    """A case as the API shows it to `role`: numbers masked unless the role calls citizens back."""
+def _number_masker(numbers: Iterable[str]) -> Callable[[str], str]:
+    """What masks the callers' `numbers` and any mobile number in a text, each standing alone
+    (not inside a longer run of digits such as a grid code or a case number)."""
+    # Longest first, so that a number containing another is masked whole.
+    either = "|".join([*(re.escape(n) for n in sorted(set(numbers), key=len, reverse=True)), MOBILE_NUMBER])
+    pattern = re.compile(f"(?<![0-9])(?:{either})(?![0-9])")
+    return lambda text: pattern.sub(lambda found: mask_number(found.group()), text)
+
+
+def case_json(view: CaseView, now: datetime, *, masked: bool, outside: bool = False) -> dict[str, Any]:
+    """A case as the API shows it: callers' numbers masked where `masked`, and for a confidential
+    case also (with its callers' names) where `outside` the centre."""
     case = view.case
-    full = role in NUMBER_READERS
-    callers = [{"number": number if full else workflow.mask_number(number),
-                "name": name if full or not case.confidential else None}
+    hidden = masked or (outside and case.confidential)
+    callers = [{"number": mask_number(number) if hidden else number,
+                "name": None if hidden and case.confidential else name}
                for number, name in view.callers]
     first = callers[0] if callers else {"number": None, "name": None}
+    words = _number_masker(number for number, _ in view.callers if number) if hidden else str
     return {
         "number": case.number, "type": case.type, "channel": case.channel, "status": case.status,
-        "description": case.description, "hotline": case.hotline,
+        "description": words(case.description), "hotline": case.hotline,
         "caller_number": first["number"], "caller_name": first["name"], "callers": callers,
         "call_id": view.calls[0]["id"] if view.calls else None, "calls": view.calls,
         "department": case.department, "department_window": case.department_window,
@@ -252,7 +270,7 @@ def case_json(view: CaseView, role: str, now: datetime) -> dict[str, Any]:
         "closed_at": _time(case.closed_at), "version": view.version,
         "history": [
             {"seq": s.seq, "action": s.action, "actor": s.actor, "role": s.role, "at": _time(s.at),
-             "note": s.note, "status_before": s.status_before, "status_after": s.status_after,
+             "note": words(s.note), "status_before": s.status_before, "status_after": s.status_after,
              "data": dict(s.data), "prev_hash": s.prev_hash, "hash": s.hash}
             for s in view.history
         ],
@@ -261,6 +279,12 @@ def case_json(view: CaseView, role: str, now: datetime) -> dict[str, Any]:
 
 def viewer(user: User) -> Viewer:
     return Viewer(Actor(user.name, user.role, user.department))
+
+
+def as_seen_by(request: web.Request) -> Callable[[CaseView, datetime], dict[str, Any]]:
+    """case_json for the request's user: numbers masked as the calls API masks them."""
+    masked, outside = numbers_masked(request), request[USER].role in OUTSIDE_THE_CENTRE
+    return lambda view, now: case_json(view, now, masked=masked, outside=outside)
 
 
 async def services(request: web.Request, session: AsyncSession) -> CaseServices:
@@ -277,7 +301,7 @@ async def cases_file(request: web.Request) -> web.Response:
     now = datetime.now(timezone.utc)
     async with request.app[SESSIONS]() as session:
         view = await file_case(session, body, viewer(user).actor, now, await services(request, session))
-    return web.json_response(case_json(view, user.role, now), status=201,
+    return web.json_response(as_seen_by(request)(view, now), status=201,
                              headers={"Location": f"/api/v1/cases/{view.case.number}"})
 
 
@@ -295,7 +319,8 @@ async def cases_list(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         page, next_cursor = await list_cases(session, filters, viewer(user), now, await services(request, session),
                                              query["limit"], query["cursor"])
-    return web.json_response({"cases": [case_json(v, user.role, now) for v in page], "next_cursor": next_cursor})
+    shown = as_seen_by(request)
+    return web.json_response({"cases": [shown(v, now) for v in page], "next_cursor": next_cursor})
 
 
 @routes.get("/api/v1/cases/{number}")
@@ -303,7 +328,7 @@ async def cases_show(request: web.Request) -> web.Response:
     user = require_role(request, *READERS)
     async with request.app[SESSIONS]() as session:
         view = await view_case(session, NUMBER.read(request), viewer(user))
-    return web.json_response(case_json(view, user.role, datetime.now(timezone.utc)))
+    return web.json_response(as_seen_by(request)(view, datetime.now(timezone.utc)))
 
 
 @routes.post("/api/v1/cases/{number}/actions/{action}")
@@ -320,7 +345,7 @@ async def cases_act(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         view = await act_on_case(session, number, action, body, viewer(user), now,
                                  await services(request, session), version)
-    return web.json_response(case_json(view, user.role, now))
+    return web.json_response(as_seen_by(request)(view, now))
 
 
 def department_json(department: Department) -> dict[str, Any]:
@@ -383,11 +408,21 @@ async def case_metrics(app: web.Application) -> list[Metric]:
     return [open_cases, GaugeMetricFamily("hotline_cases_overdue", "Open cases past their deadline", value=overdue)]
 
 
+async def department_load(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
+    """Every department's open and overdue cases for the dashboard, the cases not dispatched
+    yet first (id None)."""
+    counts = await open_cases_per_department(session, now)
+    rows = [{"id": None, "name": None, "window": None}] if None in counts else []
+    rows += [department_json(d) for d in await list_departments(session)]
+    return [row | dict(zip(("open", "overdue"), counts.get(row["id"], (0, 0)))) for row in rows]
+
+
 CALLER_CASES = 20
 
 
-async def caller_cases(session: AsyncSession, number: str, user: User) -> dict[str, Any]:
+async def caller_cases(session: AsyncSession, number: str, user: User, masked: bool) -> dict[str, Any]:
     """The caller's cases (as `user` may see them) for their history and the operator's screen pop."""
     now = datetime.now(timezone.utc)
     page, _ = await list_cases(session, CaseFilter(caller=number), viewer(user), now, None, CALLER_CASES)
-    return {"cases": [case_json(view, user.role, now) for view in page]}
+    outside = user.role in OUTSIDE_THE_CENTRE
+    return {"cases": [case_json(view, now, masked=masked, outside=outside) for view in page]}

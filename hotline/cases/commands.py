@@ -60,11 +60,6 @@ def _read_text(path: str) -> str:
         raise InvalidInput(f"{path}: {exc.strerror or exc}", file=path) from None
 
 
-def _role(args: argparse.Namespace) -> str:
-    # case_json shows full numbers to the roles that call citizens back; any other shows them masked.
-    return "admin" if args.full_numbers else "export"
-
-
 def _readable(value: Any, zone: tzinfo) -> str:
     """A cell for people: times in the centre's local time to the minute, text on one line."""
     if value is None:
@@ -112,7 +107,7 @@ def _list(args: argparse.Namespace, config: Config) -> int:
         services = await case_services(session, config.cases)
         page, _ = await list_cases(session, _filter(args, overdue=True if args.overdue else None,
                                                     soon_due=args.soon_due), CLI, now, services, args.limit)
-        return [case_json(view, _role(args), now) for view in page]
+        return [case_json(view, now, masked=not args.full_numbers) for view in page]
 
     _emit(_in_database(config, work), args.format, office_hours(config.cases).zone)
     return 0
@@ -125,7 +120,8 @@ def _overdue(args: argparse.Namespace, config: Config) -> int:
         services = await case_services(session, config.cases)
         late, _ = await list_cases(session, _filter(args, overdue=True), CLI, now, services, args.limit)
         soon, _ = await list_cases(session, _filter(args, soon_due=True), CLI, now, services, args.limit)
-        return ([case_json(v, _role(args), now) for v in late], [case_json(v, _role(args), now) for v in soon])
+        return ([case_json(v, now, masked=not args.full_numbers) for v in late],
+                [case_json(v, now, masked=not args.full_numbers) for v in soon])
 
     late, soon = _in_database(config, work)
     zone = office_hours(config.cases).zone
@@ -142,7 +138,7 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     now = datetime.now(timezone.utc)
 
     async def work(session: Any) -> dict[str, Any]:
-        return case_json(await view_case(session, args.number, CLI), _role(args), now)
+        return case_json(await view_case(session, args.number, CLI), now, masked=not args.full_numbers)
 
     case = _in_database(config, work)
     if args.format == "json":

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, exists, false, func, or_,
     select, update,
 )
+from sqlalchemy import case as sql_case  # `case` is the domain's word here
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -794,6 +795,15 @@ async def open_case_counts(session: AsyncSession, now: datetime) -> tuple[dict[s
         select(CaseRow.status, func.count()).where(open_).group_by(CaseRow.status))).all())
     overdue = await session.scalar(select(func.count()).select_from(CaseRow).where(open_, CaseRow.due_at < now))
     return {status: per_status.get(status, 0) for status in workflow.OPEN_STATUSES}, overdue or 0
+
+
+async def open_cases_per_department(session: AsyncSession, now: datetime) -> dict[str | None, tuple[int, int]]:
+    """Per department (None: not dispatched yet), its open cases and how many of them are past
+    their deadline. One GROUP BY over the open cases alone, which ix_cases_status_due finds."""
+    rows = await session.execute(
+        select(CaseRow.department, func.count(), func.coalesce(func.sum(sql_case((CaseRow.due_at < now, 1), else_=0)), 0))
+        .where(CaseRow.status.in_(workflow.OPEN_STATUSES)).group_by(CaseRow.department))
+    return {department: (int(count), int(overdue)) for department, count, overdue in rows.all()}
 
 
 async def verify_histories(session: AsyncSession, number: str | None = None) -> list[tuple[str, int]]:

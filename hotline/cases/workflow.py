@@ -259,18 +259,6 @@ def case_number(channel: str, local_day: str, sequence: int) -> str:
     return f"{NUMBER_PREFIXES[channel]}-{local_day}-{sequence:04d}"
 
 
-def mask_number(number: str | None) -> str | None:
-    """A phone number with its middle hidden (138****0001), as call centres show it; a number too
-    short to keep four digits hidden shows only its last two."""
-    if not number:
-        return number
-    if len(number) >= 11:
-        return number[:3] + "*" * (len(number) - 7) + number[-4:]
-    if len(number) >= 8:
-        return number[:2] + "*" * (len(number) - 6) + number[-4:]
-    return "*" * max(len(number) - 2, 1) + number[max(len(number) - 2, 1):]
-
-
 def _utc(at: datetime) -> str:
     return at.astimezone(timezone.utc).isoformat()
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.db.tables import User
 from hotline.errors import InvalidInput, NotFound
 from hotline.surveys import store
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import parse_week, week_bounds
-from hotline.surveys.results import COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall
+from hotline.surveys.results import (
+    COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall, weeks_of_month,
+)
 from hotline.surveys.served import FIELDS, ID, TEXT_LIMIT, parse_rows, phone_number
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
@@ -235,3 +239,17 @@ async def opt_out(request: web.Request) -> web.Response:
         ended = await store.opt_out(session, phone, by=f"{user.role} {user.name}", reason=reason,
                                     now=datetime.now(UTC), desk=request.app[CASE_DESK])
     return web.json_response({"phone": masked(phone, user), "ended": ended})
+
+
+async def window_satisfaction(session: AsyncSession, month: str) -> dict[str, Any]:
+    """The month's satisfaction rate (results.py's), in total and per window that has an
+    answered survey, for the dashboard: a month holds five surveys a week, not a table's worth."""
+    figures = results(await store.survey_records(session, weeks_of_month(month)), "window")
+
+    def rate(summary: dict[str, Any]) -> dict[str, Any]:
+        return {"surveys": summary["answered_surveys"], "dissatisfied": summary["dissatisfied_surveys"],
+                "satisfaction_rate": summary["satisfaction_rate"]}
+
+    return rate(figures["total"]) | {"windows": [
+        {"window": window} | rate(summary) for window, summary in figures["window"].items()
+        if summary["answered_surveys"]]}

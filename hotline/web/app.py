@@ -132,6 +132,8 @@ def make_app(
     app[scoring.api.SURVEYS] = survey_satisfaction(config)
     app[monitoring.METRIC_SOURCES] = [hotline.cases.api.case_metrics]
     app[calls.CALLER_HISTORY] = [hotline.cases.api.caller_cases]
+    app[dashboard.DEPARTMENT_LOAD] = hotline.cases.api.department_load
+    app[dashboard.SATISFACTION] = hotline.surveys.api.window_satisfaction
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     app[signin.GUARD] = signin.SignInGuard()

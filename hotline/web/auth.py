@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.db.tables import ConsoleSession, User
 from hotline.db.users import active_tokens, console_session, live_console_sessions, user_for_token
 from hotline.errors import Forbidden, Unauthorized
-from hotline.web.context import SESSIONS
+from hotline.web.context import CONFIG, SESSIONS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,12 @@ def require_role(request: web.Request, *roles: str) -> User:
     if user.role != "admin" and user.role not in roles:
         raise Forbidden(f"role {user.role!r} may not do this", required=list(roles))
     return user
+
+
+def numbers_masked(request: web.Request) -> bool:
+    """Whether the user sees callers' numbers masked (138****5678): their role is in `[centre]
+    masked_roles` (personal data they do not need for their work)."""
+    return request[USER].role in request.app[CONFIG].masked_roles
 
 
 def bearer_token(request: web.Request) -> str | None:

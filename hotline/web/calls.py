@@ -12,12 +12,12 @@ from hotline.calls import mask_number
 from hotline.db.calls import CallFilter, call_json, get_call, list_calls
 from hotline.errors import UpgradeRequired
 from hotline.db.tables import User
-from hotline.web.auth import CONSOLE, SOCKETS, USER, require_role
+from hotline.web.auth import CONSOLE, SOCKETS, USER, numbers_masked, require_role
 from hotline.web.context import CONFIG, HUB, SESSIONS
 from hotline.web.openapi import CALL_ID, CURSOR, Choice, Integer, Text, Time, read, specs
 
 # Features add to a caller's history (cases: the caller's cases), wired by the composition root:
-# each is `async (session, number, user) -> {key: [...]}`.
+# each is `async (session, number, user, masked) -> {key: [...]}`, numbers masked when `masked`.
 CALLER_HISTORY = web.AppKey("caller_history", list)
 EARLIER_CALLS = 20
 CALLER_NUMBER = Text(name="number", location="path", max_length=64, description="the caller's number, as the PBX gave it")
@@ -31,7 +31,7 @@ routes = web.RouteTableDef()
 def as_seen_by(request: web.Request) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """What the user may see of a call's JSON: the caller's number masked for the roles of
     `[centre] masked_roles` (personal data they do not need for their work)."""
-    if request[USER].role not in request.app[CONFIG].masked_roles:
+    if not numbers_masked(request):
         return lambda call: call
     return lambda call: call | {"caller_number": mask_number(call.get("caller_number"))}
 
@@ -136,13 +136,15 @@ async def calls_show(request: web.Request) -> web.Response:
 
 
 async def caller_history(request: web.Request, number: str, user: User, skip_call: int | None = None) -> dict:
-    """The caller's earlier calls and whatever the features add (their cases)."""
+    """The caller's earlier calls and whatever the features add (their cases), found by the
+    whole number and shown as the user may see them."""
+    masked, shown = numbers_masked(request), as_seen_by(request)
     async with request.app[SESSIONS]() as session:
         calls, _ = await list_calls(session, CallFilter(caller=number), EARLIER_CALLS + 1)
-        history = {"number": number,
-                   "calls": [call_json(c, c.id) for c in calls if c.id != skip_call][:EARLIER_CALLS]}
+        history = {"number": mask_number(number) if masked else number,
+                   "calls": [shown(call_json(c, c.id)) for c in calls if c.id != skip_call][:EARLIER_CALLS]}
         for source in request.app.get(CALLER_HISTORY, []):
-            history |= await source(session, number, user)
+            history |= await source(session, number, user, masked)
     return history
 
 
@@ -156,6 +158,7 @@ async def screen_pop(request: web.Request, call: dict, user: User) -> dict:
     """What an operator needs on screen as they take `call`."""
     history = (await caller_history(request, call["caller_number"], user, call["id"])
                if call["caller_number"] else {"number": None, "calls": []})
+    call = as_seen_by(request)(call)
     return {"type": "screen-pop", "call": call, "hotline": call["hotline"],
             "caller": {"number": call["caller_number"], "name": call["caller_name"]}, "history": history}
 

@@ -16,7 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from panoramisk.message import Message
 
-from hotline.calls import Call, CallTracker
+from hotline.calls import Call, CallTracker, mask_number
 from tests.capture_expectations import (
     EXPECTED, HOTLINES, PBX, expected_calls, feed_all, replay_into,
 )
@@ -587,3 +587,10 @@ def test_memory_per_thousand_concurrent_calls_and_none_kept_once_ended():
     assert in_progress < 10_000_000, f"{in_progress / 1e6:.1f} MB per 1,000 calls"
     # Only the bounded set of ended Linkedids remains.
     assert after < 400_000, f"{after / 1e3:.0f} kB left after every call ended"
+
+
+def test_phone_numbers_are_masked_as_call_centres_show_them():
+    # One masking for calls and cases alike (hotline/web/calls.py, hotline/cases/api.py).
+    assert mask_number("13800000001") == "138****0001"
+    assert mask_number("0371689123") == "037***9123" and mask_number("1234567") == "***4567"
+    assert mask_number("12345") == "***45" and mask_number("110") == "*10" and mask_number(None) is None

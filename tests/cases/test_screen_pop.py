@@ -3,6 +3,7 @@ WebSocket sends the caller, the hotline and the caller's earlier calls and cases
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -22,9 +23,15 @@ AGENT = "Local/1001@agents"
 
 
 @pytest.fixture
-async def desk(sessions, services):
+def masked_roles() -> tuple[str, ...]:
+    return ()
+
+
+@pytest.fixture
+async def desk(sessions, services, masked_roles):
     """A web app whose [agents] maps queue member 1001 to operator wang; wang's and li's tokens."""
-    app = make_app(Config(database_url="unused", agents={AGENT: "wang"}), sessions, CallHub(), Telemetry())
+    config = Config(database_url="unused", agents={AGENT: "wang"}, masked_roles=masked_roles)
+    app = make_app(config, sessions, CallHub(), Telemetry())
     client = TestClient(TestServer(app))
     await client.start_server()
     async with sessions() as session:
@@ -66,6 +73,20 @@ async def test_the_operator_who_takes_the_call_gets_the_caller_s_history(desk, s
         hub.publish(call | {"ended_at": call["answered_at"], "status": "ended"})
         assert (await ws.receive_json(timeout=5))["call"]["status"] == "ended"
         assert [(await other.receive_json(timeout=5))["type"] for _ in range(3)] == ["call"] * 3
+
+
+@pytest.mark.parametrize("masked_roles", [("operator",)])
+async def test_a_masked_operator_s_screen_pop_shows_every_number_masked(desk, sessions):
+    async with desk.ws_connect(f"/api/v1/events?access_token={desk.tokens['wang']}") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+        desk.server.app[HUB].publish(await answered(sessions, AGENT))
+        assert (await ws.receive_json(timeout=5))["call"]["caller_number"] == "138****0001"
+        pop = await ws.receive_json(timeout=5)
+    # Found by the whole number, shown masked: the caller, the earlier call and the earlier case.
+    assert pop["caller"] == {"number": "138****0001", "name": "张三"} and pop["call"]["caller_number"] == "138****0001"
+    assert [c["caller_number"] for c in pop["history"]["calls"]] == ["138****0001"]
+    assert [c["callers"] for c in pop["history"]["cases"]] == [[{"number": "138****0001", "name": "张三"}]]
+    assert "13800000001" not in json.dumps(pop)
 
 
 async def test_the_caller_history_route(desk):

@@ -11,7 +11,7 @@ import pytest
 from hotline.cases.calendar import SHANGHAI
 from hotline.cases.workflow import (
     ACTIONS, STATUSES, Actor, Case, IllegalTransition, Policy, ScoreChange, act, absorb, file_case,
-    first_broken_link, grid_code, is_soon_due, mark_criticised, mark_overdue, mask_number,
+    first_broken_link, grid_code, is_soon_due, mark_criticised, mark_overdue,
 )
 from hotline.errors import Forbidden, InvalidInput
 from tests.cases.test_calendar import shipped
@@ -234,12 +234,6 @@ def test_filing_checks_what_a_12319_case_needs():
     assert grid_code("410106010203") == "410106010203"
     with pytest.raises(InvalidInput, match="component_code"):
         new("report", "12319", address="x", grid_code="410106010203", component_code="4101060101")
-
-
-def test_phone_numbers_are_masked_as_call_centres_show_them():
-    assert mask_number("13800000001") == "138****0001"
-    assert mask_number("0371689123") == "03****9123"
-    assert mask_number("12345") == "***45" and mask_number("110") == "*10" and mask_number(None) is None
 
 
 def test_a_case_still_open_when_the_time_after_urging_runs_out_is_criticised_once():

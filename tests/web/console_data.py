@@ -1,4 +1,5 @@
-"""What the console's tests find in the database: calls, a recording with its transcript, scores."""
+"""What the console's tests find in the database: calls, a recording with its transcript, scores,
+departments' cases and surveys."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import wave
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from hotline.cases.store import Department, Viewer, act_on_case, case_services, file_case, save_departments
+from hotline.cases.workflow import Actor
+from hotline.config import CasesConfig
 from hotline.db.tables import Call
+from hotline.surveys.store import Survey, SurveyWeek
 from recordings.search import bigrams, searchable
 from recordings.store import Recording, Transcript, TranscriptSegment
 from scoring.occurrences import Occurrence, Subject
@@ -89,3 +94,36 @@ async def add_scores(sessions, call_id: int) -> None:
             id="", subject="gongan", item="complaint-argument", date=date(2026, 10, 12),
             source="complaint", evidence=f"call:{call_id}@9", entered_by="督查股",
             entered_at=datetime(2026, 10, 13, tzinfo=timezone.utc)))
+
+
+async def add_department_work(sessions, now: datetime) -> dict[str, str]:
+    """For the dashboard: 公安局 (gongan) has an open case and an overdue one, 城管局 (urban) a
+    closed one, one case waits to be dispatched; November 2026's surveys about window gongan:
+    one satisfied, one dissatisfied (partly answered), one unreachable. The case numbers by role."""
+    boss = Viewer(Actor("wang.supervisor", "supervisor"))
+    numbers = {}
+    async with sessions() as session:
+        await save_departments(session, [Department(id="gongan", name="公安局", window="gongan"),
+                                         Department(id="urban", name="城管局", window=None)])
+        services = await case_services(session, CasesConfig())
+        for name, department, filed_at in [("open", "gongan", now), ("overdue", "gongan", now - timedelta(days=40)),
+                                           ("closed", "urban", now), ("waiting", None, now)]:
+            number = (await file_case(session, {"type": "inquiry", "channel": "12345", "description": "路灯不亮",
+                                                "caller_number": "13900000002"}, boss.actor, filed_at, services)).case.number
+            numbers[name] = number
+            if department:
+                await act_on_case(session, number, "register", {}, boss, filed_at, services)
+                await act_on_case(session, number, "dispatch", {"department": department}, boss, filed_at, services)
+        urban = Viewer(Actor("urban.handler", "handler", "urban"))
+        for viewer, action, body in [(urban, "acknowledge", {}), (urban, "feedback", {"text": "已修复"}),
+                                     (boss, "verify", {"passed": True})]:
+            await act_on_case(session, numbers["closed"], action, body, viewer, now, services)
+    async with sessions() as session, session.begin():
+        session.add(SurveyWeek(week="2026-W48", seed="0" * 64, drawn_at=T0))
+        await session.flush()
+        for n, (status, answers) in enumerate([("completed", (1, 2, 1)), ("partial", (3, None, None)),
+                                               ("unreachable", (None, None, None))]):
+            session.add(Survey(kind="survey", week="2026-W48", round=1, case=f"survey-{n}", window="gongan",
+                               staff="li", phone="13700000001", status=status, drawn_at=T0,
+                               attitude=answers[0], efficiency=answers[1], compliance=answers[2]))
+    return numbers

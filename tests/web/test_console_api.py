@@ -3,12 +3,13 @@ audit marks, the recordings audit log and the meeting report, over real HTTP."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from hotline.config import Config
-from tests.web.console_data import T0, add_recorded_call, add_scores, stored_call
+from tests.web.console_data import T0, add_department_work, add_recorded_call, add_scores, stored_call
 
 
 @pytest.fixture
@@ -78,6 +79,24 @@ async def test_the_dashboard_counts_answers_within_15_s_abandons_and_averages_pe
     await get(console, f"/api/v1/dashboard/calls?since={until}&until={since}", status=400)
 
 
+async def test_the_dashboard_counts_open_and_overdue_cases_per_department_and_a_month_s_satisfaction(console, sessions):
+    await add_department_work(sessions, datetime.now(timezone.utc))
+    body = await get(console, "/api/v1/dashboard/departments?month=2026-11")
+    assert body["month"] == "2026-11" and (body["open"], body["overdue"]) == (3, 1)
+    assert [(d["id"], d["name"], d["open"], d["overdue"]) for d in body["departments"]] == [
+        (None, None, 1, 0), ("gongan", "公安局", 2, 1), ("urban", "城管局", 0, 0)]
+    # Two answered surveys, one of them dissatisfied; the unreachable citizen said nothing.
+    assert body["satisfaction"] == {"surveys": 2, "dissatisfied": 1, "satisfaction_rate": 0.5, "windows": [
+        {"window": "gongan", "name": "公安局", "surveys": 2, "dissatisfied": 1, "satisfaction_rate": 0.5}]}
+    december = await get(console, "/api/v1/dashboard/departments?month=2026-12")
+    assert december["satisfaction"]["satisfaction_rate"] is None and december["satisfaction"]["windows"] == []
+    assert (await get(console, "/api/v1/dashboard/departments"))["month"] == \
+        datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    for role in ("operator", "handler"):
+        await get(console, "/api/v1/dashboard/departments", role, status=403)
+    await get(console, "/api/v1/dashboard/departments?month=2026-13", status=400)
+
+
 async def test_audit_marks_come_from_the_transcript_with_offsets(console, sessions):
     call_id = await add_recorded_call(sessions, console.root)
     body = await get(console, f"/api/v1/calls/{call_id}/marks")
@@ -123,6 +142,7 @@ async def test_by_default_only_handlers_are_masked():
 async def test_the_openapi_document_describes_the_consoles_routes(console):
     document = await get(console, "/api/v1/openapi.json", "operator")
     assert {"/api/v1/sign-in", "/api/v1/sign-out", "/api/v1/me", "/api/v1/dashboard/calls",
+            "/api/v1/dashboard/departments",
             "/api/v1/calls/{call_id}/marks", "/api/v1/recordings/audit", "/api/v1/scores/rubrics",
             "/api/v1/scores/report"} <= set(document["paths"])
     assert document["paths"]["/api/v1/sign-in"]["post"]["security"] == []

@@ -1,5 +1,6 @@
 // Dashboards: a day's calls per hour, answered within 15 s (GB/T 33358), abandon rate, average
-// wait and talk; redrawn as calls end when the day shown is today.
+// wait and talk; open and overdue cases per department (now) and the month's survey satisfaction
+// per window; redrawn as calls end, and each minute, when the day shown is today.
 "use strict";
 
 (() => {
@@ -15,15 +16,25 @@
     form.addEventListener("submit", (event) => { event.preventDefault(); go("/dashboard?" + new URLSearchParams(new FormData(form))); });
     const tiles = el("div", { class: "tiles", id: "tiles" });
     const chart = el("div", { class: "chart-box", id: "hourly" });
+    const month = day.slice(0, 7);
+    const workTiles = el("div", { class: "tiles", id: "work-tiles" });
+    const load = el("div", { class: "chart-box", id: "departments" });
+    const satisfaction = el("div", { class: "chart-box", id: "satisfaction" });
     container.append(el("section", { class: "card" }, el("h2", { text: t("dash.title") }), form, tiles,
-      el("h3", { text: t("dash.per-hour") }), chart));
+      el("h3", { text: t("dash.per-hour") }), chart),
+    el("section", { class: "card" }, el("h2", { text: t("dash.work") }), workTiles,
+      el("div", { class: "chart-pair" },
+        el("div", {}, el("h3", { text: t("dash.per-department") }), load),
+        el("div", {}, el("h3", { text: t("dash.satisfaction-month", { month }) }), satisfaction))));
+    const tile = (key, value, extra) => el("div", { class: "tile" }, el("div", { class: "tile-label", text: t(key) }), el("div", { class: "tile-value", text: value }), extra || "");
+    const legend = (pairs) => el("p", { class: "legend" },
+      ...pairs.map(([cls, key]) => el("span", {}, el("span", { class: "swatch " + cls, "aria-hidden": "true" }), t(key))));
 
     const [since, until] = dayRange(day);
     const params = new URLSearchParams({ since, until });
     if (hotline) params.set("hotline", hotline);
     const draw = async () => {
       const f = await api("/api/v1/dashboard/calls?" + params);
-      const tile = (key, value, extra) => el("div", { class: "tile" }, el("div", { class: "tile-label", text: t(key) }), el("div", { class: "tile-value", text: value }), extra || "");
       tiles.replaceChildren(
         tile("dash.calls", String(f.calls)),
         tile("dash.answered", String(f.answered)),
@@ -46,9 +57,40 @@
           { name: t("disposition.abandoned"), className: "bad", values: hours.map((h) => h.abandoned) },
           { name: t("dash.other"), className: "other", values: hours.map((h) => h.calls - h.answered - h.abandoned) },
         ],
-      }), el("p", { class: "legend" },
-        ...[["good", "dash.in-target"], ["late", "dash.late"], ["bad", "disposition.abandoned"], ["other", "dash.other"]]
-          .map(([cls, key]) => el("span", {}, el("span", { class: "swatch " + cls, "aria-hidden": "true" }), t(key)))));
+      }), legend([["good", "dash.in-target"], ["late", "dash.late"], ["bad", "disposition.abandoned"], ["other", "dash.other"]]));
+      await drawWork();
+    };
+    // Open cases now, per department (those not dispatched yet first); the month's satisfaction.
+    const drawWork = async () => {
+      const w = await api("/api/v1/dashboard/departments?" + new URLSearchParams({ month }));
+      const s = w.satisfaction;
+      const share = (part, whole) => whole ? part / whole : null;
+      workTiles.replaceChildren(
+        tile("dash.open", String(w.open)),
+        tile("dash.overdue", String(w.overdue),
+          Chart.gauge({ value: share(w.overdue, w.open), className: "bad", title: t("dash.overdue") + " " + fmt.percent(share(w.overdue, w.open)) })),
+        tile("dash.satisfaction", fmt.percent(s.satisfaction_rate),
+          Chart.gauge({ value: s.satisfaction_rate, className: "good", title: t("dash.satisfaction") + " " + fmt.percent(s.satisfaction_rate) })),
+        tile("dash.surveys", String(s.surveys)));
+      const departments = w.departments;
+      load.replaceChildren(Chart.rows({
+        title: t("dash.per-department"), width: 600,
+        labels: departments.map((d) => d.id === null ? t("dash.not-dispatched") : d.name),
+        stacks: [
+          { name: t("dash.overdue"), className: "bad", values: departments.map((d) => d.overdue) },
+          { name: t("dash.in-time"), className: "good", values: departments.map((d) => d.open - d.overdue) },
+        ],
+        notes: departments.map((d) => t("dash.open-overdue", { open: d.open, overdue: d.overdue })),
+      }), legend([["bad", "dash.overdue"], ["good", "dash.in-time"]]));
+      satisfaction.replaceChildren(...(s.windows.length ? [Chart.rows({
+        title: t("dash.satisfaction-month", { month }), width: 600,
+        labels: s.windows.map((x) => x.name || x.window),
+        stacks: [
+          { name: t("dash.satisfied"), className: "good", values: s.windows.map((x) => x.surveys - x.dissatisfied) },
+          { name: t("dash.dissatisfied"), className: "bad", values: s.windows.map((x) => x.dissatisfied) },
+        ],
+        notes: s.windows.map((x) => t("dash.rate-of", { rate: fmt.percent(x.satisfaction_rate), n: x.surveys })),
+      }), legend([["good", "dash.satisfied"], ["bad", "dash.dissatisfied"]])] : [el("p", { class: "muted", id: "no-surveys", text: t("dash.no-surveys") })]));
     };
     await draw();
     if (day !== today()) return null;
@@ -58,7 +100,9 @@
       if (message.type !== "call" || !message.call.ended_at || pending) return;
       pending = setTimeout(() => { pending = null; draw().catch(() => null); }, 3000);
     });
-    return () => { stop(); if (pending) clearTimeout(pending); };
+    // Cases move and fall overdue without a call ending: the cases and surveys are redrawn each minute too.
+    const minutely = setInterval(() => drawWork().catch(() => null), 60000);
+    return () => { stop(); clearInterval(minutely); if (pending) clearTimeout(pending); };
   }
 
   register({ id: "dashboard", nav: "nav.dashboard", roles: ["supervisor"], home: "/dashboard", pattern: /^\/dashboard$/, render });
