@@ -39,7 +39,7 @@ class FollowupFlow:
         prompts = prompts_for(session, self.config)
         await session.stream_file(prompts.greeting)
         # No opt-out here: the case's citizen is the cases workflow's to manage, not the draw's.
-        answer = await ask(session, prompts.followup, prompts, self.config.answer_timeout, None)
+        answer = await ask(session, prompts.followup, prompts.invalid, self.config.answer_timeout, None)
         await self.book.followup(case, answer)
         await session.stream_file(prompts.thanks)
         await session.hangup()

@@ -57,10 +57,11 @@ def prompts_for(session: AgiSession, config: SurveyConfig) -> SurveyPrompts:
     return config.prompts.get(session.env.get("agi_language", ""), config.prompts[config.language])
 
 
-async def ask(session: AgiSession, prompt: str, prompts: SurveyPrompts, timeout: float,
+async def ask(session: AgiSession, prompt: str, invalid: str, timeout: float,
               opt_out_key: str | None) -> int | None:
-    """Ask one question; the value of the key pressed, or None after ASKS tries without one.
-    Raises OptedOut on `opt_out_key`."""
+    """Ask one question answered 1, 2 or 3; the value of the key pressed, or None after ASKS
+    tries without one (a key that is no answer hears `invalid` first). Raises OptedOut on
+    `opt_out_key`."""
     for _ in range(ASKS):
         key = await session.get_data(prompt, int(timeout * 1000), 1)
         if key in ANSWERS:
@@ -68,7 +69,7 @@ async def ask(session: AgiSession, prompt: str, prompts: SurveyPrompts, timeout:
         if key is not None and key == opt_out_key:
             raise OptedOut
         if key is not None:
-            await session.stream_file(prompts.invalid)
+            await session.stream_file(invalid)
     return None
 
 
@@ -106,7 +107,7 @@ class SurveyFlow:
     async def _survey(self, session: AgiSession, case: str, prompts: SurveyPrompts) -> None:
         await session.stream_file(prompts.greeting)
         for question in QUESTIONS:
-            value = await ask(session, getattr(prompts, question), prompts,
+            value = await ask(session, getattr(prompts, question), prompts.invalid,
                               self.config.answer_timeout, self.config.opt_out_key)
             if value is not None:
                 await self.book.answer(case, question, value)

@@ -46,7 +46,10 @@ class PbxConfig:
 @dataclass(frozen=True)
 class IvrMenu:
     """The inbound IVR's menu for one hotline (the HOTLINE channel variable) and channel
-    language, `*` for any: a welcome, a prompt for one digit, and a closing message.
+    language, `*` for any: a welcome, a prompt for one digit, and a closing message; and the
+    rating the caller is offered after the operator hangs up (`rating`: press 1 satisfied, 2
+    basically satisfied, 3 dissatisfied; `rating_invalid` after a key that is none of those;
+    `rating_thanks` once rated).
 
     Sounds are Asterisk sound names: no extension, looked up under the channel's language
     (`sounds/<language>/<name>`), or an absolute path without the extension.
@@ -62,6 +65,9 @@ class IvrMenu:
     digit_timeout: float = 5.0
     # Keys that cut the closing message short (the caller need not hear it out).
     thanks_escape: str = "#"
+    rating: str = "beep"
+    rating_invalid: str = "beep"
+    rating_thanks: str = "auth-thankyou"
 
 
 @dataclass(frozen=True)
@@ -277,11 +283,14 @@ _IVR_MENU_KEYS: dict[str, type] = {
     "choices": str,
     "digit_timeout": float,
     "thanks_escape": str,
+    "rating": str,
+    "rating_invalid": str,
+    "rating_thanks": str,
 }
 # An AGI argument ends at whitespace and res_agi.c gives quotes and backslashes a meaning: a
 # sound name holding any of them would turn into other arguments, or another command.
 _SOUND_NAME = re.compile(r"[^\s\"\\]+")
-_SOUNDS = ("welcome", "prompt", "thanks")
+_SOUNDS = ("welcome", "prompt", "thanks", "rating", "rating_invalid", "rating_thanks")
 _DTMF = frozenset("0123456789*#")
 _ENV_SCALARS = {
     "HOTLINE_DATABASE_URL": "database.url",

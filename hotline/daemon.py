@@ -23,6 +23,7 @@ from aiohttp import web
 from callflows.fastagi import FastAgiServer
 from callflows.followup import FollowupFlow
 from callflows.ivr import Ivr
+from callflows.rating import Rating
 from callflows.survey import SurveyFlow
 from hotline.ami import AmiLink
 from hotline.cases.desk import SurveyDesk
@@ -31,6 +32,7 @@ from hotline.calls import CallTracker
 from hotline.config import Config
 from hotline.errors import ConfigError
 from hotline.db import check_connection, create_engine, session_factory, upgrade
+from hotline.db.calls import CallRatings
 from hotline.tracking import CallTracking
 from hotline.web.app import make_app
 from hotline.surveys.answers import SurveyAnswers
@@ -110,7 +112,8 @@ async def run(
                   if survey_link is not None else None)
         record_dir = Path(config.surveys.record_dir) if config.surveys.record_dir else config.recordings_spool.resolve()
         # FastAGI routes by the script in the dialplan's URL: AGI(agi://host:4573/ivr).
-        call_flows = {"ivr": Ivr(config.ivr_menus), "survey": SurveyFlow(answers, config.surveys, record_dir),
+        call_flows = {"ivr": Ivr(config.ivr_menus), "rating": Rating(CallRatings(sessions), config.ivr_menus),
+                      "survey": SurveyFlow(answers, config.surveys, record_dir),
                       "followup": FollowupFlow(answers, config.surveys)}
         fastagi = FastAgiServer(call_flows, config.fastagi_host, config.fastagi_port)
         try:

@@ -112,9 +112,10 @@ async def test_replaying_a_real_capture_yields_exactly_its_calls(running, captur
         await running.fake.replay(capture, fresh_ids=False, timestamp_base=BASE.timestamp())
         live = await ended_calls(ws, len(expected))
     stored = await running.calls()
-    # The API says whether the PBX recorded a call, never where the file lies on the server.
+    # The API says whether the PBX recorded a call, never where the file lies on the server; no
+    # caller of these captures rated a call.
     expected = [{k: v for k, v in call.items() if k != "recording"} | {"recorded": call["recording"] is not None}
-                for call in expected]
+                | {"rating": None, "rated_at": None} for call in expected]
     assert [{k: v for k, v in call.items() if k != "id"} for call in stored] == expected
     assert not any("/spool/" in str(value) for call in live + stored for value in call.values())
     assert sorted(c["id"] for c in live) == sorted(c["id"] for c in stored)

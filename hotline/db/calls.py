@@ -10,15 +10,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sqlalchemy import ColumnElement, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from hotline import synthetic
 from hotline.db import bulk, insert_for
-from hotline.db.tables import MAX_ID, Call, CallLeg
+from hotline.db.tables import MAX_ID, Call, CallLeg, CallRating
 from hotline.errors import NotFound
 
 from hotline.calls import CALL_FIELDS, call_record
@@ -164,7 +164,37 @@ def call_json(call: Call | tracking.Call, call_id: int | None) -> dict[str, Any]
     """
     record = call_record(call)
     recording = record.pop("recording")
-    return {"id": call_id} | record | {"recorded": recording is not None}
+    # A call still tracked in memory has no rating yet: the caller rates after the operator.
+    rated = call.rated if isinstance(call, Call) else None
+    return {"id": call_id} | record | {
+        "recorded": recording is not None,
+        "rating": rated.rating if rated else None,
+        "rated_at": rated.rated_at.isoformat() if rated else None,
+    }
+
+
+async def rate_call(session: AsyncSession, linkedid: str, uniqueid: str, rating: int, at: datetime) -> None:
+    """Store the rating of the call `linkedid` in the current transaction, whether or not call
+    tracking has saved the call yet; a second rating of the same call replaces the first."""
+    statement = insert_for(session)(CallRating.__table__).values(
+        linkedid=linkedid, uniqueid=uniqueid, rating=rating, rated_at=at)
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["linkedid"],
+        set_={name: statement.excluded[name] for name in ("uniqueid", "rating", "rated_at")},
+    ))
+
+
+class CallRatings:
+    """Where the rating flow (callflows/rating.py) stores what the caller pressed."""
+
+    def __init__(self, sessions: async_sessionmaker,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    async def rate(self, linkedid: str, uniqueid: str, rating: int) -> None:
+        async with self.sessions() as session, session.begin():
+            await rate_call(session, linkedid, uniqueid, rating, self.clock())
 
 
 SEED_CHUNK = 50_000

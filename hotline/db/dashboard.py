@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.db.tables import Call
+from hotline.db.tables import Call, CallRating
 
 # GB/T 33358-2016 asks that calls be answered within 15 seconds.
 ANSWER_TARGET_SECONDS = 15.0
+# The caller's key after the operator hung up (callflows/rating.py), by name.
+RATINGS = {1: "satisfied", 2: "basically_satisfied", 3: "dissatisfied"}
 
 
 def _hour(session: AsyncSession):
@@ -34,6 +36,7 @@ class CallFigures:
     average_wait: float | None
     average_talk: float | None
     hours: list[dict[str, Any]]
+    ratings: dict[str, int]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,7 +45,7 @@ class CallFigures:
             "answered_in_target_rate": self.answered_in_target / self.calls if self.calls else None,
             "abandon_rate": self.abandoned / self.calls if self.calls else None,
             "average_wait_seconds": self.average_wait, "average_talk_seconds": self.average_talk,
-            "target_seconds": ANSWER_TARGET_SECONDS, "hours": self.hours,
+            "target_seconds": ANSWER_TARGET_SECONDS, "hours": self.hours, "ratings": self.ratings,
         }
 
 
@@ -70,6 +73,11 @@ async def call_figures(
          "answered": a, "answered_in_target": t, "abandoned": ab}
         for h, n, a, t, ab in rows
     ]
+    rated = await session.execute(
+        select(CallRating.rating, func.count()).join(Call, Call.linkedid == CallRating.linkedid)
+        .where(*where).group_by(CallRating.rating))
+    ratings = dict.fromkeys(RATINGS.values(), 0) | {RATINGS[r]: n for r, n in rated if r in RATINGS}
     calls, answered_n, in_target, abandoned, wait, talk = total
     return CallFigures(calls, int(answered_n), int(in_target), int(abandoned),
-                       None if wait is None else float(wait), None if talk is None else float(talk), hours)
+                       None if wait is None else float(wait), None if talk is None else float(talk), hours,
+                       ratings)

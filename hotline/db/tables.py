@@ -112,6 +112,30 @@ class Call(Base):
     legs: Mapped[list[CallLeg]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="CallLeg.created_at"
     )
+    # Loaded with the call in the same query (an outer join on the rating's primary key), so a
+    # page of calls costs no extra round trip.
+    rated: Mapped[CallRating | None] = relationship(
+        primaryjoin="Call.linkedid == foreign(CallRating.linkedid)", viewonly=True, lazy="joined"
+    )
+
+
+class CallRating(Base):
+    """The caller's one-key rating of a call, given after the operator hung up
+    (callflows/rating.py): 1 satisfied, 2 basically satisfied, 3 dissatisfied.
+
+    Keyed by the call's Asterisk linkedid rather than calls.id: call tracking saves calls in
+    batches, and keeps them in memory while the database refuses writes, so a rating can come
+    before its call's row; it joins the call whenever the row is there. Linkedids are unique
+    across PBXs only if each has its own `systemname` (asterisk.conf), which prefixes them.
+    """
+
+    __tablename__ = "call_ratings"
+
+    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The channel that gave the rating (the caller's, AGI's agi_uniqueid).
+    uniqueid: Mapped[str] = mapped_column(String(64))
+    rating: Mapped[int] = mapped_column(Integer)
+    rated_at: Mapped[datetime]
 
 
 class CallLeg(Base):

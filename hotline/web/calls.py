@@ -57,6 +57,10 @@ _CALL_SCHEMA = {
         "recorded": {"type": "boolean",
                      "description": "the PBX recorded the call; supervisors fetch it at /api/v1/calls/{id}/recording"},
         "disposition": {"type": ["string", "null"], "enum": [*DISPOSITIONS, None]},
+        "rating": {"type": ["integer", "null"], "enum": [1, 2, 3, None],
+                   "description": "the caller's key after the operator hung up: 1 satisfied, 2 basically "
+                                  "satisfied, 3 dissatisfied; null: not rated (or still in progress)"},
+        "rated_at": {"type": ["string", "null"], "format": "date-time"},
     } | {
         name: {"type": _NULLABLE[kind]}
         for name, kind in {

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.db.dashboard import ANSWER_TARGET_SECONDS, call_figures
+from hotline.db.dashboard import ANSWER_TARGET_SECONDS, RATINGS, call_figures
 from hotline.errors import InvalidInput
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
@@ -39,11 +39,11 @@ FIGURES = (
 OPENAPI_PATHS = {
     "/api/v1/dashboard/calls": {"get": {
         "summary": "Ended calls of a period: count, answered, answered within 15 s (GB/T 33358), abandoned, "
-                   "average wait and talk, and the same per hour (supervisor)",
+                   "average wait and talk, and the same per hour; the callers' ratings (supervisor)",
         "parameters": specs(FIGURES),
         "responses": {"200": {"description": "The figures", "content": {"application/json": {"schema": {
             "type": "object",
-            "required": ["since", "until", "calls", "answered", "answered_in_target", "abandoned", "hours"],
+            "required": ["since", "until", "calls", "answered", "answered_in_target", "abandoned", "hours", "ratings"],
             "properties": {
                 "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
                 "calls": {"type": "integer"}, "answered": {"type": "integer"},
@@ -59,6 +59,9 @@ OPENAPI_PATHS = {
                     "hour": {"type": "string", "format": "date-time"}, "calls": {"type": "integer"},
                     "answered": {"type": "integer"}, "answered_in_target": {"type": "integer"},
                     "abandoned": {"type": "integer"}}}},
+                "ratings": {"type": "object", "required": list(RATINGS.values()),
+                            "properties": {name: {"type": "integer"} for name in RATINGS.values()},
+                            "description": "the calls their callers rated after the operator hung up, by rating"},
             },
         }}}}},
     }},

@@ -15,6 +15,7 @@ import os
 import random
 import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +51,10 @@ def run_asterisk_script() -> Path:
     return script
 
 
-def free_ports(count: int, among: range = PORTS) -> list[int]:
-    """`count` distinct loopback ports in `among` that nothing listens on now. Each test module
-    that starts instances has a range of its own, so suites running at once never collide."""
+def free_ports(count: int, candidates: range = PORTS) -> list[int]:
+    """`count` distinct loopback ports in `candidates` that nothing listens on now."""
     ports: list[int] = []
-    for port in random.sample(among, len(among)):
+    for port in random.sample(candidates, len(candidates)):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -63,7 +63,7 @@ def free_ports(count: int, among: range = PORTS) -> list[int]:
         ports.append(port)
         if len(ports) == count:
             return ports
-    pytest.fail(f"no {count} free ports in {among.start}-{among.stop - 1}", pytrace=False)
+    pytest.fail(f"no {count} free ports in {candidates.start}-{candidates.stop - 1}", pytrace=False)
 
 
 @dataclass
@@ -108,10 +108,10 @@ class Asterisk:
         """One Asterisk CLI command (`asterisk -rx`), its output."""
         return await self.script_run("cli", str(self.directory), command)
 
-    async def originate(self, hotline: str, citizen: str) -> None:
-        """A citizen (context caller-sim, extension `citizen`) calls `hotline`: a Local pair
-        whose `;2` side runs hotline-in, as in the captures."""
-        await self.cli(f"channel originate Local/{hotline}@hotline-in extension {citizen}@caller-sim")
+    async def originate(self, hotline: str, citizen: str, context: str = "caller-sim") -> None:
+        """A citizen (extension `citizen` of `context`) calls `hotline`: a Local pair whose `;2`
+        side runs hotline-in, as in the captures."""
+        await self.cli(f"channel originate Local/{hotline}@hotline-in extension {citizen}@{context}")
 
     async def channels(self) -> list[str]:
         """The names of the live channels (`core show channels concise`)."""
@@ -195,15 +195,16 @@ def config_for(asterisk: Asterisk, database_url: str, tmp_path: Path, **settings
     )
 
 
-@pytest.fixture
-async def asterisk(tmp_path: Path) -> AsyncIterator[Asterisk]:
-    """A real Asterisk with tests/fixtures/asterisk/ for configuration, stopped afterwards."""
+@asynccontextmanager
+async def running_asterisk(directory: Path, config: Path = CONFIG, ports: range = PORTS) -> AsyncIterator[Asterisk]:
+    """A real Asterisk in `directory` with `config` laid over the default configuration, AMI and
+    FastAGI on free ports of `ports`, stopped on exit."""
     script = run_asterisk_script()
-    ami_port, agi_port = free_ports(2)
-    instance = Asterisk(script, tmp_path / "asterisk", ami_port, agi_port)
+    ami_port, agi_port = free_ports(2, ports)
+    instance = Asterisk(script, directory, ami_port, agi_port)
     try:
         await instance.script_run(
-            "start", str(instance.directory), "--config", str(CONFIG),
+            "start", str(instance.directory), "--config", str(config),
             "--ami-port", str(ami_port), "--agi-port", str(agi_port),
         )
         # run-asterisk returns once AMI answers, which can be before the modules have loaded:
@@ -212,6 +213,13 @@ async def asterisk(tmp_path: Path) -> AsyncIterator[Asterisk]:
         yield instance
     finally:
         await instance.script_run("stop", str(instance.directory))
+
+
+@pytest.fixture
+async def asterisk(tmp_path: Path) -> AsyncIterator[Asterisk]:
+    """A real Asterisk with tests/fixtures/asterisk/ for configuration, stopped afterwards."""
+    async with running_asterisk(tmp_path / "asterisk") as instance:
+        yield instance
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hotline import __version__
 from hotline.config import Config
 from hotline.db import create_engine, session_factory
+from hotline.db.calls import CallRatings
 from hotline.db.tables import Call
 from hotline.web.app import make_app
 from hotline.web.live import CallHub, Telemetry
@@ -33,6 +34,8 @@ def stored_call(n: int, **fields) -> Call:
 
 @pytest.fixture
 async def calls(sessions):
+    # The caller of call 0 rated it 1 (satisfied) before call tracking had saved it.
+    await CallRatings(sessions, lambda: T0 + timedelta(seconds=80)).rate("1795811542.0", "1795811542.1", 1)
     async with sessions() as session, session.begin():
         session.add_all(
             [stored_call(0, queue="hotline-12345", agent="坐席 王丽",
@@ -87,7 +90,9 @@ async def test_calls_come_newest_first_with_every_documented_field(api, calls):
         "wait_seconds": 5.0, "talk_seconds": 60.0, "hangup_cause": 16,
         "hangup_cause_text": "Normal Clearing", "queue": "hotline-12345", "agent": "坐席 王丽",
         "recorded": True, "survey_case": "CASE-2026-0001",
+        "rating": 1, "rated_at": "2026-11-27T08:01:20+00:00",
     }
+    assert {c["rating"] for c in body["calls"][:-1]} == {None}
     assert body["next_cursor"] is None
 
 
@@ -100,6 +105,16 @@ async def test_a_call_says_whether_it_was_recorded_but_never_where_the_file_lies
     assert "/srv/" not in json.dumps(body) and "recording" not in body["calls"][0]
     one = await (await api.get(f"/api/v1/calls/{body['calls'][0]['id']}", headers=api.auth("operator"))).json()
     assert one["recorded"] is True and "/srv/" not in json.dumps(one)
+
+
+async def test_one_call_shows_its_rating_and_a_second_rating_replaces_the_first(api, sessions, calls):
+    body = await (await api.get("/api/v1/calls?caller=0612345000", headers=api.auth("supervisor"))).json()
+    url = f"/api/v1/calls/{body['calls'][0]['id']}"
+    one = await (await api.get(url, headers=api.auth("supervisor"))).json()
+    assert (one["rating"], one["rated_at"]) == (1, "2026-11-27T08:01:20+00:00")
+    await CallRatings(sessions, lambda: T0 + timedelta(seconds=90)).rate("1795811542.0", "1795811542.1", 3)
+    one = await (await api.get(url, headers=api.auth("supervisor"))).json()
+    assert (one["rating"], one["rated_at"]) == (3, "2026-11-27T08:01:30+00:00")
 
 
 async def test_filters_narrow_the_list(api, calls):

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.config import Config
+from hotline.db.tables import CallRating
 from tests.web.console_data import T0, add_department_work, add_recorded_call, add_scores, stored_call
 
 
@@ -66,6 +67,11 @@ async def test_the_dashboard_counts_answers_within_15_s_abandons_and_averages_pe
             stored_call(75, hotline="12319", wait_seconds=1.0, talk_seconds=30.0),
             stored_call(80, status="answered", disposition=None, ended_at=None),  # still talking: not counted
         ])
+        # Rated by their callers: two ended calls of the period, one still in progress, and one
+        # that call tracking has not saved yet.
+        session.add_all([CallRating(linkedid=f"1795900000.{n}", uniqueid=f"1795900000.{n}", rating=rating,
+                                    rated_at=T0 + timedelta(hours=2))
+                         for n, rating in ((1, 3), (75, 1), (80, 1), (9999, 2))])
     since, until = T0.isoformat().replace("+00:00", "Z"), (T0 + timedelta(hours=3)).isoformat().replace("+00:00", "Z")
     body = await get(console, f"/api/v1/dashboard/calls?since={since}&until={until}")
     assert (body["calls"], body["answered"], body["answered_in_target"], body["abandoned"]) == (4, 3, 2, 1)
@@ -73,8 +79,10 @@ async def test_the_dashboard_counts_answers_within_15_s_abandons_and_averages_pe
     assert body["average_wait_seconds"] == pytest.approx(26 / 3) and body["average_talk_seconds"] == 70.0
     assert [(h["hour"], h["calls"], h["abandoned"]) for h in body["hours"]] == [
         ("2026-11-27T01:00:00+00:00", 2, 0), ("2026-11-27T02:00:00+00:00", 2, 1)]
+    assert body["ratings"] == {"satisfied": 1, "basically_satisfied": 0, "dissatisfied": 1}
     only_12319 = await get(console, f"/api/v1/dashboard/calls?since={since}&until={until}&hotline=12319")
     assert only_12319["calls"] == 1
+    assert only_12319["ratings"] == {"satisfied": 1, "basically_satisfied": 0, "dissatisfied": 0}
     await get(console, "/api/v1/dashboard/calls", "operator", status=403)
     await get(console, f"/api/v1/dashboard/calls?since={until}&until={since}", status=400)
 

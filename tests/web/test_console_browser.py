@@ -25,6 +25,7 @@ from hotline.cases.api import viewer
 from hotline.cases.store import Department, act_on_case, case_services, file_case, save_departments
 from hotline.config import CasesConfig, Config, PbxConfig
 from hotline.db import database
+from hotline.db.tables import CallRating
 from hotline.db.users import User, add_user, set_password
 from hotline.passwords import hash_password
 from scoring.occurrences import Subject
@@ -256,6 +257,9 @@ async def _add_calls(sessions) -> None:
             stored_call(30, wait_seconds=21.0), stored_call(95, disposition="abandoned", answered_at=None, talk_seconds=0.0),
             stored_call(130, hotline="12319", agent="PJSIP/8002"), stored_call(200, wait_seconds=3.0),
         ])
+        # Two callers rated their calls after the operator hung up: satisfied and dissatisfied.
+        session.add_all([CallRating(linkedid=f"1795900000.{n}", uniqueid=f"1795900000.{n}", rating=rating,
+                                    rated_at=stored_call(n).ended_at) for n, rating in ((30, 1), (200, 3))])
 
 
 def test_the_score_breakdown_leads_from_a_deduction_to_the_call(console):
@@ -290,7 +294,7 @@ def test_the_dashboard_draws_the_days_figures_the_departments_cases_and_the_mont
     seed(console, lambda sessions: add_department_work(sessions, datetime.now(timezone.utc)))
     sign_in(console, "wang.supervisor", path="#/dashboard?day=2026-11-27")
     tiles = wait(console, lambda b: [t.text for t in b.find_elements(By.CSS_SELECTOR, "#tiles .tile-value")])
-    assert tiles == ["4", "3", "50.0%", "25.0%", "9.7 秒", "60.0 秒"]
+    assert tiles == ["4", "3", "50.0%", "25.0%", "9.7 秒", "60.0 秒", "满意 1 · 基本满意 0 · 不满意 1"]
     bars = console.find_elements(By.CSS_SELECTOR, "#hourly svg rect")
     assert len(bars) == 4  # one bar segment per hour with calls (09, 10, 11, 12 o'clock Beijing)
     screenshot(console, "11-dashboard")

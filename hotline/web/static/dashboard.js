@@ -43,7 +43,8 @@
         tile("dash.abandon", fmt.percent(f.abandon_rate),
           Chart.gauge({ value: f.abandon_rate, className: "bad", title: t("dash.abandon") + " " + fmt.percent(f.abandon_rate) })),
         tile("dash.wait", f.average_wait_seconds === null ? "–" : t("dash.seconds", { n: fmt.seconds(f.average_wait_seconds) })),
-        tile("dash.talk", f.average_talk_seconds === null ? "–" : t("dash.seconds", { n: fmt.seconds(f.average_talk_seconds) })));
+        tile("dash.talk", f.average_talk_seconds === null ? "–" : t("dash.seconds", { n: fmt.seconds(f.average_talk_seconds) })),
+        tile("dash.ratings", t("dash.ratings-value", f.ratings)));
       // All 24 hours of the centre's day, empty ones included, so the shape of the day shows.
       const byHour = new Map(f.hours.map((h) => [new Date(h.hour).getTime(), h]));
       const start = new Date(since).getTime();
