@@ -272,3 +272,11 @@ async def test_xx_city_public_evaluation_is_10_times_the_years_satisfaction_rate
     assert "10 x satisfaction 2/3 = 6.67" in text and f"case {second.case}" in text
     [row] = [line for line in text.splitlines() if line.split()[1:2] == ["staff-0"]]
     assert "6.67" in row.split() and "66.67% (2/3)" in row
+
+
+async def test_a_year_or_quarter_at_the_calendar_s_end_is_scored_with_its_surveys_not_a_500(api):
+    # Counting the weeks of 9999 steps past 31 December 9999, the last day a date can hold.
+    for path in ("year?rubric=xx-city-staff&year=9999", "quarter?rubric=yihuang-staff&quarter=9999-Q4"):
+        response = await api.get(f"/api/v1/scores/{path}", headers=api.auth("supervisor"))
+        assert response.status == 200, await response.text()
+        assert (await response.json())["results"] == []
