@@ -105,3 +105,15 @@ async def test_a_masked_role_cannot_recover_a_number_in_a_note_from_the_step_s_h
     assert all(step["hash"] and step["prev_hash"] for step in whole["history"])
     assert _recovered({**whole, "history": [s | {"note": s["note"].replace(NUMBER, MASKED)} for s in whole["history"]]}) \
         == {NUMBER}
+
+
+@pytest.mark.parametrize("web_config", [Config(database_url="unused", masked_roles=())])
+async def test_a_department_cannot_confirm_a_confidential_case_s_caller_by_searching_the_number(client):
+    secret = (await filed(client, confidential=True))["number"]
+    await act(client, "operator", secret, "register")
+    await act(client, "supervisor", secret, "dispatch", {"department": "police"})
+    assert [c["number"] for c in (await get(client, "police", "/api/v1/cases"))["cases"]] == [secret]
+    # Trying the numbers behind 138****0001 one by one finds nothing, the right one included.
+    for guess in ("13800000002", NUMBER):
+        assert (await get(client, "police", f"/api/v1/cases?caller={guess}"))["cases"] == []
+    assert [c["number"] for c in (await get(client, "supervisor", f"/api/v1/cases?caller={NUMBER}"))["cases"]] == [secret]
