@@ -27,7 +27,7 @@ from hotline.cases.store import (
     cases_filed_between, file_case, list_cases, list_departments, open_case_counts, open_cases_per_department,
     save_departments, view_case,
 )
-from hotline.cases.workflow import Actor
+from hotline.cases.workflow import Actor, Step
 from hotline.db.tables import MAX_ID, User
 from hotline.web.auth import USER, numbers_masked, require_role
 from hotline.web.context import CONFIG, SESSIONS
@@ -51,7 +51,8 @@ _T = {"type": "string"}
 _TN = {"type": ["string", "null"]}
 _STEP_SCHEMA = {"type": "object", "properties": {
     "seq": {"type": "integer"}, "action": _T, "actor": _T, "role": _T, "at": _T, "note": _T,
-    "status_before": _TN, "status_after": _T, "data": {"type": "object"}, "prev_hash": _T, "hash": _T,
+    "status_before": _TN, "status_after": _T, "data": {"type": "object"},
+    "prev_hash": {**_TN, "description": "null where a number in a note is masked"}, "hash": _TN,
 }}
 CASE_SCHEMA = {"type": "object", "required": ["number", "type", "channel", "status", "due_at", "history"],
                "properties": {
@@ -268,13 +269,22 @@ def case_json(view: CaseView, now: datetime, *, masked: bool, outside: bool = Fa
         "escalated_at": _time(case.escalated_at), "overdue_at": _time(case.overdue_at),
         "criticised_at": _time(case.criticised_at), "substantiated": case.substantiated, "item": case.scored_item, "merged_into": case.merged_into,
         "closed_at": _time(case.closed_at), "version": view.version,
-        "history": [
-            {"seq": s.seq, "action": s.action, "actor": s.actor, "role": s.role, "at": _time(s.at),
-             "note": words(s.note), "status_before": s.status_before, "status_after": s.status_after,
-             "data": dict(s.data), "prev_hash": s.prev_hash, "hash": s.hash}
-            for s in view.history
-        ],
+        "history": _history(view.history, words),
     }
+
+
+def _history(steps: Iterable[Step], words: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The steps with their notes as `words` shows them. A step whose note had a number masked
+    shows no hash (nor does the next its prev_hash): SHA-256 over the note would give the
+    number back to whoever tries the 10,000 ways to fill 138****0001."""
+    shown, withheld = [], False
+    for s in steps:
+        note = words(s.note)
+        prev_hash, withheld = None if withheld else s.prev_hash, note != s.note
+        shown.append({"seq": s.seq, "action": s.action, "actor": s.actor, "role": s.role, "at": _time(s.at),
+                      "note": note, "status_before": s.status_before, "status_after": s.status_after,
+                      "data": dict(s.data), "prev_hash": prev_hash, "hash": None if withheld else s.hash})
+    return shown
 
 
 def viewer(user: User) -> Viewer:

@@ -135,13 +135,10 @@ def weeks_of_month(month: str) -> list[str]:
 def weeks_between(first: date, last: date) -> list[str]:
     """The ISO weeks whose Thursday falls in `first`..`last`: those counted in that month,
     quarter or year (a year's are exactly its ISO weeks)."""
-    thursday = first + timedelta(days=(3 - first.weekday()) % 7)
-    weeks = []
-    while thursday <= last:
-        iso_year, iso_week, _ = thursday.isocalendar()
-        weeks.append(f"{iso_year}-W{iso_week:02d}")
-        thursday += timedelta(days=7)
-    return weeks
+    first_thursday = first + timedelta(days=(3 - first.weekday()) % 7)
+    # Counted in days, not stepped as dates: a step past 31 December 9999 cannot be a date.
+    thursdays = (first_thursday + timedelta(days=days) for days in range(0, (last - first_thursday).days + 1, 7))
+    return [f"{year}-W{week:02d}" for year, week, _ in (day.isocalendar() for day in thursdays)]
 
 
 def ledger_day(week: str, day: date) -> date:

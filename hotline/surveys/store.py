@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, select, tuple_,
+    ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, select, tuple_, update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -321,7 +321,15 @@ async def opt_out(session: AsyncSession, phone: str, *, by: str, reason: str, no
         select(Survey).where(Survey.phone == phone, Survey.status.in_((PENDING, CALLING)))
     )
     ended = 0
-    for survey in surveys:
+    for survey in surveys.all():
+        # Only if still unfinished: a call closing meanwhile (completed, its points entered)
+        # commits first on PostgreSQL, and this UPDATE then finds nothing to end.
+        claimed = await session.execute(
+            update(Survey).where(Survey.id == survey.id, Survey.status.in_((PENDING, CALLING)))
+            .values(status=OPTED_OUT, next_attempt_at=None, finished_at=now)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            continue
         survey.status, survey.next_attempt_at, survey.finished_at = OPTED_OUT, None, now
         if survey.kind == SURVEY:  # a follow-up's case is the citizen's own closed case
             await desk.close_survey_case(session, case=survey.case, status=OPTED_OUT, answers={

@@ -123,8 +123,9 @@ async def dashboard_departments(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         departments = await request.app[DEPARTMENT_LOAD](session, now)
         satisfaction = await request.app[SATISFACTION](session, month)
-    # A survey's window is a department's window: named as the department is.
-    names = {d["window"]: d["name"] for d in departments if d["window"]}
+    # A survey's window is a department's window: named as the department is; a window two
+    # departments name is the first's by id, as the survey results count it.
+    names = {d["window"]: d["name"] for d in reversed(departments) if d["window"]}
     satisfaction["windows"] = [w | {"name": names.get(w["window"])} for w in satisfaction["windows"]]
     return web.json_response({
         "at": now.isoformat(), "month": month, "open": sum(d["open"] for d in departments),

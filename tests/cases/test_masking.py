@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
+from hotline.cases.workflow import canonical, step_hash
 from hotline.config import Config
 from tests.cases.test_api import act, filed
 
@@ -71,3 +73,47 @@ async def test_a_department_never_sees_a_confidential_case_s_caller_whatever_mas
     hidden = await get(client, "police", f"/api/v1/cases/{secret}")
     assert (hidden["caller_number"], hidden["caller_name"]) == (MASKED, None)
     assert (await get(client, "supervisor", f"/api/v1/cases/{secret}"))["callers"] == [{"number": NUMBER, "name": "张三"}]
+
+
+def _recovered(case: dict) -> set[str]:
+    """The numbers an attacker gets back from a masked case's history by trying the 10,000 ways
+    to fill each 138****0001 in a note against the step's published hash."""
+    found = set()
+    for step in case["history"]:
+        if MASKED not in step["note"] or not step["hash"]:
+            continue
+        for middle in range(10_000):
+            guess = f"138{middle:04d}0001"
+            if step_hash(case["number"], step["seq"], step["action"], step["actor"], step["role"],
+                         datetime.fromisoformat(step["at"]), step["note"].replace(MASKED, guess),
+                         step["status_before"], step["status_after"], canonical(step["data"]),
+                         step["prev_hash"]) == step["hash"]:
+                found.add(guess)
+    return found
+
+
+@pytest.mark.parametrize("role", ["supervisor", "police"])
+async def test_a_masked_role_cannot_recover_a_number_in_a_note_from_the_step_s_hash(client, role):
+    number = await _dispatched_case(client)
+    case = await get(client, role, f"/api/v1/cases/{number}")
+    assert MASKED in case["history"][1]["note"]
+    assert _recovered(case) == set()
+    # The steps no number was masked in keep their hashes.
+    assert case["history"][2]["action"] == "dispatch" and case["history"][2]["hash"]
+    # A role that sees numbers whole sees every hash.
+    whole = await get(client, "operator", f"/api/v1/cases/{number}")
+    assert all(step["hash"] and step["prev_hash"] for step in whole["history"])
+    assert _recovered({**whole, "history": [s | {"note": s["note"].replace(NUMBER, MASKED)} for s in whole["history"]]}) \
+        == {NUMBER}
+
+
+@pytest.mark.parametrize("web_config", [Config(database_url="unused", masked_roles=())])
+async def test_a_department_cannot_confirm_a_confidential_case_s_caller_by_searching_the_number(client):
+    secret = (await filed(client, confidential=True))["number"]
+    await act(client, "operator", secret, "register")
+    await act(client, "supervisor", secret, "dispatch", {"department": "police"})
+    assert [c["number"] for c in (await get(client, "police", "/api/v1/cases"))["cases"]] == [secret]
+    # Trying the numbers behind 138****0001 one by one finds nothing, the right one included.
+    for guess in ("13800000002", NUMBER):
+        assert (await get(client, "police", f"/api/v1/cases?caller={guess}"))["cases"] == []
+    assert [c["number"] for c in (await get(client, "supervisor", f"/api/v1/cases?caller={NUMBER}"))["cases"]] == [secret]

@@ -272,3 +272,41 @@ async def test_xx_city_public_evaluation_is_10_times_the_years_satisfaction_rate
     assert "10 x satisfaction 2/3 = 6.67" in text and f"case {second.case}" in text
     [row] = [line for line in text.splitlines() if line.split()[1:2] == ["staff-0"]]
     assert "6.67" in row.split() and "66.67% (2/3)" in row
+
+
+async def test_a_year_or_quarter_at_the_calendar_s_end_is_scored_with_its_surveys_not_a_500(api):
+    # Counting the weeks of 9999 steps past 31 December 9999, the last day a date can hold.
+    for path in ("year?rubric=xx-city-staff&year=9999", "quarter?rubric=yihuang-staff&quarter=9999-Q4"):
+        response = await api.get(f"/api/v1/scores/{path}", headers=api.auth("supervisor"))
+        assert response.status == 200, await response.text()
+        assert (await response.json())["results"] == []
+
+
+@pytest.mark.postgresql
+async def test_an_opt_out_taken_while_the_survey_closes_leaves_it_completed_with_its_point(sessions, calling):
+    survey = of_staff(calling, True)[0]
+    await answered(sessions, survey.case, 3, 1, 1)
+    scoring = asyncio.Event()
+
+    class SlowPoints:
+        """The close holds the survey while it scores it: the opt-out comes in meanwhile."""
+
+        async def dissatisfied(self, session, citizen: Dissatisfied) -> list[str]:
+            scoring.set()
+            await asyncio.sleep(0.5)
+            return await POINTS.dissatisfied(session, citizen)
+
+    async def opt_out() -> int:
+        await scoring.wait()
+        async with sessions() as session:
+            return await store.opt_out(session, survey.phone, by="operator li", reason="asked on the phone",
+                                       now=CLOSED, desk=case_desk())
+
+    closed, ended = await asyncio.gather(
+        close_call(sessions, survey.case, CONFIG, case_desk(), CLOSED, points=SlowPoints()), opt_out())
+    # The survey counts as the completed one it is, beside its point: not opted out with a point.
+    assert (closed, ended) == ("completed", 0)
+    async with sessions() as session:
+        assert (await session.scalar(select(store.Survey.status).where(store.Survey.case == survey.case))) == "completed"
+        assert await session.get(store.OptOut, survey.phone) is not None
+    assert await entries_of(sessions, survey.staff, "dissatisfied") == 1

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from hotline.cases.store import Department, save_departments
 from hotline.config import Config
 from hotline.db.tables import CallRating
 from tests.web.console_data import T0, add_department_work, add_recorded_call, add_scores, stored_call
@@ -155,3 +156,13 @@ async def test_the_openapi_document_describes_the_consoles_routes(console):
             "/api/v1/scores/report"} <= set(document["paths"])
     assert document["paths"]["/api/v1/sign-in"]["post"]["security"] == []
     assert "agent" in [p["name"] for p in document["paths"]["/api/v1/calls"]["get"]["parameters"]]
+
+
+async def test_a_window_two_departments_name_is_shown_under_the_department_the_survey_results_put_it_in(console, sessions):
+    await add_department_work(sessions, datetime.now(timezone.utc))
+    async with sessions() as session:
+        await save_departments(session, [Department(id="zz-tax", name="稅務局", window="gongan")])
+    results = await get(console, "/api/v1/surveys/results?month=2026-11&by=department")
+    assert list(results["department"]) == ["gongan"] and results["department"]["gongan"]["name"] == "公安局"
+    body = await get(console, "/api/v1/dashboard/departments?month=2026-11")
+    assert [(w["window"], w["name"]) for w in body["satisfaction"]["windows"]] == [("gongan", "公安局")]
