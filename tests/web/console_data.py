@@ -13,7 +13,7 @@ from pathlib import Path
 from hotline.cases.store import Department, Viewer, act_on_case, case_services, file_case, save_departments
 from hotline.cases.workflow import Actor
 from hotline.config import CasesConfig
-from hotline.db.tables import Call
+from hotline.db.tables import Call, CallRating
 from hotline.surveys.store import Survey, SurveyWeek
 from recordings.search import bigrams, searchable
 from recordings.store import Recording, Transcript, TranscriptSegment
@@ -40,6 +40,18 @@ def stored_call(n: int, **fields) -> Call:
         hangup_cause=16, hangup_cause_text="Normal Clearing", agent="PJSIP/8001", updated_at=T0,
     )
     return Call(**(values | fields))
+
+
+async def add_calls(sessions) -> None:
+    """Four calls of 27 November 2026 (one abandoned, one on 12319); two of them rated after the
+    operator hung up: satisfied and dissatisfied."""
+    async with sessions() as session, session.begin():
+        session.add_all([
+            stored_call(30, wait_seconds=21.0), stored_call(95, disposition="abandoned", answered_at=None, talk_seconds=0.0),
+            stored_call(130, hotline="12319", agent="PJSIP/8002"), stored_call(200, wait_seconds=3.0),
+        ])
+        session.add_all([CallRating(linkedid=f"1795900000.{n}", uniqueid=f"1795900000.{n}", rating=rating,
+                                    rated_at=stored_call(n).ended_at) for n, rating in ((30, 1), (200, 3))])
 
 
 def tone(path: Path, seconds: float = SECONDS) -> bytes:

@@ -4,14 +4,8 @@ to artifacts/screenshots/ (or $HOTLINE_SCREENSHOTS)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import queue
 import shutil
-import threading
-from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -20,89 +14,18 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
-from hotline import daemon
 from hotline.cases.api import viewer
-from hotline.cases.store import Department, act_on_case, case_services, file_case, save_departments
-from hotline.config import CasesConfig, Config, PbxConfig
-from hotline.db import database
-from hotline.db.tables import CallRating
-from hotline.db.users import User, add_user, set_password
-from hotline.passwords import hash_password
-from scoring.occurrences import Subject
-from scoring.store import save_subject
-from tests.capture_expectations import HOTLINES, PBX
-from tests.fakes.asterisk import FakeAsterisk
-from tests.web.console_data import add_department_work, add_recorded_call, add_scores, stored_call
-
-SCREENSHOTS = Path(os.environ.get("HOTLINE_SCREENSHOTS", Path(__file__).parents[2] / "artifacts" / "screenshots"))
-PASSWORDS = {"li.operator": "operator", "wang.supervisor": "supervisor", "zhao.handler": "handler", "root": "admin"}
-PASSWORD = "工作台-correct horse"
-HANDLER_DEPARTMENT = "gongan"
-WAIT = 15
-
-
-class RunningDaemon:
-    """`hotline serve` against a fake Asterisk, in a thread of its own (Selenium blocks)."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self._ready: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.stop = asyncio.Event()
-        async with FakeAsterisk() as fake:
-            self.fake = fake
-            config = replace(self.config, pbxs=(replace(self.config.pbxs[0], port=fake.port),))
-            logins = fake.logins
-            task = asyncio.create_task(daemon.run(config, self.stop, on_ready=self._ready.put_nowait))
-            await fake.wait_for(lambda: fake.logins > logins, timeout=WAIT)
-            self.sessions_ready = True
-            await task
-
-    def __enter__(self) -> RunningDaemon:
-        self._thread.start()
-        self.url = self._ready.get(timeout=30)
-        self.run(asyncio.sleep(0))
-        return self
-
-    def run(self, coroutine, timeout: float = WAIT):
-        """Run `coroutine` on the daemon's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def start(self, coroutine):
-        """Start `coroutine` on the daemon's loop without waiting for it."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-    def __exit__(self, *exc) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self._thread.join(30)
+from hotline.cases.store import act_on_case, case_services, file_case
+from hotline.config import CasesConfig
+from hotline.db.users import User
+from tests.web.console_data import add_calls, add_department_work, add_recorded_call, add_scores, stored_call
+from tests.web.running import PASSWORD, SCREENSHOTS, WAIT, console_daemon, seed
 
 
 @pytest.fixture
 def console(database_url, tmp_path):
-    """A running daemon with a user of each role (password PASSWORD) and a browser at 1366x768."""
-    config = Config(
-        database_url=database_url, web_port=0, fastagi_port=0, hotlines=HOTLINES,
-        recordings_root=tmp_path / "recordings", recordings_spool=tmp_path / "spool",
-        pbxs=(PbxConfig(name=PBX, secret="hotline-secret", reconnect_min=0.05, reconnect_max=0.3),),
-        masked_roles=("supervisor", "handler"),  # a centre whose auditors never call back
-        agents={"Agent One": "li.operator"},  # the replayed queue call's member: its screen pops for li
-    )
-    config.recordings_spool.mkdir()
-    hashed = hash_password(PASSWORD)
-    with RunningDaemon(config) as running:
-        async def users() -> None:
-            async with database(database_url) as sessions, sessions() as session:
-                await save_departments(session, [Department(id="gongan", name="公安局", window="gongan"),
-                                                 Department(id="urban", name="城管局", window=None)])
-                await save_subject(session, Subject("gongan", "公安局"), "window")
-                for name, role in PASSWORDS.items():
-                    await add_user(session, name, role, HANDLER_DEPARTMENT if role == "handler" else None)
-                    await set_password(session, name, hashed)
-
-        running.run(users())
+    """A running daemon with a user of each role (password PASSWORD) and Chromium at 1366x768."""
+    with console_daemon(database_url, tmp_path) as running:
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium")
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,768",
@@ -116,15 +39,6 @@ def console(database_url, tmp_path):
             yield browser
         finally:
             browser.quit()
-
-
-def seed(browser, work) -> object:
-    """Run `work(sessions)` against the daemon's database."""
-    async def run():
-        async with database(browser.daemon.config.database_url) as sessions:
-            return await work(sessions)
-
-    return browser.daemon.run(run())
 
 
 def wait(browser, condition, timeout: float = WAIT):
@@ -212,7 +126,7 @@ def test_an_operator_watches_a_call_arrive_and_end(console):
 def test_a_supervisor_plays_a_recording_and_seeks_by_clicking_a_transcript_word(console):
     root = console.daemon.config.recordings_root
     call_id = seed(console, lambda sessions: add_recorded_call(sessions, root))
-    seed(console, lambda sessions: _add_calls(sessions))
+    seed(console, lambda sessions: add_calls(sessions))
     sign_in(console, "wang.supervisor", path="#/audit?day=2026-11-27")
     link = wait(console, seen.element_to_be_clickable((By.CSS_SELECTOR, f"a[href='#/audit/call/{call_id}']")))
     listing = text_of(console, "#audit-results")
@@ -251,17 +165,6 @@ def test_a_supervisor_plays_a_recording_and_seeks_by_clicking_a_transcript_word(
     screenshot(console, "07-recordings-access-log")
 
 
-async def _add_calls(sessions) -> None:
-    async with sessions() as session, session.begin():
-        session.add_all([
-            stored_call(30, wait_seconds=21.0), stored_call(95, disposition="abandoned", answered_at=None, talk_seconds=0.0),
-            stored_call(130, hotline="12319", agent="PJSIP/8002"), stored_call(200, wait_seconds=3.0),
-        ])
-        # Two callers rated their calls after the operator hung up: satisfied and dissatisfied.
-        session.add_all([CallRating(linkedid=f"1795900000.{n}", uniqueid=f"1795900000.{n}", rating=rating,
-                                    rated_at=stored_call(n).ended_at) for n, rating in ((30, 1), (200, 3))])
-
-
 def test_the_score_breakdown_leads_from_a_deduction_to_the_call(console):
     root = console.daemon.config.recordings_root
     call_id = seed(console, lambda sessions: add_recorded_call(sessions, root))
@@ -290,7 +193,7 @@ def test_the_score_breakdown_leads_from_a_deduction_to_the_call(console):
 
 
 def test_the_dashboard_draws_the_days_figures_the_departments_cases_and_the_month_s_satisfaction(console):
-    seed(console, lambda sessions: _add_calls(sessions))
+    seed(console, lambda sessions: add_calls(sessions))
     seed(console, lambda sessions: add_department_work(sessions, datetime.now(timezone.utc)))
     sign_in(console, "wang.supervisor", path="#/dashboard?day=2026-11-27")
     tiles = wait(console, lambda b: [t.text for t in b.find_elements(By.CSS_SELECTOR, "#tiles .tile-value")])
