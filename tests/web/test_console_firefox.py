@@ -110,13 +110,13 @@ def test_the_dashboard_draws_its_charts(console):
     sign_in(console, "wang.supervisor", path="#/dashboard?day=2026-11-27")
     tiles = console.wait("return [...document.querySelectorAll('#tiles .tile-value')].map(t => t.innerText)")
     assert tiles[:4] == ["4", "3", "50.0%", "25.0%"]
-    # Drawn, not only in the document: each chart's bars have a size on screen.
-    sizes = console.wait("""
+    # Drawn, not only in the document: every bar of each chart has a size on screen.
+    drawn = console.wait("""
         const charts = ['#hourly', '#departments', '#satisfaction'].map(c => [...document.querySelectorAll(`${c} svg rect`)]);
-        return charts.every(bars => bars.length) &&
-            charts.map(bars => bars.map(b => { const r = b.getBoundingClientRect(); return [r.width > 0, r.height > 0]; }))""")
-    assert [len(bars) for bars in sizes] == [4, 3, 2]
-    assert all(wide and high for bars in sizes for wide, high in bars if wide)  # an empty department is 0 wide
+        return charts.every(bars => bars.length) && charts.map(bars => bars.filter(b => {
+            const box = b.getBoundingClientRect(); return box.width > 0 && box.height > 0; }).length)""")
+    # Calls in four hours; 待派遣's one case, 公安局's overdue and open ones; gongan's two answers.
+    assert drawn == [4, 3, 2]
     assert "50.0%（2 份）" in text_of(console, "#satisfaction")
     screenshot(console, "05-dashboard")
     console.js("document.getElementById('work-tiles').scrollIntoView()")
