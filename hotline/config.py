@@ -199,7 +199,8 @@ class Config:
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     # A client has this long to send a request's head (and an idle keep-alive connection stays
-    # this long); a request body it sends is drained for at most web_body_timeout.
+    # this long); a request body must arrive within web_body_timeout (an unread one is drained
+    # for at most as long).
     web_header_timeout: float = 15.0
     web_body_timeout: float = 30.0
     web_max_connections: int = 1000

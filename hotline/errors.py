@@ -14,6 +14,8 @@ class HotlineError(Exception):
 
     status_code = 500
     error_id = "internal-error"
+    # Whether the connection must close after the answer: part of the request may still be unread.
+    closes_connection = False
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         super().__init__(message or self.__doc__ or self.error_id)
@@ -69,6 +71,14 @@ class UnsupportedMediaType(HotlineError):
 
     status_code = 415
     error_id = "unsupported-media-type"
+
+
+class RequestTimeout(HotlineError):
+    """The request's body did not arrive in time."""
+
+    status_code = 408
+    error_id = "request-timeout"
+    closes_connection = True
 
 
 class UpgradeRequired(HotlineError):

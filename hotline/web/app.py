@@ -46,7 +46,10 @@ async def errors_middleware(
     try:
         return await handler(request)
     except HotlineError as error:
-        return web.json_response(error.to_json(), status=error.status_code, headers=error.headers)
+        response = web.json_response(error.to_json(), status=error.status_code, headers=error.headers)
+        if error.closes_connection:
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

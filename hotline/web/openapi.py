@@ -8,12 +8,14 @@ admits is exactly what the server accepts: schemathesis checks both ways in CI (
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -21,7 +23,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from hotline import __version__
 from hotline.db.calls import CURSOR_PATTERN
 from hotline.db.tables import MAX_ID
-from hotline.errors import InvalidInput, UnsupportedMediaType
+from hotline.errors import InvalidInput, RequestTimeout, UnsupportedMediaType
+from hotline.web.context import CONFIG
 
 OPENAPI = web.AppKey("openapi", dict)
 
@@ -278,6 +281,21 @@ def _whole(schema: dict[str, Any], value: Any) -> Any:
     return value
 
 
+Read = TypeVar("Read")
+
+
+async def within_body_timeout(request: web.Request, reading: Awaitable[Read]) -> Read:
+    """What `reading` (of the request's body) gives, or a 408 that closes the connection once
+    `[web] body_timeout` has passed: aiohttp waits for a body as long as its client sends
+    nothing, so a client that starts a body and stalls would otherwise hold its connection."""
+    limit = request.app[CONFIG].web_body_timeout
+    try:
+        async with asyncio.timeout(limit):
+            return await reading
+    except TimeoutError:
+        raise RequestTimeout(f"body: not received within {limit:g} s", field="body") from None
+
+
 @dataclass(frozen=True)
 class Body:
     """A JSON request body, declared once as the JSON Schema that validates it and documents it."""
@@ -303,7 +321,7 @@ class Body:
         # A body over aiohttp's client_max_size is refused there with a 413 (BODY_RESPONSES).
         if self.media_types != ("application/json",):
             return self._checked(await self._form(request))
-        raw = await request.read()
+        raw = await within_body_timeout(request, request.read())
         if not raw.strip():
             body: Any = {}
         elif request.content_type != "application/json":
@@ -330,7 +348,7 @@ class Body:
             raise UnsupportedMediaType(f"body: expected Content-Type {' or '.join(self.media_types)}, "
                                        f"got {request.content_type}", field="body")
         try:
-            form = await request.post()
+            form = await within_body_timeout(request, request.post())
         except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError) as exc:
             # aiohttp's multipart reader asserts what a boundary-less or truncated body breaks.
             raise InvalidInput(f"body: not a form ({exc or type(exc).__name__})", field="body") from None
@@ -374,6 +392,7 @@ COMMON_RESPONSES = {
 }
 # What any route that reads a body may answer besides (aiohttp refuses a body over client_max_size).
 BODY_RESPONSES = {
+    "408": _error("The body did not arrive within [web] body_timeout; the connection is closed"),
     "413": _error("The body is larger than the server reads"),
     "415": _error("The body is not in the format documented"),
 }

@@ -94,7 +94,7 @@ class WebRunner(web.AppRunner):
             # and closes the connection if no complete request head has arrived when it fires:
             # that is the header read timeout, whatever trickles in meanwhile (slow loris).
             keepalive_timeout=self.config.web_header_timeout,
-            # Only sign-in reads a body (a small JSON object); an unread body is drained for at
-            # most this long.
+            # A body a route reads must arrive within body_timeout (openapi.within_body_timeout);
+            # one no route reads is drained for at most as long before the connection closes.
             lingering_time=self.config.web_body_timeout,
         )

@@ -11,6 +11,7 @@ client address; scrypt runs in a thread so the event loop keeps serving calls me
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,7 @@ from hotline.errors import InvalidInput, TooManyRequests, Unauthorized, Forbidde
 from hotline.passwords import Throttle, verify_password
 from hotline.web.auth import CONSOLE, SESSION_COOKIE, USER, same_origin
 from hotline.web.context import CONFIG, SESSIONS
+from hotline.web.openapi import within_body_timeout
 
 # OWASP Authentication Cheat Sheet: lock out after a few failures for a while. Five wrong
 # passwords for one name in 15 minutes, or twenty from one address (a shared office NAT has a
@@ -102,8 +104,8 @@ def me_json(request: web.Request) -> dict[str, Any]:
 
 async def _credentials(request: web.Request) -> tuple[str, str]:
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(await within_body_timeout(request, request.read()))
+    except (ValueError, RecursionError):
         raise InvalidInput("send a JSON object: {\"name\": ..., \"password\": ...}") from None
     if not (isinstance(body, dict) and isinstance(body.get("name"), str) and isinstance(body.get("password"), str)):
         raise InvalidInput("send a JSON object: {\"name\": ..., \"password\": ...}")

@@ -168,3 +168,31 @@ async def test_connections_past_the_limit_are_refused_with_a_503(sessions, confi
         for writer in idle:
             writer.close()
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("path, authorized", [
+    ("/api/v1/cases", True),  # a route of the API's own body reading (openapi.Body)
+    ("/api/v1/sign-in", False),  # sign-in reads its body itself, before anyone is known
+])
+async def test_a_body_that_stalls_is_a_408_and_the_connection_closes(sessions, config, path, authorized):
+    runner, server = await serve(sessions, replace(config, web_body_timeout=0.5))
+    token = f"Authorization: Bearer {server.token}\r\n" if authorized else ""
+    loop = asyncio.get_running_loop()
+    try:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        started = loop.time()
+        # The head announces 1,000 bytes of JSON; 10 arrive, then nothing.
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: h\r\n{token}Content-Type: application/json\r\n"
+                     f"Content-Length: 1000\r\n\r\n{{\"name\": \"".encode())
+        async with asyncio.timeout(10):
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            rest = await reader.read()  # until the server closes the connection
+        waited = loop.time() - started
+        writer.close()
+        # Meanwhile, and after, the server answers others.
+        status, _, _ = await server.exchange(b"GET /api/v1/health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    finally:
+        await runner.cleanup()
+    assert head.startswith("HTTP/1.1 408 ") and "Connection: close" in head
+    assert json.loads(rest)["error"] == "request-timeout"
+    assert 0.5 <= waited < 5 and status == 200
