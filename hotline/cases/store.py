@@ -2,8 +2,8 @@
 numbers and the calendars deadlines are counted on.
 
 - The history (`case_steps`) is append-only: a step is inserted, never updated or deleted, and
-  carries the hash of the step before it (workflow.py), so `verify_histories` finds an edit made
-  behind hotline's back.
+  carries the hash of the step before it (workflow.py), and the case row the newest step's
+  (`head`), so `verify_histories` finds an edit or a deletion made behind hotline's back.
 - Case numbers are gap-free per day and prefix: the day's counter row is incremented by an
   UPDATE that takes its row lock (PostgreSQL) or the database's write lock (SQLite) as the
   transaction's first write, and the case is inserted in the same transaction, so a failed
@@ -101,6 +101,9 @@ class CaseRow(Base):
     # Set once the recordings of a closed case are released (appeal time over).
     released_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer)
+    # The hash of the newest step of its history: the chain's far end, kept with the case, so
+    # that deleting the newest steps (which leaves a chain that still hashes) is found too.
+    head: Mapped[str | None] = mapped_column(String(64))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -528,9 +531,10 @@ async def _next_number(session: AsyncSession, channel: str, at: datetime, zone: 
     return workflow.case_number(channel, day, last)
 
 
-def _add_step(session: AsyncSession, case_id: int, step: Step) -> None:
+def _add_step(session: AsyncSession, row: CaseRow, step: Step) -> None:
+    row.head = step.hash
     session.add(CaseStep(
-        case_id=case_id, seq=step.seq, action=step.action, actor=step.actor, role=step.role, at=step.at,
+        case_id=row.id, seq=step.seq, action=step.action, actor=step.actor, role=step.role, at=step.at,
         note=step.note, status_before=step.status_before, status_after=step.status_after,
         data=workflow.canonical(step.data), prev_hash=step.prev_hash, hash=step.hash,
     ))
@@ -574,10 +578,11 @@ async def file_case(
     number = await _next_number(session, fields_["channel"], at, services.policy.calendar.hours.zone)
     filed = workflow.file_case(number, fields_ | {"hotline": fields_.get("hotline") or (call and call.hotline)},
                                actor, at, services.policy)
-    row = CaseRow(**{name: getattr(filed.case, name) for name in _CASE_FIELDS}, filed_by=actor.name)
+    row = CaseRow(**{name: getattr(filed.case, name) for name in _CASE_FIELDS}, filed_by=actor.name,
+                  head=filed.step.hash)
     session.add(row)
     await session.flush()
-    _add_step(session, row.id, filed.step)
+    _add_step(session, row, filed.step)
     session.add(CaseCaller(
         case_id=row.id, number=caller_number or (call and call.caller_number),
         name=caller_name or (call and call.caller_name), added_at=at,
@@ -667,10 +672,10 @@ async def act_on_case(
     _apply(row, moved.case)
     if action == "reopen":
         row.released_at = None  # its recordings are evidence again
-    _add_step(session, row.id, moved.step)
+    _add_step(session, row, moved.step)
     if target is not None:
         absorbed = workflow.absorb(_case(target), number, viewer.actor, at, await _last_step(session, target.id))
-        _add_step(session, target.id, absorbed.step)
+        _add_step(session, target, absorbed.step)
         for caller in (await session.scalars(select(CaseCaller).where(CaseCaller.case_id == row.id))).all():
             session.add(CaseCaller(case_id=target.id, number=caller.number, name=caller.name, added_at=at))
         for link in (await session.scalars(select(CaseCall).where(CaseCall.case_id == row.id))).all():
@@ -719,7 +724,7 @@ async def _sweep(
             await session.rollback()
             continue
         _apply(row, moved.case)
-        _add_step(session, row.id, moved.step)
+        _add_step(session, row, moved.step)
         if moved.case.department_window is not None:
             await _score(session, row, moved, services)
         try:
@@ -812,12 +817,12 @@ async def open_cases_per_department(session: AsyncSession, now: datetime) -> dic
 
 async def verify_histories(session: AsyncSession, number: str | None = None) -> list[tuple[str, int]]:
     """(case number, first broken step) for every case whose history does not verify."""
-    query = select(CaseRow.id, CaseRow.number, CaseRow.status).order_by(CaseRow.id)
+    query = select(CaseRow.id, CaseRow.number, CaseRow.status, CaseRow.head).order_by(CaseRow.id)
     if number is not None:
         query = query.where(CaseRow.number == number)
     broken = []
-    for case_id, case_number, status in (await session.execute(query)).all():
-        seq = workflow.first_broken_link(case_number, await history(session, case_id), status)
+    for case_id, case_number, status, head in (await session.execute(query)).all():
+        seq = workflow.first_broken_link(case_number, await history(session, case_id), status, head)
         if seq is not None:
             broken.append((case_number, seq))
     return broken

@@ -21,7 +21,7 @@ the steps 12345 centres add (直接办结, 签收/退单, 延期, 催办, 督办
 
 Every step is a `Step`: actor, role, time, note, status before and after, the step's data, and a
 SHA-256 over all of that and the previous step's hash, so that an edited or deleted row breaks
-the chain (`first_broken_link`).
+the chain (`first_broken_link`); the case keeps its newest step's hash, which ends the chain.
 """
 
 from __future__ import annotations
@@ -287,11 +287,15 @@ def make_step(number: str, previous: Step | None, action: str, actor: Actor, at:
     return Step(seq, action, actor.name, actor.role, at, note, before, after, dict(data), prev_hash, digest)
 
 
-def first_broken_link(number: str, steps: Sequence[Step], status: str | None = None) -> int | None:
+def first_broken_link(number: str, steps: Sequence[Step], status: str | None = None,
+                      head: str | None = None) -> int | None:
     """The sequence number of the first step whose record or link does not match its hash (or
-    that is missing from the chain), or None when the history is intact. With the case's
-    current `status`, a history cut short (its last step not ending there) is broken after its
-    last step: the hashes alone cannot show that the newest steps were deleted."""
+    that is missing from the chain), or None when the history is intact.
+
+    The hashes alone cannot show that the newest steps were deleted: the case's current `status`
+    and `head` (the hash of its newest step, kept on the case) can. A history whose last step
+    does not end in `status`, or is not `head`, is broken after the last step that `head`
+    still vouches for: after its last step when `head` is none of them."""
     previous_hash = GENESIS
     for expected_seq, step in enumerate(steps, start=1):
         recomputed = step_hash(number, step.seq, step.action, step.actor, step.role, step.at, step.note,
@@ -299,7 +303,11 @@ def first_broken_link(number: str, steps: Sequence[Step], status: str | None = N
         if step.seq != expected_seq or step.prev_hash != previous_hash or recomputed != step.hash:
             return expected_seq
         previous_hash = step.hash
-    if not steps or (status is not None and steps[-1].status_after != status):
+    hashes = [step.hash for step in steps]
+    if head is not None and head in hashes[:-1]:
+        return hashes.index(head) + 2  # steps appended after the case's newest
+    if not steps or (status is not None and steps[-1].status_after != status) or (
+            head is not None and head != hashes[-1]):
         return len(steps) + 1
     return None
 

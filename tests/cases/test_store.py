@@ -211,6 +211,47 @@ async def test_a_tampered_history_row_is_found(sessions, services):
         assert (number, 3) in await verify_histories(session)
 
 
+async def test_deleting_the_newest_steps_is_found_even_where_the_status_is_unchanged(sessions, services):
+    async with sessions() as session:
+        number = (await file_case(session, COMPLAINT, OPERATOR.actor, T0, services)).case.number
+        # Urging and escalating leave the status as it was: the history then ends where the case
+        # stands with or without them.
+        await walk(session, number, services, (OPERATOR, "register", {}), (SUPERVISOR, "urge", {}),
+                   (SUPERVISOR, "escalate", {"note": "三次催办未果"}))
+        assert await verify_histories(session) == []
+        await session.execute(text("DELETE FROM case_steps WHERE seq = 4"))
+        await session.commit()
+        assert await verify_histories(session, number) == [(number, 4)]
+        await session.execute(text("DELETE FROM case_steps WHERE seq = 3"))
+        await session.commit()
+        assert await verify_histories(session, number) == [(number, 3)]
+
+
+async def test_the_migration_anchors_the_histories_it_finds(engine, sessions, services):
+    from alembic import command
+
+    from hotline.db import alembic_config, upgrade
+
+    async with sessions() as session:
+        number = (await file_case(session, COMPLAINT, OPERATOR.actor, T0, services)).case.number
+        await walk(session, number, services, (OPERATOR, "register", {}), (SUPERVISOR, "urge", {}))
+
+    def to_0009(connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+
+    # A database from before 0010: its cases have histories and no head yet.
+    async with engine.begin() as connection:
+        await connection.run_sync(to_0009)
+    await upgrade(engine)
+    async with sessions() as session:
+        assert await verify_histories(session) == []
+        await session.execute(text("DELETE FROM case_steps WHERE seq = 3"))
+        await session.commit()
+        assert await verify_histories(session) == [(number, 3)]
+
+
 async def test_a_duplicate_merged_into_a_case_keeps_every_caller(sessions, services):
     async with sessions() as session:
         first = (await file_case(session, COMPLAINT, OPERATOR.actor, T0, services)).case.number

@@ -223,6 +223,18 @@ def test_any_edit_of_a_step_breaks_the_chain_at_that_step():
     assert first_broken_link("12345-20261201-0003", steps) == 1  # copied onto another case
 
 
+def test_the_case_s_head_finds_newest_steps_deleted_or_added_behind_its_back():
+    case, steps = new()
+    walk(case, steps, "register", "urge", "urge")
+    head = steps[-1].hash
+    assert first_broken_link(case.number, steps, "registered", head) is None
+    # The two urges deleted: the chain still hashes and ends in the case's status.
+    assert first_broken_link(case.number, steps[:2], "registered") is None
+    assert first_broken_link(case.number, steps[:2], "registered", head) == 3
+    # A step appended after the one the case knows as its newest.
+    assert first_broken_link(case.number, steps, "registered", steps[2].hash) == 4
+
+
 def test_filing_checks_what_a_12319_case_needs():
     with pytest.raises(InvalidInput, match="address and grid_code"):
         new("report", "12319")
