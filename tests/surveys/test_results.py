@@ -17,7 +17,7 @@ from hotline.db.tables import Call
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.results import (
-    SurveyRecord, ledger_day, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall, week_month,
+    Suggestion, SurveyRecord, ledger_day, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall, week_month,
     weeks_between, weeks_of_month,
 )
 from tests.surveys.conftest import MONDAY, WEEK, case_desk
@@ -60,6 +60,25 @@ def test_results_per_window_with_distribution_and_counts():
     assert (total["answered_surveys"], total["dissatisfied_surveys"]) == (3, 1)
     assert found["window"]["gongan"]["satisfaction_rate"] == 1.0
     assert found["window"]["shuiwu"]["satisfaction_rate"] == 0.0
+
+
+def test_suggestions_are_listed_in_total_and_in_their_group_by_week_and_case_and_counts_stay():
+    records = [record("completed", 1, 1, 1), record("completed", 2, 3, 1, window="shuiwu", staff="wang")]
+    suggestions = [
+        Suggestion("SV-2", "2026-W50", "shuiwu", "wang", "(no department)", 7, None, "pending"),
+        Suggestion("SV-9", WEEK, "gongan", "li-wei", "(no department)", 3, "窗口太少", "transcribed"),
+        Suggestion("SV-1", "2026-W50", "gongan", "li-wei", "(no department)", None, None, "no recording"),
+    ]
+    found = results(records, "window", suggestions=suggestions)
+    assert [s["case"] for s in found["suggestions"]] == ["SV-9", "SV-1", "SV-2"]
+    assert found["suggestions"][0] == {"case": "SV-9", "week": WEEK, "window": "gongan", "staff": "li-wei",
+                                       "department": "(no department)", "call": 3, "transcript": "窗口太少",
+                                       "state": "transcribed"}
+    assert [s["case"] for s in found["window"]["gongan"]["suggestions"]] == ["SV-9", "SV-1"]
+    assert [s["state"] for s in found["window"]["shuiwu"]["suggestions"]] == ["pending"]
+    without = results(records, "window")
+    assert without["suggestions"] == [] and without["window"]["gongan"]["suggestions"] == []
+    assert found["total"] == without["total"] and found["window"]["gongan"]["surveys"] == 1
 
 
 def test_weeks_count_in_the_month_of_their_thursday():
