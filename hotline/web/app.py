@@ -28,6 +28,7 @@ from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
 from recordings.holds import RecordingHolds
+from recordings.texts import TranscriptTexts
 from scoring.case_points import CasePoints
 from scoring.occurrences import Satisfaction
 
@@ -127,6 +128,9 @@ def make_app(
     # Surveys file their cases through cases, with the same two services (surveys imports no cases).
     app[hotline.surveys.api.CASE_DESK] = SurveyDesk(config.cases, app[hotline.cases.api.SCORING],
                                                     app[hotline.cases.api.RECORDINGS])
+    # Their results show the suggestions' transcripts, read and audited by recordings (surveys
+    # imports no recordings).
+    app[hotline.surveys.api.TRANSCRIPTS] = TranscriptTexts()
     # Scores read the callback surveys' satisfaction beside each score and for the XX city
     # annual public evaluation (scoring imports no surveys).
     app[scoring.api.SURVEYS] = survey_satisfaction(config)

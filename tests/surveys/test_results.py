@@ -1,9 +1,11 @@
 """Results: the satisfaction rate as defined, the distribution, per window and staff member, for
-a week or a month; in the API (with masked numbers) and `hotline surveys results`."""
+a week or a month, and the suggestions with their transcripts; in the API (with masked numbers)
+and `hotline surveys results`."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -17,9 +19,11 @@ from hotline.db.tables import Call
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.results import (
-    Suggestion, SurveyRecord, ledger_day, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall, week_month,
-    weeks_between, weeks_of_month,
+    Suggestion, SurveyRecord, ledger_day, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall,
+    week_month, weeks_between, weeks_of_month,
 )
+from hotline.web.openapi import check
+from recordings.store import Recording, RecordingAudit, Transcript, TranscriptionJob
 from tests.surveys.conftest import MONDAY, WEEK, case_desk
 
 
@@ -139,6 +143,107 @@ async def surveyed(sessions, served) -> list[store.Survey]:
                          recording="/spool/survey-x-1.1.wav", started_at=MONDAY, updated_at=MONDAY))
         await session.commit()
         return drawn.surveys
+
+
+@pytest.fixture
+async def suggested(sessions, surveyed) -> dict[str, int]:
+    """Spoken suggestions on three of week 49's surveys: the first's transcribed, the second's
+    waiting for a worker, the fourth's recording deleted at the end of retention; their calls."""
+    first, second, _, fourth = surveyed[:4]
+    calls = {}
+    async with sessions() as session:
+        first_call = await session.scalar(select(Call).where(Call.survey_case == first.case))
+        calls[first.case] = first_call.id
+        for survey, linkedid in ((second, "1.2"), (fourth, "1.4")):
+            survey = await session.get(store.Survey, survey.id)
+            survey.suggestion = f"survey-x-{linkedid}.wav"
+            call = Call(pbx="main", linkedid=linkedid, status="ended", survey_case=survey.case,
+                        recording=f"/spool/survey-x-{linkedid}.wav", started_at=MONDAY, updated_at=MONDAY)
+            session.add(call)
+            await session.flush()
+            calls[survey.case] = call.id
+        recordings = {}
+        for case, call_id in calls.items():
+            recordings[case] = Recording(call_id=call_id, source=f"survey-{call_id}.wav", path=f"2026/11/30/{call_id}.wav",
+                                         format="wav", size_bytes=1000, sha256="0" * 64, condition="ok",
+                                         recorded_at=MONDAY, ingested_at=MONDAY)
+            session.add(recordings[case])
+        recordings[fourth.case].deleted_at = MONDAY + timedelta(days=180)
+        await session.flush()
+        session.add(Transcript(recording_id=recordings[first.case].id, model="vosk-model-small-cn-0.22",
+                               text="希望 周末 也 开 窗口", audio_seconds=6.0, processing_seconds=1.0,
+                               worker="test", created_at=MONDAY))
+        for case, state in ((first.case, "done"), (second.case, "queued")):
+            session.add(TranscriptionJob(recording_id=recordings[case].id, state=state, attempts=1, max_attempts=5,
+                                         run_after=MONDAY, created_at=MONDAY))
+        await session.commit()
+    return calls
+
+
+def _suggestions_of(surveyed, calls) -> list[dict]:
+    """What results show for `suggested`'s three suggestions, by case."""
+    first, second, _, fourth = surveyed[:4]
+    expected = [
+        {"case": first.case, "window": "gongan", "staff": first.staff, "call": calls[first.case],
+         "transcript": "希望 周末 也 开 窗口", "state": "transcribed"},
+        {"case": second.case, "window": "gongan", "staff": second.staff, "call": calls[second.case],
+         "transcript": None, "state": "pending"},
+        {"case": fourth.case, "window": "shuiwu", "staff": fourth.staff, "call": calls[fourth.case],
+         "transcript": None, "state": "no recording"},
+    ]
+    return sorted(({"week": WEEK, "department": "(no department)"} | s for s in expected), key=lambda s: s["case"])
+
+
+async def audit_rows(sessions) -> list[RecordingAudit]:
+    async with sessions() as session:
+        return list(await session.scalars(select(RecordingAudit).order_by(RecordingAudit.id)))
+
+
+async def test_api_results_show_each_suggestion_with_its_transcript_and_audit_each_one_shown(
+        api, sessions, surveyed, suggested):
+    response = await api.get(f"/api/v1/surveys/results?week={WEEK}&by=window", headers=api.auth("supervisor"))
+    assert response.status == 200
+    body = await response.json()
+    expected = _suggestions_of(surveyed, suggested)
+    assert body["suggestions"] == expected
+    assert body["window"]["gongan"]["suggestions"] == [s for s in expected if s["window"] == "gongan"]
+    assert [s["state"] for s in body["window"]["shuiwu"]["suggestions"]] == ["no recording"]
+    # As the OpenAPI document declares it (schemathesis holds the running daemon to it too).
+    document = await (await api.get("/api/v1/openapi.json", headers=api.auth("supervisor"))).json()
+    schema = document["paths"]["/api/v1/surveys/results"]["get"]["responses"]["200"]["content"]["application/json"]
+    check(schema["schema"], body, "")
+    for window, group in body["window"].items():
+        check(schema["schema"]["properties"]["window"]["additionalProperties"], group, window)
+    # Suggestions are listed, not counted.
+    assert (body["total"]["surveys"], body["total"]["completed"]) == (5, 1)
+    # Personal data: the one transcript shown is in the recordings audit log, as its API's reads are.
+    [entry] = await audit_rows(sessions)
+    assert (entry.actor, entry.role, entry.action, entry.call_id, entry.detail) == (
+        "supervisor-1", "supervisor", "transcript.read", suggested[surveyed[0].case], f"survey results {WEEK}")
+    assert (await api.get(f"/api/v1/surveys/results?week={WEEK}", headers=api.auth("operator"))).status == 403
+    assert len(await audit_rows(sessions)) == 1
+
+
+async def test_results_command_lists_the_suggestions_after_the_table_and_in_json(
+        surveys_cli, sessions, surveyed, suggested, capsys):
+    assert await asyncio.to_thread(surveys_cli, "results", "--month", "2026-12", "--by", "window") == 0
+    out = capsys.readouterr().out.splitlines()
+    lines = out[out.index("suggestions (3)") + 1:]
+    expected = _suggestions_of(surveyed, suggested)
+    assert [line.split()[:3] for line in lines] == [[s["case"], s["window"], s["staff"]] for s in expected]
+    said = {s["case"]: line.split(maxsplit=3)[3] for s, line in zip(expected, lines)}
+    assert said == {surveyed[0].case: "希望 周末 也 开 窗口", surveyed[1].case: "(pending)",
+                    surveyed[3].case: "(no recording)"}
+    assert await asyncio.to_thread(surveys_cli, "results", "--week", WEEK, "--by", "staff", "--format", "json") == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["suggestions"] == expected
+    assert body["staff"][surveyed[0].staff]["suggestions"][0]["transcript"] == "希望 周末 也 开 窗口"
+    # Each reading is audited, by the system user who ran the command; the counts alone read no transcript.
+    assert await asyncio.to_thread(surveys_cli, "results", "--week", WEEK, "--format", "scoring") == 0
+    entries = await audit_rows(sessions)
+    assert [(e.actor, e.action, e.detail) for e in entries] == [
+        (f"cli {getpass.getuser()}", "transcript.read", "survey results 2026-12"),
+        (f"cli {getpass.getuser()}", "transcript.read", f"survey results {WEEK}")]
 
 
 async def test_api_week_shows_each_survey_with_masked_numbers_for_supervisors(api, sessions, surveyed):
