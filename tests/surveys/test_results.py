@@ -14,6 +14,7 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import select
 
+from hotline.cli import main
 from hotline.config import SurveyConfig
 from hotline.db.tables import Call
 from hotline.errors import InvalidInput
@@ -244,6 +245,31 @@ async def test_results_command_lists_the_suggestions_after_the_table_and_in_json
     assert [(e.actor, e.action, e.detail) for e in entries] == [
         (f"cli {getpass.getuser()}", "transcript.read", "survey results 2026-12"),
         (f"cli {getpass.getuser()}", "transcript.read", f"survey results {WEEK}")]
+
+
+async def test_the_meeting_report_lists_the_months_suggestions_escaped_from_the_command_and_the_api(
+        api, sessions, surveyed, suggested, database_url, monkeypatch, tmp_path):
+    async with sessions() as session:
+        transcript = await session.scalar(select(Transcript))
+        transcript.text = "希望 <b>周末</b> 也 开 窗口"
+        await session.commit()
+    first, second, _, fourth = surveyed[:4]
+    rows = {first.case: "<td>希望 &lt;b&gt;周末&lt;/b&gt; 也 开 窗口</td>",
+            second.case: "<td class='none'>(pending)</td>", fourth.case: "<td class='none'>(no recording)</td>"}
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    assert await asyncio.to_thread(main, ["score", "report", "--month", "2026-12", "--output-dir", str(tmp_path)]) == 0
+    response = await api.get("/api/v1/scores/report?rubric=yihuang-window&month=2026-12",
+                             headers=api.auth("supervisor"))
+    assert response.status == 200
+    for page in ((tmp_path / "yihuang-window-2026-12.html").read_text(encoding="utf-8"), await response.text()):
+        section = page.split("<h2>市民意見 Citizens' suggestions</h2>")[1].split("</table>")[0]
+        for survey in (first, second, fourth):
+            assert (f"<tr><td>{survey.case}</td><td>{survey.window}</td><td>{survey.staff}</td>"
+                    f"{rows[survey.case]}</tr>") in section
+        assert "<b>" not in section
+    assert [(e.actor, e.detail) for e in await audit_rows(sessions)] == [
+        (f"cli {getpass.getuser()}", "meeting report 2026-12-01 to 2026-12-31"),
+        ("supervisor-1", "meeting report 2026-12-01 to 2026-12-31")]
 
 
 async def test_api_week_shows_each_survey_with_masked_numbers_for_supervisors(api, sessions, surveyed):
