@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from hotline.cli import main
 from hotline.config import SurveyConfig
@@ -23,8 +23,10 @@ from hotline.surveys.results import (
     Suggestion, SurveyRecord, ledger_day, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall,
     week_month, weeks_between, weeks_of_month,
 )
+from hotline.surveys.transcripts import Reader
 from hotline.web.openapi import check
 from recordings.store import Recording, RecordingAudit, Transcript, TranscriptionJob
+from recordings.texts import TranscriptTexts
 from tests.surveys.conftest import MONDAY, WEEK, case_desk
 
 
@@ -245,6 +247,27 @@ async def test_results_command_lists_the_suggestions_after_the_table_and_in_json
     assert [(e.actor, e.action, e.detail) for e in entries] == [
         (f"cli {getpass.getuser()}", "transcript.read", "survey results 2026-12"),
         (f"cli {getpass.getuser()}", "transcript.read", f"survey results {WEEK}")]
+
+
+async def test_a_calls_text_is_its_newest_kept_recordings_else_its_newest_jobs_state(sessions, surveyed, suggested):
+    first, second, _, fourth = surveyed[:4]
+    async with sessions() as session:
+        # The first call recorded again (a re-archived file): its newest recording's job failed.
+        again = Recording(call_id=suggested[first.case], source="again.wav", path="2026/11/30/again.wav", format="wav",
+                          size_bytes=1000, sha256="1" * 64, condition="ok", recorded_at=MONDAY, ingested_at=MONDAY)
+        session.add(again)
+        await session.flush()
+        for state in ("queued", "failed"):
+            session.add(TranscriptionJob(recording_id=again.id, state=state, attempts=5, max_attempts=5,
+                                         run_after=MONDAY, created_at=MONDAY))
+        second_recording = await session.scalar(select(Recording).where(Recording.call_id == suggested[second.case]))
+        await session.execute(delete(TranscriptionJob).where(TranscriptionJob.recording_id == second_recording.id))
+        texts = await TranscriptTexts().texts(session, list(suggested.values()), Reader("test"), "test")
+        await session.commit()
+    assert {call: (found.text, found.state) for call, found in texts.items()} == {
+        suggested[first.case]: (None, "failed"), suggested[second.case]: (None, "not queued"),
+        suggested[fourth.case]: (None, "no recording")}
+    assert await audit_rows(sessions) == []  # no text shown, nothing read
 
 
 async def test_the_meeting_report_lists_the_months_suggestions_escaped_from_the_command_and_the_api(
