@@ -230,9 +230,24 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(name).add_commands(commands)
     # Ports between features, filled here so that none imports another's store: the survey
     # commands file cases through `args.case_desk(config)`, the score commands read the
-    # period's survey satisfaction through `args.survey_satisfaction(config)`.
-    parser.set_defaults(case_desk=_survey_desk, survey_satisfaction=_survey_satisfaction)
+    # period's survey satisfaction and suggestions through `args.survey_satisfaction(config)` and
+    # `args.survey_suggestions(config)`; the survey results read the suggestions' transcripts
+    # through `args.transcripts(config)`.
+    parser.set_defaults(case_desk=_survey_desk, survey_satisfaction=_survey_satisfaction,
+                        survey_suggestions=_survey_suggestions, transcripts=_transcripts)
     return parser
+
+
+def _survey_suggestions(config: Config):
+    from hotline.web.app import survey_suggestions
+
+    return survey_suggestions(config)
+
+
+def _transcripts(config: Config):
+    from recordings.texts import TranscriptTexts
+
+    return TranscriptTexts()
 
 
 def _survey_satisfaction(config: Config):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.db.tables import User
 from hotline.web.auth import require_role
 from hotline.web.context import SESSIONS
 from hotline.web.openapi import Text, read, specs
 from scoring.occurrences import Satisfaction
-from scoring.reports import meeting_report_html, scoreboard_json
+from scoring.reports import CitizenSuggestion, meeting_report_html, scoreboard_json
 from scoring.rubrics import find_rubric, load_rubric, rubric_files
 from scoring.scorecards import Scoreboard, parse_period, score_period
 from scoring.store import ledger_for_period
@@ -36,6 +37,12 @@ routes = web.RouteTableDef()
 # the composition root connects it (hotline/web/app.py); absent, scores show no surveys.
 SurveySatisfaction = Callable[[AsyncSession, date, date, str], Awaitable[Mapping[str, Satisfaction]]]
 SURVEYS = web.AppKey("score_surveys", SurveySatisfaction)
+# The surveyed citizens' suggestions between two days with their transcripts, as the user reading
+# them (None: whoever runs the command) from an address sees them; the composition root connects
+# it too, and the reads are audited in the session's transaction. Absent, the report has none.
+SurveySuggestions = Callable[[AsyncSession, date, date, User | None, str | None],
+                             Awaitable[Sequence[CitizenSuggestion]]]
+SUGGESTIONS = web.AppKey("score_suggestions", SurveySuggestions)
 
 OPENAPI_PATHS = {
     f"/api/v1/scores/{kind}": {
@@ -76,8 +83,9 @@ OPENAPI_PATHS = {
         }}}}},
     }},
     "/api/v1/scores/report": {"get": {
-        "summary": "The monthly meeting report (HTML: ranking, chart, red flags, every deduction's reason) "
-                   "as a download (supervisor)",
+        "summary": "The monthly meeting report (HTML: ranking, chart, red flags, every deduction's reason, "
+                   "callback satisfaction by department, the citizens' suggestions with their transcripts, each "
+                   "one shown audited) as a download (supervisor)",
         "parameters": specs([RUBRIC, PERIODS["month"]]),
         "responses": {"200": {"description": "The report", "content": {"text/html": {}}},
                       "404": {"description": "No such rubric",
@@ -86,27 +94,33 @@ OPENAPI_PATHS = {
 }
 
 
-async def _scoreboard(request: web.Request, kind: str, by_department: bool = False
-                      ) -> tuple[Scoreboard, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None]:
-    require_role(request, *SCORE_READERS)
+async def _scoreboard(request: web.Request, kind: str, report: bool = False) -> tuple[
+        Scoreboard, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None, Sequence[CitizenSuggestion] | None]:
+    """The scoreboard and its subjects' survey satisfaction; for the `report`, also the
+    departments' and the citizens' suggestions."""
+    user = require_role(request, *SCORE_READERS)
     query = read(request, [RUBRIC, PERIODS[kind]])
     rubric = find_rubric(query["rubric"])
     period = parse_period(kind, query[kind])
     surveys = request.app.get(SURVEYS)
+    suggested = request.app.get(SUGGESTIONS)
     satisfaction: Mapping[str, Satisfaction] = {}
-    departments = None
+    departments = suggestions = None
     async with request.app[SESSIONS]() as session:
         subjects, entries = await ledger_for_period(session, rubric, period)
         if surveys is not None:
             satisfaction = await surveys(session, period.start, period.end, rubric.subjects)
-            if by_department:
+            if report:
                 departments = await surveys(session, period.start, period.end, "department")
-    return score_period(rubric, subjects, entries, period, satisfaction), satisfaction, departments
+        if report and suggested is not None:
+            suggestions = await suggested(session, period.start, period.end, user, request.remote)
+            await session.commit()  # the transcripts' reads, audited before the report is sent
+    return score_period(rubric, subjects, entries, period, satisfaction), satisfaction, departments, suggestions
 
 
 def _scores(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
-        board, _, _ = await _scoreboard(request, kind)
+        board, _, _, _ = await _scoreboard(request, kind)
         return web.json_response(scoreboard_json(board))
 
     handler.__doc__ = f"The {kind}'s scoreboard of one rubric, from the occurrence ledger and the callback surveys."
@@ -120,9 +134,10 @@ for _kind in PERIODS:
 @routes.get("/api/v1/scores/report")
 async def scores_report(request: web.Request) -> web.Response:
     """The month's meeting report as an HTML file to download."""
-    board, satisfaction, departments = await _scoreboard(request, "month", by_department=True)
+    board, satisfaction, departments, suggestions = await _scoreboard(request, "month", report=True)
     return web.Response(
-        text=meeting_report_html(board, satisfaction, departments), content_type="text/html", charset="utf-8",
+        text=meeting_report_html(board, satisfaction, departments, suggestions), content_type="text/html",
+        charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{board.rubric.id}-{board.period.label}.html"'},
     )
 

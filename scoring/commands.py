@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, TypeVar
+from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from hotline.config import Config
 from hotline.errors import InvalidInput
@@ -31,6 +31,7 @@ from scoring.attendance import (
 from scoring.occurrences import SOURCES, Occurrence, Satisfaction, read_ledger
 from scoring.reports import (
     FORMATS,
+    CitizenSuggestion,
     meeting_report_html,
     scoreboard_csv,
     scoreboard_json,
@@ -77,12 +78,13 @@ def _rubric(args: argparse.Namespace) -> Rubric:
 
 
 def _scoreboard(
-    args: argparse.Namespace, config: Config, period: Period, by_department: bool = False
-) -> tuple[Scoreboard, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None]:
-    """The period's scoreboard, its subjects' callback satisfaction and, with `by_department`,
-    the departments' (None from an --input document, which has none)."""
+    args: argparse.Namespace, config: Config, period: Period, report: bool = False
+) -> tuple[Scoreboard, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None,
+           Sequence[CitizenSuggestion] | None]:
+    """The period's scoreboard, its subjects' callback satisfaction and, for the `report`, the
+    departments' and the citizens' suggestions (None from an --input document, which has none)."""
     rubric = _rubric(args)
-    departments = None
+    departments = suggestions = None
     if args.input:
         ledger = read_ledger(_read_json(args.input))
         subjects, entries, satisfaction = (
@@ -93,21 +95,27 @@ def _scoreboard(
     else:
         from scoring.store import ledger_for_period
 
-        async def work(session: Any) -> tuple[Any, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None]:
+        async def work(session: Any) -> tuple[Any, Mapping[str, Satisfaction], Mapping[str, Satisfaction] | None,
+                                              Sequence[CitizenSuggestion] | None]:
             subjects, entries = await ledger_for_period(session, rubric, period)
             # The period's callback surveys, per window or staff member as the rubric scores,
-            # from the campaign through the port the composition root fills (hotline/cli.py);
-            # without it (scoring on its own) the report says "no surveys".
+            # from the campaign through the ports the composition root fills (hotline/cli.py);
+            # without them (scoring on its own) the report says "no surveys".
             port = getattr(args, "survey_satisfaction", None)
             if port is None:
-                return (subjects, entries), {}, None
+                return (subjects, entries), {}, None, None
             surveys = port(config)
             satisfaction = await surveys(session, period.start, period.end, rubric.subjects)
-            groups = await surveys(session, period.start, period.end, "department") if by_department else None
-            return (subjects, entries), satisfaction, groups
+            groups = await surveys(session, period.start, period.end, "department") if report else None
+            said = None
+            if report:
+                # Whoever runs the command reads the transcripts: audited, committed before shown.
+                said = await args.survey_suggestions(config)(session, period.start, period.end, None, None)
+                await session.commit()
+            return (subjects, entries), satisfaction, groups, said
 
-        (subjects, entries), satisfaction, departments = _in_database(config, work)
-    return score_period(rubric, subjects, entries, period, satisfaction), satisfaction, departments
+        (subjects, entries), satisfaction, departments, suggestions = _in_database(config, work)
+    return score_period(rubric, subjects, entries, period, satisfaction), satisfaction, departments, suggestions
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -119,7 +127,7 @@ def _emit(text: str, output: str | None) -> None:
 
 def _score(kind: str) -> Callable[[argparse.Namespace, Config], int]:
     def run(args: argparse.Namespace, config: Config) -> int:
-        board, satisfaction, _ = _scoreboard(args, config, parse_period(kind, getattr(args, kind)))
+        board, satisfaction, _, _ = _scoreboard(args, config, parse_period(kind, getattr(args, kind)))
         if args.format == "xlsx":
             if not args.output:
                 raise InvalidInput("--format xlsx needs --output FILE.xlsx")
@@ -136,11 +144,13 @@ def _score(kind: str) -> Callable[[argparse.Namespace, Config], int]:
 
 
 def _report(args: argparse.Namespace, config: Config) -> int:
-    board, satisfaction, departments = _scoreboard(args, config, parse_period("month", args.month), True)
+    board, satisfaction, departments, suggestions = _scoreboard(args, config, parse_period("month", args.month),
+                                                                report=True)
     directory = Path(args.output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"{board.rubric.id}-{board.period.label}"
-    Path(f"{stem}.html").write_text(meeting_report_html(board, satisfaction, departments), encoding="utf-8")
+    Path(f"{stem}.html").write_text(meeting_report_html(board, satisfaction, departments, suggestions),
+                                    encoding="utf-8")
     scoreboard_workbook(board, satisfaction).save(f"{stem}.xlsx")
     print(f"wrote {stem}.html and {stem}.xlsx")
     return 0

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
@@ -23,6 +23,18 @@ from scoring.occurrences import Satisfaction
 from scoring.scorecards import Line, Scoreboard, Scorecard, points, shown
 
 FORMATS = ("json", "table", "csv", "xlsx")
+
+
+@dataclass(frozen=True)
+class CitizenSuggestion:
+    """A surveyed citizen's spoken suggestion for the meeting: whose service it was about, and
+    its transcript's text, or (None) the state that says why there is none yet."""
+
+    case: str
+    window: str
+    staff: str
+    text: str | None
+    state: str
 
 
 def _number(value: Fraction) -> int | float:
@@ -303,7 +315,7 @@ body { font-family: "Noto Sans CJK TC", "Microsoft JhengHei", "Microsoft YaHei",
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: .5em 0; } th, td { border: 1px solid #bbb; padding: 3px 8px; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; } th { background: #f1f1f1; }
-tr.flag td { background: #fde2e1; } tr.out td { color: #777; }
+tr.flag td { background: #fde2e1; } tr.out td { color: #777; } td.none { color: #777; font-style: italic; }
 .chart text { font-size: 12px; } .tie { color: #8a4b00; font-weight: bold; }
 details { margin: .3em 0; } summary { cursor: pointer; } details td:first-child { white-space: nowrap; }
 @media print { details { display: block; } details > * { display: block; } }
@@ -313,9 +325,11 @@ details { margin: .3em 0; } summary { cursor: pointer; } details td:first-child 
 def meeting_report_html(
     board: Scoreboard, satisfaction: Mapping[str, Satisfaction],
     departments: Mapping[str, Satisfaction] | None = None,
+    suggestions: Sequence[CitizenSuggestion] | None = None,
 ) -> str:
-    """The monthly meeting page: ranking, chart, red flags, deductions and their reasons, and
-    the month's callback satisfaction per department when `departments` gives it."""
+    """The monthly meeting page: ranking, chart, red flags, deductions and their reasons, the
+    month's callback satisfaction per department when `departments` gives it, and the surveyed
+    citizens' suggestions when `suggestions` gives them."""
     rubric, cards = board.rubric, board.cards
     award = board.award.name if board.award else "award"
     month_categories = [c for c in rubric.categories if cards and c.id in cards[0].categories]
@@ -358,6 +372,19 @@ def meeting_report_html(
                        f"<td class='n'>{found.satisfied}</td><td class='n'>{e(satisfaction_text(found))}</td></tr>")
         if not departments:
             out.append("<tr><td colspan='4'>no surveys</td></tr>")
+        out.append("</table>")
+    if suggestions is not None:
+        # Windows by the names the ranking shows them by (a staff rubric's cards name staff).
+        names = {card.subject.id: card.subject.name for card in cards}
+        out.append("<h2>市民意見 Citizens' suggestions</h2>")
+        out.append("<table><tr><th>case</th><th>window</th><th>staff</th><th>transcript</th></tr>")
+        for found in suggestions:
+            said = (f"<td>{e(found.text)}</td>" if found.text is not None
+                    else f"<td class='none'>({e(found.state)})</td>")
+            out.append(f"<tr><td>{e(found.case)}</td><td>{e(names.get(found.window, found.window))}</td>"
+                       f"<td>{e(names.get(found.staff, found.staff))}</td>{said}</tr>")
+        if not suggestions:
+            out.append("<tr><td colspan='4'>no suggestions</td></tr>")
         out.append("</table>")
     out.append("<h2>扣分與加分 Deductions and bonuses by window</h2>")
     for card in cards:

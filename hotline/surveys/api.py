@@ -16,9 +16,10 @@ from hotline.surveys import store
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import parse_week, week_bounds
 from hotline.surveys.results import (
-    COMPLETED, GROUPINGS, QUESTIONS, period_weeks, results, shortfall, weeks_of_month,
+    COMPLETED, GROUPINGS, QUESTIONS, SUGGESTION_STATES, period_weeks, results, shortfall, weeks_of_month,
 )
 from hotline.surveys.served import FIELDS, ID, TEXT_LIMIT, parse_rows, phone_number
+from hotline.surveys.transcripts import Reader, Transcripts
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
 from hotline.web.openapi import MONTH, SPACE, Body, Choice, Text, read, specs, text
@@ -33,6 +34,8 @@ BATCH_LIMIT = 10_000
 routes = web.RouteTableDef()
 # The cases workflow, as the composition root connects it (hotline/surveys/cases.py).
 CASE_DESK = web.AppKey("survey_case_desk", CaseDesk)
+# The suggestions' transcripts, as the composition root connects them (hotline/surveys/transcripts.py).
+TRANSCRIPTS = web.AppKey("survey_transcripts", Transcripts)
 
 _ID = {"type": "string", "pattern": f"^[{SPACE}]*{ID.pattern}[{SPACE}]*$",
        "description": "an id as the scoring subjects', e.g. gongan-1"}
@@ -80,6 +83,18 @@ RESULTS_QUERY = (
                        "set them; a window no department names is under `(no department)`)"),
 )
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_SUGGESTIONS = {"type": "array", "description": "the spoken suggestions, by week and case", "items": {
+    "type": "object", "additionalProperties": False,
+    "required": ["case", "week", "window", "staff", "department", "call", "transcript", "state"],
+    "properties": {
+        "case": {"type": "string"}, "week": {"type": "string"}, "window": {"type": "string"},
+        "staff": {"type": "string"}, "department": {"type": "string"},
+        "call": {"type": ["integer", "null"], "description": "the survey call it was recorded on"},
+        "transcript": {"type": ["string", "null"], "description": "the transcript's text (each one shown is "
+                                                                  "in the recordings audit log)"},
+        "state": {"enum": list(SUGGESTION_STATES), "description": "why there is no text, if there is none"},
+    }}}
+_RESULTS = {"type": "object", "required": ["surveys", "suggestions"], "properties": {"suggestions": _SUGGESTIONS}}
 
 OPENAPI_PATHS = {
     "/api/v1/surveys": {
@@ -108,11 +123,19 @@ OPENAPI_PATHS = {
             "summary": "Completed and partial surveys, answer distribution and satisfaction rate (supervisor)",
             "description": "Give either week or month (a request with both or neither is a 400).",
             "parameters": specs(RESULTS_QUERY),
-            "responses": {"200": {"description": "`period`, `weeks`, `total` and, with `by`, one summary per window, "
-                                                 "staff member or department (a department's with its `name`): `surveys`, "
-                                                 "one count per status, `distribution`, `answered_surveys`, "
-                                                 "`dissatisfied_surveys`, `satisfaction_rate` (docs/surveys.md, Results)",
-                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "`period`, `weeks`, `total`, `suggestions` and, with `by`, one summary "
+                                                 "per window, staff member or department (a department's with its `name`): "
+                                                 "`surveys`, one count per status, `distribution`, `answered_surveys`, "
+                                                 "`dissatisfied_surveys`, `satisfaction_rate`, `suggestions` "
+                                                 "(docs/surveys.md, Results)",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object", "required": ["period", "weeks", "total", "suggestions"],
+                                      "properties": {"period": {"type": "string"},
+                                                     "weeks": {"type": "array", "items": {"type": "string"}},
+                                                     "total": {"type": "object", "required": ["surveys"]},
+                                                     "suggestions": _SUGGESTIONS}
+                                                    | {by: {"type": "object", "additionalProperties": _RESULTS}
+                                                       for by in GROUPINGS}}}}},
                           "404": {"description": "No such ISO week", **_ERROR}},
         }
     },
@@ -215,16 +238,21 @@ async def week_surveys(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/surveys/results")
 async def survey_results(request: web.Request) -> web.Response:
-    """Counts, distribution and satisfaction rate for a week or a month."""
-    require_role(request, *SURVEY_MANAGERS)
+    """Counts, distribution, satisfaction rate and suggestions for a week or a month."""
+    user = require_role(request, *SURVEY_MANAGERS)
     query = read(request, RESULTS_QUERY)
     if query["week"]:
         _week(query["week"])
     weeks, period = period_weeks(query["week"], query["month"])
     by = query["by"]
+    desk = request.app[CASE_DESK]
     async with request.app[SESSIONS]() as session:
-        records, names = await store.period_records(session, weeks, request.app[CASE_DESK])
-    return web.json_response({"period": period, "weeks": weeks, **results(records, by, names)})
+        records, names = await store.period_records(session, weeks, desk)
+        suggestions = await store.period_suggestions(session, weeks, desk, request.app[TRANSCRIPTS],
+                                                     Reader.of_user(user, request.remote), f"survey results {period}")
+        # The transcripts' reads are audited before any of them is sent.
+        await session.commit()
+    return web.json_response({"period": period, "weeks": weeks, **results(records, by, names, suggestions)})
 
 
 @routes.post("/api/v1/survey-opt-outs")

@@ -18,8 +18,9 @@ from hotline.db import database
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.draw import week_of
-from hotline.surveys.results import GROUPINGS, period_weeks, results, scoring_satisfaction
+from hotline.surveys.results import GROUPINGS, Suggestion, period_weeks, results, scoring_satisfaction
 from hotline.surveys.served import FIELDS, parse_rows, phone_number
+from hotline.surveys.transcripts import Reader
 
 
 def add_commands(subparsers: Any) -> None:
@@ -41,7 +42,8 @@ def add_commands(subparsers: Any) -> None:
     opt_out.add_argument("--reason", default="asked by phone", help="why (kept with the opt-out)")
     opt_out.set_defaults(func=opt_out_number)
 
-    result = commands.add_parser("results", help="completed and partial surveys, answers, satisfaction rate")
+    result = commands.add_parser("results", help="completed and partial surveys, answers, satisfaction rate, "
+                                                 "suggestions with their transcripts")
     period = result.add_mutually_exclusive_group(required=True)
     period.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W49")
     period.add_argument("--month", metavar="YYYY-MM", help="the weeks whose Thursday is in the month")
@@ -140,19 +142,26 @@ def opt_out_number(args: argparse.Namespace, config: Config) -> int:
 
 
 def show_results(args: argparse.Namespace, config: Config) -> int:
-    """Print the period's results as a table (one line per group) or as JSON."""
+    """Print the period's results as a table (one line per group, then the suggestions) or as JSON."""
     weeks, period = period_weeks(args.week, args.month)
 
-    async def run() -> tuple[list, dict[str, str]]:
+    async def run() -> tuple[list, dict[str, str], list[Suggestion]]:
         async with database(config.database_url) as sessions, sessions() as session:
-            return await store.period_records(session, weeks, args.case_desk(config))
+            desk = args.case_desk(config)
+            records, names = await store.period_records(session, weeks, desk)
+            if args.format == "scoring":  # counts only: no transcript is read
+                return records, names, []
+            suggestions = await store.period_suggestions(session, weeks, desk, args.transcripts(config),
+                                                         Reader.at_command_line(), f"survey results {period}")
+            await session.commit()  # the transcripts' reads, audited before they are shown
+            return records, names, suggestions
 
-    records, names = asyncio.run(run())
+    records, names, suggestions = asyncio.run(run())
     if args.format == "scoring":
         satisfaction = scoring_satisfaction(records, args.by or "window")
         print(json.dumps({"satisfaction": satisfaction}, ensure_ascii=False, indent=2))
         return 0
-    found = results(records, args.by, names)
+    found = results(records, args.by, names, suggestions)
     if args.format == "json":
         print(json.dumps({"period": period, "weeks": weeks, **found}, ensure_ascii=False, indent=2))
         return 0
@@ -165,4 +174,11 @@ def show_results(args: argparse.Namespace, config: Config) -> int:
         print(f"{name:<16} {row['surveys']:>7} {row['completed']:>5} {row['partial']:>7} "
               f"{row['unreachable']:>7} {row['opted_out']:>5} {row['pending'] + row['calling']:>5} "
               f"{row['dissatisfied_surveys']:>6} {rate:>7} {row.get('name', '')}".rstrip())
+    print()
+    print(f"suggestions ({len(found['suggestions'])})")
+    for suggestion in found["suggestions"]:
+        # One line each: a transcript's own line breaks would look like another suggestion.
+        said = " ".join(suggestion["transcript"].split()) if suggestion["transcript"] is not None \
+            else f"({suggestion['state']})"
+        print(f"{suggestion['case']:<16} {suggestion['window']:<16} {suggestion['staff']:<16} {said}")
     return 0

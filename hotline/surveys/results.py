@@ -10,6 +10,9 @@ answered at least one question (completed or partial), the share with no dissati
 `satisfied` count them. With no answered survey the rate is None (not 0: nobody said they were
 dissatisfied). The same count makes the staff member's dissatisfied-citizen points (one per
 answered survey with a 3) and the XX city annual public evaluation (docs/surveys.md, "Scores").
+
+**Suggestions**: the spoken suggestions of the period's surveys, each with its transcript's text
+or, without one, the state that says why (`SUGGESTION_STATES`); listed, not counted.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ ANSWERED_STATUSES = (COMPLETED, PARTIAL)
 GROUPINGS = ("window", "staff", "department")
 # The group of surveys about a window no department names (hotline departments import).
 NO_DEPARTMENT = "(no department)"
+# Where a suggestion's transcript stands: its text is there; or its transcription is queued or
+# running, gave up, was never asked for (an unreadable recording, no speech model); or no
+# recording of the suggestion is kept (never archived, or deleted at the end of retention).
+TRANSCRIBED, TRANSCRIPT_PENDING, TRANSCRIPT_FAILED, NOT_QUEUED, NO_RECORDING = (
+    "transcribed", "pending", "failed", "not queued", "no recording",
+)
+SUGGESTION_STATES = (TRANSCRIBED, TRANSCRIPT_PENDING, TRANSCRIPT_FAILED, NOT_QUEUED, NO_RECORDING)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,25 @@ class SurveyRecord:
     status: str
     answers: tuple[int | None, int | None, int | None]
     department: str = NO_DEPARTMENT  # of the window (the cases' departments)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A survey's spoken suggestion as results show it: the call it was recorded on (None when
+    no tracked call has it) and its transcript's text, or the state that says why there is none."""
+
+    case: str
+    week: str
+    window: str
+    staff: str
+    department: str
+    call: int | None
+    text: str | None
+    state: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "week": self.week, "window": self.window, "staff": self.staff,
+                "department": self.department, "call": self.call, "transcript": self.text, "state": self.state}
 
 
 def week_month(week: str) -> str:
@@ -110,14 +139,18 @@ def summary(records: Sequence[SurveyRecord]) -> dict[str, Any]:
 
 
 def results(records: Sequence[SurveyRecord], by: str | None = None,
-            names: Mapping[str, str] | None = None) -> dict[str, Any]:
+            names: Mapping[str, str] | None = None, suggestions: Sequence[Suggestion] = ()) -> dict[str, Any]:
     """The summary of all `records`, and per window, staff member or department when `by` says
-    so (each group with its `name` where `names` has one: departments)."""
-    result: dict[str, Any] = {"total": summary(records)}
+    so (each group with its `name` where `names` has one: departments); each with its
+    `suggestions`, by week and case."""
+    ordered = sorted(suggestions, key=lambda s: (s.week, s.case))
+    result: dict[str, Any] = {"total": summary(records), "suggestions": [s.to_json() for s in ordered]}
     if by is not None:
         keys = sorted({getattr(record, by) for record in records})
         result[by] = {key: ({"name": names[key]} if names and key in names else {})
-                      | summary([r for r in records if getattr(r, by) == key]) for key in keys}
+                      | summary([r for r in records if getattr(r, by) == key])
+                      | {"suggestions": [s.to_json() for s in ordered if getattr(s, by) == key]}
+                      for key in keys}
     return result
 
 

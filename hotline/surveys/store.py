@@ -25,8 +25,11 @@ from hotline.db.tables import Base, Call
 from hotline.errors import InvalidInput
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import Candidate, draw, eligible, followed_up, parse_week, week_bounds
-from hotline.surveys.results import CALLING, COMPLETED, NO_DEPARTMENT, OPTED_OUT, PENDING, SurveyRecord
+from hotline.surveys.results import (
+    CALLING, COMPLETED, NO_DEPARTMENT, NO_RECORDING, OPTED_OUT, PENDING, Suggestion, SurveyRecord,
+)
 from hotline.surveys.served import ServedItem, phone_number
+from hotline.surveys.transcripts import Reader, TranscriptText, Transcripts
 
 
 class ServedItemRow(Base):
@@ -363,6 +366,40 @@ async def period_records(session: AsyncSession, weeks: Sequence[str], desk: Case
     return records, dict(departments.values())
 
 
+async def suggestion_calls(session: AsyncSession, surveys: Sequence[Survey]) -> dict[str, int]:
+    """Survey case -> the call its spoken suggestion was recorded on: the survey's call whose
+    recording is the suggestion's file (the flow names the call's MixMonitor file after it)."""
+    calls: dict[str, int] = {}
+    with_suggestion = {survey.case: survey.suggestion for survey in surveys if survey.suggestion}
+    if with_suggestion:
+        found = await session.execute(
+            select(Call.survey_case, Call.id, Call.recording).where(Call.survey_case.in_(with_suggestion)))
+        for case, call_id, recording in found:
+            if recording and recording.endswith(with_suggestion[case]):
+                calls[case] = call_id
+    return calls
+
+
+async def period_suggestions(session: AsyncSession, weeks: Sequence[str], desk: CaseDesk,
+                             transcripts: Transcripts, reader: Reader, purpose: str) -> list[Suggestion]:
+    """The spoken suggestions of the surveys of `weeks`, each with its transcript as
+    `transcripts` gives it (auditing `reader`'s read for `purpose`: the caller commits)."""
+    surveys = list(await session.scalars(
+        select(Survey).where(Survey.week.in_(weeks), Survey.suggestion.is_not(None)).order_by(Survey.id)))
+    if not surveys:
+        return []
+    departments = {window: id_ for window, (id_, _) in (await desk.window_departments(session)).items()}
+    calls = await suggestion_calls(session, surveys)
+    texts = await transcripts.texts(session, list(calls.values()), reader, purpose)
+    found = []
+    for survey in surveys:
+        call = calls.get(survey.case)
+        text = texts[call] if call is not None else TranscriptText(None, NO_RECORDING)
+        found.append(Suggestion(survey.case, survey.week, survey.window, survey.staff,
+                                departments.get(survey.window, NO_DEPARTMENT), call, text.text, text.state))
+    return found
+
+
 @dataclass(frozen=True)
 class WeekView:
     """A week's surveys with their attempts and, for a spoken suggestion, the call it is on."""
@@ -380,12 +417,4 @@ async def week_view(session: AsyncSession, week: str) -> WeekView:
         select(SurveyAttempt).where(SurveyAttempt.survey_id.in_(attempts)).order_by(SurveyAttempt.number))
     for attempt in rows:
         attempts[attempt.survey_id].append(attempt)
-    calls: dict[str, int] = {}
-    with_suggestion = {survey.case: survey.suggestion for survey in surveys if survey.suggestion}
-    if with_suggestion:
-        found = await session.execute(
-            select(Call.survey_case, Call.id, Call.recording).where(Call.survey_case.in_(with_suggestion)))
-        for case, call_id, recording in found:
-            if recording and recording.endswith(with_suggestion[case]):
-                calls[case] = call_id
-    return WeekView(await session.get(SurveyWeek, week), surveys, attempts, calls)
+    return WeekView(await session.get(SurveyWeek, week), surveys, attempts, await suggestion_calls(session, surveys))

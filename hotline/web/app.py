@@ -19,17 +19,21 @@ import recordings.api
 import scoring.api
 from hotline.cases.desk import SurveyDesk
 from hotline.config import Config
+from hotline.db.tables import User
 from hotline.errors import HotlineError
 from hotline.logs import printable
 from hotline.surveys.results import scoring_satisfaction, weeks_between
-from hotline.surveys.store import period_records
+from hotline.surveys.store import period_records, period_suggestions
+from hotline.surveys.transcripts import Reader
 from hotline.web import calls, dashboard, monitoring, openapi, signin
 from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
 from hotline.web.live import CallHub, Telemetry
 from recordings.holds import RecordingHolds
+from recordings.texts import TranscriptTexts
 from scoring.case_points import CasePoints
 from scoring.occurrences import Satisfaction
+from scoring.reports import CitizenSuggestion
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,24 @@ def survey_satisfaction(config: Config) -> Callable[[AsyncSession, date, date, s
     return read
 
 
+def survey_suggestions(config: Config) -> Callable[[AsyncSession, date, date, User | None, str | None],
+                                                    Awaitable[list[CitizenSuggestion]]]:
+    """Scoring's view of the surveyed citizens' suggestions, for the meeting report: those of
+    the weeks whose Thursday falls between two days, with their transcripts as recordings gives
+    them, the reads audited as the user's (from their address), or the command line's (None)."""
+    desk = SurveyDesk(config.cases)
+    transcripts = TranscriptTexts()
+
+    async def read(session: AsyncSession, first: date, last: date, user: User | None,
+                   remote: str | None) -> list[CitizenSuggestion]:
+        reader = Reader.of_user(user, remote) if user is not None else Reader.at_command_line()
+        found = await period_suggestions(session, weeks_between(first, last), desk, transcripts, reader,
+                                         f"meeting report {first} to {last}")
+        return [CitizenSuggestion(s.case, s.window, s.staff, s.text, s.state) for s in found]
+
+    return read
+
+
 def make_app(
     config: Config,
     sessions: async_sessionmaker,
@@ -130,9 +152,14 @@ def make_app(
     # Surveys file their cases through cases, with the same two services (surveys imports no cases).
     app[hotline.surveys.api.CASE_DESK] = SurveyDesk(config.cases, app[hotline.cases.api.SCORING],
                                                     app[hotline.cases.api.RECORDINGS])
+    # Their results show the suggestions' transcripts, read and audited by recordings (surveys
+    # imports no recordings).
+    app[hotline.surveys.api.TRANSCRIPTS] = TranscriptTexts()
     # Scores read the callback surveys' satisfaction beside each score and for the XX city
-    # annual public evaluation (scoring imports no surveys).
+    # annual public evaluation, and the meeting report the citizens' suggestions (scoring
+    # imports no surveys).
     app[scoring.api.SURVEYS] = survey_satisfaction(config)
+    app[scoring.api.SUGGESTIONS] = survey_suggestions(config)
     app[monitoring.METRIC_SOURCES] = [hotline.cases.api.case_metrics]
     app[calls.CALLER_HISTORY] = [hotline.cases.api.caller_cases]
     app[dashboard.DEPARTMENT_LOAD] = hotline.cases.api.department_load

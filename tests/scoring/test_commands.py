@@ -123,6 +123,7 @@ def test_the_meeting_report_has_ranking_chart_flags_and_satisfaction(tmp_path, c
     assert "0% (0/2)" in page  # 房管局's two callbacks, both dissatisfied
     assert "tie at the cut: 工商局, 農機局, 水利局 share rank 5 with 99.5" in page
     assert "扣分扣完大項分數為止" in page
+    assert "Citizens' suggestions" not in page  # an --input document has no surveys' suggestions
     assert load_workbook(tmp_path / "yihuang-window-2026-10.xlsx")["ranking"].max_row == 25
 
 

@@ -1,0 +1,70 @@
+"""Transcript texts as a service to other features: the survey campaign shows the transcripts of
+its spoken suggestions (`Transcripts` port of hotline/surveys/transcripts.py) without reading this
+feature's tables itself, and each one it shows is audited here, as the recordings API audits
+its own transcript reads (api.py `_reader`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recordings.holds import BATCH
+from recordings.jobs import ACTIVE, FAILED
+from recordings.store import Actor, Recording, Transcript, TranscriptionJob, audit
+
+
+@dataclass(frozen=True)
+class CallText:
+    """A call's transcript text, or None with the state that says why."""
+
+    text: str | None
+    state: str
+
+
+class TranscriptTexts:
+    """The transcripts of calls, in the caller's transaction."""
+
+    async def texts(self, session: AsyncSession, call_ids: Sequence[int], reader: Any,
+                    purpose: str) -> dict[int, CallText]:
+        """Each call's newest kept recording's transcript text, else "pending" (its newest job
+        queued or running), "failed", "not queued" (no job: unreadable audio, or transcription
+        off), or "no recording" (none kept: never archived, or deleted by retention, which
+        deletes its transcript too). `reader` (name, user_id, role, remote) is audited
+        reading each text returned, for `purpose`."""
+        calls = list(dict.fromkeys(call_ids))
+        newest: dict[int, int] = {}
+        for start in range(0, len(calls), BATCH):
+            rows = await session.execute(
+                select(Recording.call_id, Recording.id)
+                .where(Recording.call_id.in_(calls[start:start + BATCH]), Recording.deleted_at.is_(None))
+                .order_by(Recording.id))
+            newest.update({call_id: recording_id for call_id, recording_id in rows})
+        recordings = list(newest.values())
+        texts: dict[int, str] = {}
+        states: dict[int, str] = {}
+        for start in range(0, len(recordings), BATCH):
+            chunk = recordings[start:start + BATCH]
+            texts.update((await session.execute(
+                select(Transcript.recording_id, Transcript.text).where(Transcript.recording_id.in_(chunk)))).all())
+            jobs = await session.execute(
+                select(TranscriptionJob.recording_id, TranscriptionJob.state)
+                .where(TranscriptionJob.recording_id.in_(chunk)).order_by(TranscriptionJob.id))
+            states.update({recording_id: state for recording_id, state in jobs})
+        actor = Actor(reader.name, reader.user_id, reader.role, reader.remote)
+        found: dict[int, CallText] = {}
+        for call_id in calls:
+            recording_id = newest.get(call_id)
+            if recording_id is None:
+                found[call_id] = CallText(None, "no recording")
+            elif recording_id in texts:
+                audit(session, actor, "transcript.read", call_id=call_id, recording_id=recording_id, detail=purpose)
+                found[call_id] = CallText(texts[recording_id], "transcribed")
+            else:
+                state = states.get(recording_id)
+                found[call_id] = CallText(None, "pending" if state in ACTIVE else "failed" if state == FAILED
+                                          else "not queued")
+        return found
