@@ -1,6 +1,8 @@
 """Survey calls on a real Asterisk 22.10.1 running the shipped dialplan and AMI user
 (docs/asterisk/), with test citizens (tests/surveys/asterisk/citizens.conf) who press keys with
-SendDTMF, are busy, never answer or hang up. Nothing is faked: AMI and FastAGI over TCP.
+SendDTMF, are busy, never answer or hang up. Nothing is faked: AMI and FastAGI over TCP. Most
+tests wire the campaign's parts as `hotline serve` does, with a clock of their own; the last runs
+`hotline serve` itself, on the wall clock, from a served item to the transcribed suggestion.
 
 Asterisk is found through HOTLINE_ASTERISK (the path of run-asterisk), by default
 ../shared/asterisk/run-asterisk beside the checkout, as in CI. Without it these tests fail, saying
@@ -41,7 +43,8 @@ from hotline.web.live import CallHub, Telemetry
 from recordings import ingest, workers
 from recordings.store import Transcript, TranscriptionJob
 from recordings.transcription import Recogniser
-from tests.asterisk.conftest import free_ports, run_asterisk_script
+from hotline.db.users import add_user
+from tests.asterisk.conftest import Daemon, free_ports, run_asterisk_script
 from tests.recordings.speech import deterministic_model, speak
 from tests.surveys.conftest import Clock, case_desk, case_of, wait_until_up
 
@@ -343,3 +346,46 @@ async def test_a_call_ringing_across_a_restart_is_not_dialled_again_and_is_settl
     # Nobody heard its OriginateResponse: the PBX's record of the call settles it, once.
     assert attempt.outcome == "no-answer"
     assert survey.status == "pending" and survey.next_attempt_at == rig.clock() + timedelta(minutes=60)
+
+
+@pytest.mark.slow
+async def test_hotline_serve_surveys_the_week_on_the_shipped_configuration(asterisk, sessions, database_url, tmp_path):
+    """The daemon as an operator runs it, logged in as the shipped AMI user, with nothing but its
+    configuration and a served item: it draws the week, calls the citizen, hears the answers and
+    the spoken suggestion, transcribes it, and its API shows all of that."""
+    config = Config(
+        database_url=database_url, web_port=0, fastagi_port=asterisk.agi_port,
+        recordings_root=tmp_path / "archive", recordings_spool=asterisk.spool,
+        pbxs=(PbxConfig(port=asterisk.ami_port, secret=asterisk.secret, reconnect_min=0.05, reconnect_max=0.5),),
+        surveys=survey_config(asterisk), vosk_model=deterministic_model(tmp_path / "model"), workers=1,
+    )
+    now = datetime.now(UTC)
+    week = week_of(now, config.surveys.zone)
+    monday, _ = week_bounds(week, config.surveys.zone)
+    async with sessions() as session:
+        await store.add_served_items(session, [ServedItem(
+            "gongan", "li-wei", "市民", CITIZENS["full"], "居住证办理", monday - timedelta(days=2))], now)
+        token = await add_user(session, "supervisor-1", "supervisor")
+    running = await Daemon(config, token).ready()
+    try:
+        async with asyncio.timeout(120):
+            while True:
+                response = await running.http.get(f"{running.url}/api/v1/surveys/results?week={week}")
+                results = await response.json()
+                if results["suggestions"] and results["suggestions"][0]["state"] == "transcribed":
+                    break
+                await asyncio.sleep(0.5)
+        surveys = await (await running.http.get(f"{running.url}/api/v1/surveys?week={week}")).json()
+    finally:
+        await running.close()
+
+    [survey] = surveys["surveys"]
+    assert survey["status"] == "completed"
+    assert survey["answers"] == {"attitude": 1, "efficiency": 3, "compliance": 2}
+    assert [attempt["outcome"] for attempt in survey["attempts"]] == ["answered"]
+    assert survey["complaint_case"] is not None  # efficiency 3: dissatisfied
+    assert survey["suggestion"]["transcript"] == f"/api/v1/calls/{survey['suggestion']['call']}/transcript"
+    assert (results["total"]["completed"], results["total"]["satisfaction_rate"]) == (1, 0.0)
+    [suggestion] = results["suggestions"]
+    assert (suggestion["case"], suggestion["window"]) == (survey["case"], "gongan")
+    assert HEARD in suggestion["transcript"].split()
