@@ -16,14 +16,15 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 
+from hotline.db.tables import MAX_ID
+from hotline.db.users import Actor
 from hotline.errors import Forbidden, NotFound, RangeNotSatisfiable
 from hotline.web.auth import USER
 from hotline.web.context import CONFIG, SESSIONS
 from hotline.web.openapi import CALL_ID, Integer, Text, Time, read, specs
-from hotline.db.tables import MAX_ID
 from recordings.marks import AuditRules, audit_marks
 from recordings.search import search_transcripts
-from recordings.store import Actor, audit, audit_entries, recording_of_call, transcript_of_call
+from recordings.store import audit, audit_entries, recording_of_call, transcript_of_call
 
 RECORDING_READERS = ("supervisor", "admin")
 

@@ -19,8 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hotline.config import Config
-from recordings.store import Actor, Recording, Transcript, TranscriptionJob, audit
+from hotline.db.users import Actor
 from hotline.errors import ConfigError
+from recordings.store import Recording, Transcript, TranscriptionJob, audit
 
 log = logging.getLogger("hotline.recordings")
 

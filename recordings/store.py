@@ -27,7 +27,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from hotline.db.tables import Base, Call, User
+from hotline.db.tables import Base, Call
+from hotline.db.users import Actor
 from hotline.errors import NotFound
 
 # What ingest found in a file; only the first three can be transcribed.
@@ -163,20 +164,6 @@ class RecordingAudit(Base):
     recording_id: Mapped[int | None] = mapped_column(Integer)
     remote: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str | None] = mapped_column(Text)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Whoever an audit entry is about: an API user, or a part of hotline itself."""
-
-    name: str
-    user_id: int | None = None
-    role: str | None = None
-    remote: str | None = None
-
-    @classmethod
-    def of_user(cls, user: User, remote: str | None) -> Actor:
-        return cls(name=user.name, user_id=user.id, role=user.role, remote=remote)
 
 
 def audit(

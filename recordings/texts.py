@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.db.users import Actor
 from recordings.holds import BATCH
 from recordings.jobs import ACTIVE, FAILED
-from recordings.store import Actor, Recording, Transcript, TranscriptionJob, audit
+from recordings.store import Recording, Transcript, TranscriptionJob, audit
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,12 @@ class CallText:
 class TranscriptTexts:
     """The transcripts of calls, in the caller's transaction."""
 
-    async def texts(self, session: AsyncSession, call_ids: Sequence[int], reader: Any,
+    async def texts(self, session: AsyncSession, call_ids: Sequence[int], reader: Actor,
                     purpose: str) -> dict[int, CallText]:
         """Each call's newest kept recording's transcript text, else "pending" (its newest job
         queued or running), "failed", "not queued" (no job: unreadable audio, or transcription
         off), or "no recording" (none kept: never archived, or deleted by retention, which
-        deletes its transcript too). `reader` (name, user_id, role, remote) is audited
+        deletes its transcript too). `reader` is audited
         reading each text returned, for `purpose`."""
         calls = list(dict.fromkeys(call_ids))
         newest: dict[int, int] = {}
@@ -54,14 +54,13 @@ class TranscriptTexts:
                 select(TranscriptionJob.recording_id, TranscriptionJob.state)
                 .where(TranscriptionJob.recording_id.in_(chunk)).order_by(TranscriptionJob.id))
             states.update({recording_id: state for recording_id, state in jobs})
-        actor = Actor(reader.name, reader.user_id, reader.role, reader.remote)
         found: dict[int, CallText] = {}
         for call_id in calls:
             recording_id = newest.get(call_id)
             if recording_id is None:
                 found[call_id] = CallText(None, "no recording")
             elif recording_id in texts:
-                audit(session, actor, "transcript.read", call_id=call_id, recording_id=recording_id, detail=purpose)
+                audit(session, reader, "transcript.read", call_id=call_id, recording_id=recording_id, detail=purpose)
                 found[call_id] = CallText(texts[recording_id], "transcribed")
             else:
                 state = states.get(recording_id)

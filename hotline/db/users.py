@@ -1,10 +1,12 @@
-"""Users of the API and their bearer tokens."""
+"""Users of the API and their bearer tokens, and who the audit logs name."""
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from typing import Sequence
@@ -16,6 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.config import ROLES
 from hotline.db.tables import ConsoleSession, User
 from hotline.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever an audit entry is about: an API user (from their address), whoever runs a
+    `hotline` command, or a part of hotline itself."""
+
+    name: str
+    user_id: int | None = None
+    role: str | None = None
+    remote: str | None = None
+
+    @classmethod
+    def of_user(cls, user: User, remote: str | None) -> Actor:
+        return cls(name=user.name, user_id=user.id, role=user.role, remote=remote)
+
+    @classmethod
+    def at_command_line(cls) -> Actor:
+        """Whoever runs a `hotline` command: the database has no user for them, the system does."""
+        return cls(f"cli {getpass.getuser()}")
 
 
 def token_digest(token: str) -> str:

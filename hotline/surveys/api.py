@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.calls import mask_number
 from hotline.db.tables import User
+from hotline.db.users import Actor
 from hotline.errors import InvalidInput, NotFound
 from hotline.surveys import store
 from hotline.surveys.cases import CaseDesk
@@ -19,7 +20,7 @@ from hotline.surveys.results import (
     COMPLETED, GROUPINGS, QUESTIONS, SUGGESTION_STATES, period_weeks, results, shortfall, weeks_of_month,
 )
 from hotline.surveys.served import FIELDS, ID, TEXT_LIMIT, parse_rows, phone_number
-from hotline.surveys.transcripts import Reader, Transcripts
+from hotline.surveys.transcripts import Transcripts
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
 from hotline.web.openapi import MONTH, SPACE, Body, Choice, Text, read, specs, text
@@ -249,7 +250,7 @@ async def survey_results(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         records, names = await store.period_records(session, weeks, desk)
         suggestions = await store.period_suggestions(session, weeks, desk, request.app[TRANSCRIPTS],
-                                                     Reader.of_user(user, request.remote), f"survey results {period}")
+                                                     Actor.of_user(user, request.remote), f"survey results {period}")
         # The transcripts' reads are audited before any of them is sent.
         await session.commit()
     return web.json_response({"period": period, "weeks": weeks, **results(records, by, names, suggestions)})

@@ -15,12 +15,12 @@ from typing import Any
 
 from hotline.config import Config
 from hotline.db import database
+from hotline.db.users import Actor
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.draw import week_of
 from hotline.surveys.results import GROUPINGS, Suggestion, period_weeks, results, scoring_satisfaction
 from hotline.surveys.served import FIELDS, parse_rows, phone_number
-from hotline.surveys.transcripts import Reader
 
 
 def add_commands(subparsers: Any) -> None:
@@ -152,7 +152,7 @@ def show_results(args: argparse.Namespace, config: Config) -> int:
             if args.format == "scoring":  # counts only: no transcript is read
                 return records, names, []
             suggestions = await store.period_suggestions(session, weeks, desk, args.transcripts(config),
-                                                         Reader.at_command_line(), f"survey results {period}")
+                                                         Actor.at_command_line(), f"survey results {period}")
             await session.commit()  # the transcripts' reads, audited before they are shown
             return records, names, suggestions
 

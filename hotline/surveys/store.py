@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.config import SurveyConfig
 from hotline.db.tables import Base, Call
+from hotline.db.users import Actor
 from hotline.errors import InvalidInput
 from hotline.surveys.cases import CaseDesk
 from hotline.surveys.draw import Candidate, draw, eligible, followed_up, parse_week, week_bounds
@@ -29,7 +30,7 @@ from hotline.surveys.results import (
     CALLING, COMPLETED, NO_DEPARTMENT, NO_RECORDING, OPTED_OUT, PENDING, Suggestion, SurveyRecord,
 )
 from hotline.surveys.served import ServedItem, phone_number
-from hotline.surveys.transcripts import Reader, TranscriptText, Transcripts
+from hotline.surveys.transcripts import TranscriptText, Transcripts
 
 
 class ServedItemRow(Base):
@@ -381,7 +382,7 @@ async def suggestion_calls(session: AsyncSession, surveys: Sequence[Survey]) -> 
 
 
 async def period_suggestions(session: AsyncSession, weeks: Sequence[str], desk: CaseDesk,
-                             transcripts: Transcripts, reader: Reader, purpose: str) -> list[Suggestion]:
+                             transcripts: Transcripts, reader: Actor, purpose: str) -> list[Suggestion]:
     """The spoken suggestions of the surveys of `weeks`, each with its transcript as
     `transcripts` gives it (auditing `reader`'s read for `purpose`: the caller commits)."""
     surveys = list(await session.scalars(

@@ -8,34 +8,13 @@ feature that keeps them. The composition root fills `Transcripts` with recording
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.db.tables import User
-
-
-@dataclass(frozen=True)
-class Reader:
-    """Who reads transcripts, as the recordings audit log names them."""
-
-    name: str
-    user_id: int | None = None
-    role: str | None = None
-    remote: str | None = None
-
-    @classmethod
-    def of_user(cls, user: User, remote: str | None) -> Reader:
-        """An API user, from the address the request came from."""
-        return cls(user.name, user.id, user.role, remote)
-
-    @classmethod
-    def at_command_line(cls) -> Reader:
-        """Whoever runs a `hotline` command: the database has no user for them, the system does."""
-        return cls(f"cli {getpass.getuser()}")
+from hotline.db.users import Actor
 
 
 @dataclass(frozen=True)
@@ -48,7 +27,7 @@ class TranscriptText:
 
 
 class Transcripts(Protocol):
-    async def texts(self, session: AsyncSession, call_ids: Sequence[int], reader: Reader,
+    async def texts(self, session: AsyncSession, call_ids: Sequence[int], reader: Actor,
                     purpose: str) -> dict[int, TranscriptText]:
         """Each call's transcript (that of its newest recording still kept), or the state that
         says why it has none: "pending", "failed", "not queued", "no recording". One audit entry

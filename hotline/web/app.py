@@ -20,11 +20,11 @@ import scoring.api
 from hotline.cases.desk import SurveyDesk
 from hotline.config import Config
 from hotline.db.tables import User
+from hotline.db.users import Actor
 from hotline.errors import HotlineError
 from hotline.logs import printable
 from hotline.surveys.results import scoring_satisfaction, weeks_between
 from hotline.surveys.store import period_records, period_suggestions
-from hotline.surveys.transcripts import Reader
 from hotline.web import calls, dashboard, monitoring, openapi, signin
 from hotline.web.auth import SOCKETS, USER, OpenSockets, auth_middleware
 from hotline.web.context import CONFIG, HUB, SESSIONS, TELEMETRY
@@ -122,7 +122,7 @@ def survey_suggestions(config: Config) -> Callable[[AsyncSession, date, date, Us
 
     async def read(session: AsyncSession, first: date, last: date, user: User | None,
                    remote: str | None) -> list[CitizenSuggestion]:
-        reader = Reader.of_user(user, remote) if user is not None else Reader.at_command_line()
+        reader = Actor.of_user(user, remote) if user is not None else Actor.at_command_line()
         found = await period_suggestions(session, weeks_between(first, last), desk, transcripts, reader,
                                          f"meeting report {first} to {last}")
         return [CitizenSuggestion(s.case, s.window, s.staff, s.text, s.state) for s in found]

@@ -17,13 +17,13 @@ from sqlalchemy import delete, select
 from hotline.cli import main
 from hotline.config import SurveyConfig
 from hotline.db.tables import Call
+from hotline.db.users import Actor
 from hotline.errors import InvalidInput
 from hotline.surveys import store
 from hotline.surveys.results import (
     Suggestion, SurveyRecord, ledger_day, period_weeks, results, satisfaction_rate, scoring_satisfaction, shortfall,
     week_month, weeks_between, weeks_of_month,
 )
-from hotline.surveys.transcripts import Reader
 from hotline.web.openapi import check
 from recordings.store import Recording, RecordingAudit, Transcript, TranscriptionJob
 from recordings.texts import TranscriptTexts
@@ -262,7 +262,7 @@ async def test_a_calls_text_is_its_newest_kept_recordings_else_its_newest_jobs_s
                                          run_after=MONDAY, created_at=MONDAY))
         second_recording = await session.scalar(select(Recording).where(Recording.call_id == suggested[second.case]))
         await session.execute(delete(TranscriptionJob).where(TranscriptionJob.recording_id == second_recording.id))
-        texts = await TranscriptTexts().texts(session, list(suggested.values()), Reader("test"), "test")
+        texts = await TranscriptTexts().texts(session, list(suggested.values()), Actor("test"), "test")
         await session.commit()
     assert {call: (found.text, found.state) for call, found in texts.items()} == {
         suggested[first.case]: (None, "failed"), suggested[second.case]: (None, "not queued"),
