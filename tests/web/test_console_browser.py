@@ -88,10 +88,10 @@ def test_each_role_signs_in_to_the_pages_it_may_use_in_chinese(console):
     wait(console, seen.visibility_of_element_located((By.ID, "signin-name")))
 
     sign_in(console, "wang.supervisor")
-    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "回访调查", "运行看板"]
     console.find_element(By.ID, "sign-out").click()
     sign_in(console, "root")
-    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "回访调查", "运行看板"]
     console.find_element(By.ID, "sign-out").click()
     sign_in(console, "zhao.handler")
     wait(console, lambda b: "zhao.handler（承办人员）" in text_of(b, "#user"))

@@ -1,5 +1,5 @@
 // The console's core: language catalogues, the API with the session's CSRF token, the centre's
-// time zone, DOM building, and the page registry the views (and later cases, surveys) add to.
+// time zone, DOM building, and the page registry each view adds its pages to.
 "use strict";
 
 const Console = (() => {
@@ -28,6 +28,7 @@ const Console = (() => {
   function formatter(options) { return new Intl.DateTimeFormat(state.lang, { timeZone: zone(), hour12: false, ...options }); }
   const fmt = {
     dateTime: (iso) => iso ? formatter({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(iso)) : "",
+    shortDateTime: (iso) => iso ? formatter({ month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(iso)) : "",
     time: (iso) => iso ? formatter({ hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(iso)) : "",
     hour: (iso) => formatter({ hour: "2-digit" }).format(new Date(iso)),
     seconds: (value) => value === null || value === undefined ? "" : Number(value).toFixed(1),
@@ -123,7 +124,7 @@ const Console = (() => {
 
   // ---- pages and routing ----------------------------------------------------------------------
   // A page: {id, nav (catalogue key, or null for pages reached by link), roles, pattern (RegExp
-  // on the hash path), render(container, match, query)}. Cases and surveys register theirs here.
+  // on the hash path), render(container, match, query)}. Each view's script registers its own.
   function register(page) { pages.push(page); }
   function allowed(page) { return state.me && (state.me.role === "admin" || page.roles.includes(state.me.role)); }
   function go(path) { location.hash = "#" + path; }
