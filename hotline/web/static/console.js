@@ -128,7 +128,7 @@ const Console = (() => {
   function register(page) { pages.push(page); }
   function allowed(page) { return state.me && (state.me.role === "admin" || page.roles.includes(state.me.role)); }
   function go(path) { location.hash = "#" + path; }
-  let leave = null;
+  let leave = null, turns = 0;
   async function route() {
     if (!state.me) return;
     const [path, search] = (location.hash.slice(1) || "").split("?");
@@ -146,9 +146,16 @@ const Console = (() => {
     }
     if (leave) { leave(); leave = null; }
     document.querySelectorAll("#nav-list a").forEach((a) => a.toggleAttribute("aria-current", a.dataset.page === (page.section || page.id)));
-    const container = document.getElementById("page");
-    container.replaceChildren();
-    try { leave = await page.render(container, match, query) || null; }
+    // Each route renders into a box of its own: a render still waiting for the server when the
+    // next route starts (a week typed while this week loads) fills its own detached box, not the
+    // page, and what it returns to stop its updates is called at once instead of kept.
+    const turn = ++turns;
+    const container = el("div", { class: "view" });
+    document.getElementById("page").replaceChildren(container);
+    try {
+      const stop = await page.render(container, match, query) || null;
+      if (turn === turns) leave = stop; else if (stop) stop();
+    }
     catch (error) { container.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(error) })); }
   }
   function drawNav() {
