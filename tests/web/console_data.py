@@ -9,18 +9,24 @@ import struct
 import wave
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from hotline.cases.desk import SurveyDesk
 from hotline.cases.store import Department, Viewer, act_on_case, case_services, file_case, save_departments
 from hotline.cases.workflow import Actor
-from hotline.config import CasesConfig
+from hotline.config import CasesConfig, SurveyConfig
 from hotline.db.tables import Call, CallRating
-from hotline.surveys.store import Survey, SurveyWeek
+from hotline.surveys import store
+from hotline.surveys.served import ServedItem
+from hotline.surveys.store import Survey, SurveyAttempt, SurveyWeek
 from recordings.search import bigrams, searchable
 from recordings.store import Recording, Transcript, TranscriptSegment
 from scoring.occurrences import Occurrence, Subject
 from scoring.store import record_occurrence, save_subject
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
+SURVEY_WEEK = "2026-W49"
+SURVEY_MONDAY = datetime(2026, 11, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 SECONDS = 20.0
 # (speaker, start, words): the agent greets, the caller speaks, the agent closes.
 LINES = [
@@ -139,3 +145,52 @@ async def add_department_work(sessions, now: datetime) -> dict[str, str]:
                                staff="li", phone="13700000001", status=status, drawn_at=T0,
                                attitude=answers[0], efficiency=answers[1], compliance=answers[2]))
     return numbers
+
+
+async def add_survey_week(sessions, root: Path) -> dict[str, str | int]:
+    """Week 2026-W49 drawn from the three citizens served the week before (two short of five):
+    one survey completed (answers 1, 3, 2, so a complaint; a spoken suggestion, recorded in
+    `root` and transcribed), one partial (2, then the citizen hung up), one unreachable after
+    three attempts. The case numbers by what they are, and the suggestion's call."""
+    tuesday = SURVEY_MONDAY + timedelta(days=1)
+    items = [ServedItem("gongan", f"staff-{n}", f"市民{n}", f"1380013800{n}", "居住证办理",
+                        SURVEY_MONDAY - timedelta(days=2, hours=n)) for n in range(3)]
+    desk = SurveyDesk(CasesConfig())
+    async with sessions() as session:
+        await store.add_served_items(session, items, SURVEY_MONDAY)
+        drawn = await store.draw_week(session, SURVEY_WEEK, SurveyConfig(), desk, SURVEY_MONDAY)
+        # Which citizen the draw picks for which part is random: the parts are given here.
+        completed, partial, unreachable = drawn.surveys
+        for survey, window in ((completed, "gongan"), (partial, "shuiwu"), (unreachable, "gongan")):
+            survey.window = window
+        completed.status, completed.attitude, completed.efficiency, completed.compliance = "completed", 1, 3, 2
+        completed.suggestion = "survey-w49-1.wav"
+        completed.complaint_case = await desk.open_complaint(
+            session, survey_case=completed.case, window="gongan", staff=completed.staff, phone=completed.phone,
+            answers={"attitude": 1, "efficiency": 3, "compliance": 2}, at=tuesday + timedelta(hours=10, minutes=3))
+        partial.status, partial.attitude = "partial", 2
+        unreachable.status = "unreachable"
+        for survey, number, hours, outcome in ((completed, 1, 10, "answered"), (partial, 1, 10.25, "answered"),
+                                               (unreachable, 1, 10.5, "busy"), (unreachable, 2, 12.5, "no-answer"),
+                                               (unreachable, 3, 14.5, "no-answer")):
+            session.add(SurveyAttempt(survey_id=survey.id, number=number, action_id=f"w49-{survey.id}-{number}",
+                                      started_at=tuesday + timedelta(hours=hours), outcome=outcome))
+        relative = "2026/12/01/survey-w49-1.wav"
+        audio = tone(root / relative, 6.0)
+        said_at = tuesday + timedelta(hours=10)
+        call = Call(pbx="main", linkedid="1796100000.1", status="ended", survey_case=completed.case,
+                    recording="/var/spool/asterisk/monitor/survey-w49-1.wav", started_at=said_at,
+                    ended_at=said_at + timedelta(minutes=2), updated_at=said_at + timedelta(minutes=2))
+        session.add(call)
+        await session.flush()
+        recording = Recording(call_id=call.id, source="survey-w49-1.wav", path=relative, format="wav", sample_rate=8000,
+                              channels=1, duration_seconds=6.0, size_bytes=len(audio),
+                              sha256=hashlib.sha256(audio).hexdigest(), condition="ok",
+                              recorded_at=call.started_at, ingested_at=call.ended_at)
+        session.add(recording)
+        await session.flush()
+        session.add(Transcript(recording_id=recording.id, model="vosk-model-small-cn-0.22", text="希望 周末 也 开 窗口",
+                               audio_seconds=6.0, processing_seconds=1.0, worker="test", created_at=call.ended_at))
+        await session.commit()
+        return {"completed": completed.case, "partial": partial.case, "unreachable": unreachable.case,
+                "complaint": completed.complaint_case, "call": call.id}

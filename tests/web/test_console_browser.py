@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from selenium import webdriver
@@ -15,10 +16,13 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
 from hotline.cases.api import viewer
+from hotline.calls import mask_number
 from hotline.cases.store import act_on_case, case_services, file_case
 from hotline.config import CasesConfig
 from hotline.db.users import User
-from tests.web.console_data import add_calls, add_department_work, add_recorded_call, add_scores, stored_call
+from tests.web.console_data import (
+    SURVEY_WEEK, add_calls, add_department_work, add_recorded_call, add_scores, add_survey_week, stored_call,
+)
 from tests.web.running import PASSWORD, SCREENSHOTS, WAIT, console_daemon, seed
 
 
@@ -88,10 +92,10 @@ def test_each_role_signs_in_to_the_pages_it_may_use_in_chinese(console):
     wait(console, seen.visibility_of_element_located((By.ID, "signin-name")))
 
     sign_in(console, "wang.supervisor")
-    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "回访调查", "运行看板"]
     console.find_element(By.ID, "sign-out").click()
     sign_in(console, "root")
-    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "运行看板"]
+    assert nav(console) == ["实时来电", "工单", "录音质检", "录音访问记录", "窗口考评", "回访调查", "运行看板"]
     console.find_element(By.ID, "sign-out").click()
     sign_in(console, "zhao.handler")
     wait(console, lambda b: "zhao.handler（承办人员）" in text_of(b, "#user"))
@@ -376,3 +380,61 @@ def test_an_operator_resolves_a_12319_inquiry_from_a_recent_call_with_its_grid_c
     page = text_of(console, "#case")
     assert "咨询" in page and "361052010101" in page and "宜黄县凤冈镇城南社区" in page
     assert _offered(console) == []  # nothing an operator may do with a resolved case
+
+
+def test_a_supervisor_reads_the_weeks_callback_surveys_and_the_months_rate_per_window(console):
+    seeded = seed(console, lambda sessions: add_survey_week(sessions, console.daemon.config.recordings_root))
+    sign_in(console, "wang.supervisor")
+    wait(console, seen.element_to_be_clickable((By.LINK_TEXT, "回访调查"))).click()
+    # The centre's current week first; another is typed in, from the keyboard.
+    before = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%G-W%V")
+    week = wait(console, seen.visibility_of_element_located((By.ID, "survey-week")))
+    assert week.get_attribute("value") in (before, datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%G-W%V"))
+    week.clear()
+    week.send_keys(SURVEY_WEEK.lower() + Keys.ENTER)
+    wait(console, lambda b: b.current_url.endswith(f"#/surveys?week={SURVEY_WEEK}"))
+    rows = {cells[0]: cells[1:] for cells in wait(console, lambda b: rows_of(b, "survey-rows"))}
+    assert list(rows) == [seeded["completed"], seeded["partial"], seeded["unreachable"]]
+    completed, partial, unreachable = rows.values()
+    # Window, staff, phone (masked for supervisors), status, attempts, the three answers, the
+    # suggestion's words and its call, the complaint; times in Beijing's.
+    assert completed[:8] == ["gongan", completed[1], mask_number(f"1380013800{completed[1][-1]}"), "已完成",
+                             "共 1 次，最后一次：已接听\n12/01 10:00", "满意", "不满意", "基本满意"]
+    assert completed[8] == f"希望 周末 也 开 窗口 听录音（通话 {seeded['call']}）"
+    assert completed[9] == seeded["complaint"]
+    assert partial[3:] == ["部分作答", "共 1 次，最后一次：已接听\n12/01 10:15", "基本满意", "—", "—", "—", "—"]
+    assert unreachable[3:] == ["未接通", "共 3 次，最后一次：无人接听\n12/01 14:30", "—", "—", "—", "—", "—"]
+    assert "*" in completed[2] and "13800138" not in " ".join(completed)
+    call = console.find_element(By.CSS_SELECTOR, f"tr[data-case='{seeded['completed']}'] a[href^='#/audit/call/']")
+    assert call.get_attribute("href").endswith(f"#/audit/call/{seeded['call']}")
+    # One completed of five: the draw found three eligible citizens.
+    assert text_of(console, "#survey-completed") == "已完成 1 / 5"
+    assert text_of(console, "#survey-shortfall") == "未完成原因：可抽取的市民不足：应抽 5 位，符合条件的仅 3 位"
+    # December (week 49's Thursday is 3 December), per window: gongan's one answered survey has a 3.
+    assert "2026-12" in text_of(console, "#survey-month h2")
+    assert rows_of(console, "survey-month-rows") == [["gongan", "2", "1", "0", "1", "1", "0.0%"],
+                                                     ["shuiwu", "1", "0", "1", "1", "0", "100.0%"],
+                                                     ["合计", "3", "1", "1", "2", "1", "50.0%"]]
+    screenshot(console, "20-surveys")
+
+    # The week before was not drawn; the next link leads back.
+    console.find_element(By.ID, "week-previous").click()
+    wait(console, seen.visibility_of_element_located((By.ID, "survey-none")))
+    assert text_of(console, "#survey-completed") == "已完成 0 / 5"
+    assert text_of(console, "#survey-shortfall") == "未完成原因：本周尚未抽取"
+    wait(console, seen.element_to_be_clickable((By.ID, "week-next"))).click()
+    wait(console, seen.element_to_be_clickable((By.LINK_TEXT, seeded["complaint"]))).click()
+    wait(console, lambda b: b.current_url.endswith(f"#/cases/{seeded['complaint']}"))
+    case = wait(console, lambda b: text_of(b, "#case"))
+    assert "投诉" in case and seeded["completed"] in case  # the complaint names the survey it came from
+
+    # Not an operator's page: not offered, its address leads home, and the API refuses.
+    console.find_element(By.ID, "sign-out").click()
+    sign_in(console, "li.operator")
+    assert "回访调查" not in nav(console)
+    console.get(console.base + f"/#/surveys?week={SURVEY_WEEK}")
+    wait(console, lambda b: b.current_url.endswith("#/live"))
+    status = console.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        f"fetch('/api/v1/surveys?week={SURVEY_WEEK}').then((r) => done(r.status))")
+    assert status == 403

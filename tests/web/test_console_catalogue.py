@@ -12,6 +12,8 @@ from pathlib import Path
 
 from hotline.cases.workflow import ACTIONS, STATUSES, TYPES
 from hotline.config import ROLES
+from hotline.surveys.dialer import REASONS, UNKNOWN
+from hotline.surveys.results import QUESTIONS, SUGGESTION_STATES, STATUSES as SURVEY_STATUSES
 from hotline.web.calls import DISPOSITIONS
 
 STATIC = Path(__file__).parents[2] / "hotline" / "web" / "static"
@@ -30,6 +32,11 @@ DYNAMIC = (
     + [f"case-field.{f}" for f in ("answer", "note", "reason", "into", "department", "window", "days", "approve",
                                    "text", "passed", "substantiated")]
     + [f"action.{a}" for a in ("recording.play", "transcript.read", "transcript.search", "recording.delete", "audit.read")]
+    + [f"survey-status.{s}" for s in SURVEY_STATUSES] + [f"survey-question.{q}" for q in QUESTIONS]
+    + [f"survey-answer.{a}" for a in (1, 2, 3)]
+    # An attempt's outcome, or in-progress while it has none (hotline/surveys/api.py).
+    + [f"survey-outcome.{o}" for o in {*REASONS.values(), UNKNOWN, "in-progress"}]
+    + [f"survey-suggestion.{s.replace(' ', '-')}" for s in SUGGESTION_STATES]
 )
 
 

@@ -1,5 +1,5 @@
 // The console's core: language catalogues, the API with the session's CSRF token, the centre's
-// time zone, DOM building, and the page registry the views (and later cases, surveys) add to.
+// time zone, DOM building, and the page registry each view adds its pages to.
 "use strict";
 
 const Console = (() => {
@@ -28,6 +28,7 @@ const Console = (() => {
   function formatter(options) { return new Intl.DateTimeFormat(state.lang, { timeZone: zone(), hour12: false, ...options }); }
   const fmt = {
     dateTime: (iso) => iso ? formatter({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(iso)) : "",
+    shortDateTime: (iso) => iso ? formatter({ month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(iso)) : "",
     time: (iso) => iso ? formatter({ hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(iso)) : "",
     hour: (iso) => formatter({ hour: "2-digit" }).format(new Date(iso)),
     seconds: (value) => value === null || value === undefined ? "" : Number(value).toFixed(1),
@@ -123,11 +124,11 @@ const Console = (() => {
 
   // ---- pages and routing ----------------------------------------------------------------------
   // A page: {id, nav (catalogue key, or null for pages reached by link), roles, pattern (RegExp
-  // on the hash path), render(container, match, query)}. Cases and surveys register theirs here.
+  // on the hash path), render(container, match, query)}. Each view's script registers its own.
   function register(page) { pages.push(page); }
   function allowed(page) { return state.me && (state.me.role === "admin" || page.roles.includes(state.me.role)); }
   function go(path) { location.hash = "#" + path; }
-  let leave = null;
+  let leave = null, turns = 0;
   async function route() {
     if (!state.me) return;
     const [path, search] = (location.hash.slice(1) || "").split("?");
@@ -145,9 +146,16 @@ const Console = (() => {
     }
     if (leave) { leave(); leave = null; }
     document.querySelectorAll("#nav-list a").forEach((a) => a.toggleAttribute("aria-current", a.dataset.page === (page.section || page.id)));
-    const container = document.getElementById("page");
-    container.replaceChildren();
-    try { leave = await page.render(container, match, query) || null; }
+    // Each route renders into a box of its own: a render still waiting for the server when the
+    // next route starts (a week typed while this week loads) fills its own detached box, not the
+    // page, and what it returns to stop its updates is called at once instead of kept.
+    const turn = ++turns;
+    const container = el("div", { class: "view" });
+    document.getElementById("page").replaceChildren(container);
+    try {
+      const stop = await page.render(container, match, query) || null;
+      if (turn === turns) leave = stop; else if (stop) stop();
+    }
     catch (error) { container.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(error) })); }
   }
   function drawNav() {
