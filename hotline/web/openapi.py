@@ -293,6 +293,9 @@ async def within_body_timeout(request: web.Request, reading: Awaitable[Read]) ->
         async with asyncio.timeout(limit):
             return await reading
     except TimeoutError:
+        # What is left of the body is given up: aiohttp would otherwise drain it for its
+        # lingering time (body_timeout again) before closing the connection after the 408.
+        request.content.feed_eof()
         raise RequestTimeout(f"body: not received within {limit:g} s", field="body") from None
 
 
