@@ -225,6 +225,10 @@ async def test_deleting_the_newest_steps_is_found_even_where_the_status_is_uncha
         await session.execute(text("DELETE FROM case_steps WHERE seq = 3"))
         await session.commit()
         assert await verify_histories(session, number) == [(number, 3)]
+        # Nor does emptying the head hide it: every case has one.
+        await session.execute(text("UPDATE cases SET head = NULL"))
+        await session.commit()
+        assert await verify_histories(session, number) == [(number, 3)]
 
 
 async def test_the_migration_anchors_the_histories_it_finds(engine, sessions, services):
