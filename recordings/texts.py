@@ -30,8 +30,8 @@ class TranscriptTexts:
 
     async def texts(self, session: AsyncSession, call_ids: Sequence[int], reader: Actor,
                     purpose: str) -> dict[int, CallText]:
-        """Each call's newest kept recording's transcript text, else "pending" (its newest job
-        queued or running), "failed", "not queued" (no job: unreadable audio, or transcription
+        """Each call's newest kept recording's transcript text, else "no speech" (transcribed, no
+        word heard), "pending" (its newest job queued or running), "failed", "not queued" (no job: unreadable audio, or transcription
         off), or "no recording" (none kept: never archived, or deleted by retention, which
         deletes its transcript too). `reader` is audited
         reading each text returned, for `purpose`."""
@@ -59,9 +59,12 @@ class TranscriptTexts:
             recording_id = newest.get(call_id)
             if recording_id is None:
                 found[call_id] = CallText(None, "no recording")
-            elif recording_id in texts:
+            elif recording_id in texts and texts[recording_id].strip():
                 audit(session, reader, "transcript.read", call_id=call_id, recording_id=recording_id, detail=purpose)
                 found[call_id] = CallText(texts[recording_id], "transcribed")
+            elif recording_id in texts:
+                # Transcribed, and vosk heard no word: nothing personal is shown, nothing audited.
+                found[call_id] = CallText(None, "no speech")
             else:
                 state = states.get(recording_id)
                 found[call_id] = CallText(None, "pending" if state in ACTIVE else "failed" if state == FAILED

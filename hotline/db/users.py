@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import getpass
 import hashlib
+import os
+import pwd
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -36,8 +37,14 @@ class Actor:
 
     @classmethod
     def at_command_line(cls) -> Actor:
-        """Whoever runs a `hotline` command: the database has no user for them, the system does."""
-        return cls(f"cli {getpass.getuser()}")
+        """Whoever runs a `hotline` command: the database has no user for them, the system does.
+        Named by the process's user id, not $USER or $LOGNAME (which anyone can set, and which
+        getpass.getuser() reads first); a uid without a name is `uid N`."""
+        uid = os.getuid()
+        try:
+            return cls(f"cli {pwd.getpwuid(uid).pw_name}")
+        except KeyError:
+            return cls(f"cli uid {uid}")
 
 
 def token_digest(token: str) -> str:

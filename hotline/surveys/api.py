@@ -23,7 +23,7 @@ from hotline.surveys.served import FIELDS, ID, TEXT_LIMIT, parse_rows, phone_num
 from hotline.surveys.transcripts import Transcripts
 from hotline.web.auth import require_role
 from hotline.web.context import CONFIG, SESSIONS
-from hotline.web.openapi import MONTH, SPACE, Body, Choice, Text, read, specs, text
+from hotline.web.openapi import MONTH, SPACE, Body, Boolean, Choice, Text, read, specs, text
 
 SURVEY_MANAGERS = ("supervisor",)
 # A citizen who asks an operator not to be called again is opted out there and then.
@@ -82,6 +82,8 @@ RESULTS_QUERY = (
     Choice(name="by", values=GROUPINGS,
            description="one summary per window, staff member or department (the window's, as `hotline departments import` "
                        "set them; a window no department names is under `(no department)`)"),
+    Boolean(name="suggestions",
+            description="false: the figures alone, `suggestions` empty, no transcript read or audited (default true)"),
 )
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _SUGGESTIONS = {"type": "array", "description": "the spoken suggestions, by week and case", "items": {
@@ -249,10 +251,13 @@ async def survey_results(request: web.Request) -> web.Response:
     desk = request.app[CASE_DESK]
     async with request.app[SESSIONS]() as session:
         records, names = await store.period_records(session, weeks, desk)
-        suggestions = await store.period_suggestions(session, weeks, desk, request.app[TRANSCRIPTS],
-                                                     Actor.of_user(user, request.remote), f"survey results {period}")
-        # The transcripts' reads are audited before any of them is sent.
-        await session.commit()
+        suggestions = []
+        # Transcripts are read (and each read audited) only for whoever will show them.
+        if query["suggestions"] is not False:
+            suggestions = await store.period_suggestions(session, weeks, desk, request.app[TRANSCRIPTS],
+                                                         Actor.of_user(user, request.remote), f"survey results {period}")
+            # The transcripts' reads are audited before any of them is sent.
+            await session.commit()
     return web.json_response({"period": period, "weeks": weeks, **results(records, by, names, suggestions)})
 
 

@@ -37,13 +37,14 @@ ANSWERED_STATUSES = (COMPLETED, PARTIAL)
 GROUPINGS = ("window", "staff", "department")
 # The group of surveys about a window no department names (hotline departments import).
 NO_DEPARTMENT = "(no department)"
-# Where a suggestion's transcript stands: its text is there; or its transcription is queued or
-# running, gave up, was never asked for (an unreadable recording, no speech model); or no
-# recording of the suggestion is kept (never archived, or deleted at the end of retention).
-TRANSCRIBED, TRANSCRIPT_PENDING, TRANSCRIPT_FAILED, NOT_QUEUED, NO_RECORDING = (
-    "transcribed", "pending", "failed", "not queued", "no recording",
+# Where a suggestion's transcript stands: its text is there; or it was transcribed and no word
+# was heard; or its transcription is queued or running, gave up, was never asked for (an
+# unreadable recording, no speech model); or no recording of the suggestion is kept (never
+# archived, or deleted at the end of retention).
+TRANSCRIBED, NO_SPEECH, TRANSCRIPT_PENDING, TRANSCRIPT_FAILED, NOT_QUEUED, NO_RECORDING = (
+    "transcribed", "no speech", "pending", "failed", "not queued", "no recording",
 )
-SUGGESTION_STATES = (TRANSCRIBED, TRANSCRIPT_PENDING, TRANSCRIPT_FAILED, NOT_QUEUED, NO_RECORDING)
+SUGGESTION_STATES = (TRANSCRIBED, NO_SPEECH, TRANSCRIPT_PENDING, TRANSCRIPT_FAILED, NOT_QUEUED, NO_RECORDING)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,6 @@ class Transcripts(Protocol):
     async def texts(self, session: AsyncSession, call_ids: Sequence[int], reader: Actor,
                     purpose: str) -> dict[int, TranscriptText]:
         """Each call's transcript (that of its newest recording still kept), or the state that
-        says why it has none: "pending", "failed", "not queued", "no recording". One audit entry
+        says why it has none: "no speech", "pending", "failed", "not queued", "no recording". One audit entry
         per transcript returned with its text, by `reader` for `purpose`, is added to the
         session's transaction: the caller commits before showing them."""

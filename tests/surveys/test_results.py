@@ -5,8 +5,9 @@ and `hotline surveys results`."""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
+import os
+import pwd
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -28,6 +29,9 @@ from hotline.web.openapi import check
 from recordings.store import Recording, RecordingAudit, Transcript, TranscriptionJob
 from recordings.texts import TranscriptTexts
 from tests.surveys.conftest import MONDAY, WEEK, case_desk
+
+# Who a command-line read is audited as: the process's user (hotline.db.users.Actor).
+CLI_USER = f"cli {pwd.getpwuid(os.getuid()).pw_name}"
 
 
 def record(status: str, *answers: int | None, window: str = "gongan", staff: str = "li-wei") -> SurveyRecord:
@@ -225,10 +229,20 @@ async def test_api_results_show_each_suggestion_with_its_transcript_and_audit_ea
         "supervisor-1", "supervisor", "transcript.read", suggested[surveyed[0].case], f"survey results {WEEK}")
     assert (await api.get(f"/api/v1/surveys/results?week={WEEK}", headers=api.auth("operator"))).status == 403
     assert len(await audit_rows(sessions)) == 1
+    # The figures alone (the console's month table): no transcript read, none audited.
+    response = await api.get("/api/v1/surveys/results?month=2026-12&by=window&suggestions=false",
+                             headers=api.auth("supervisor"))
+    figures = await response.json()
+    assert figures["suggestions"] == [] and figures["window"]["gongan"]["suggestions"] == []
+    assert figures["total"]["completed"] == 1
+    assert len(await audit_rows(sessions)) == 1
 
 
 async def test_results_command_lists_the_suggestions_after_the_table_and_in_json(
-        surveys_cli, sessions, surveyed, suggested, capsys):
+        surveys_cli, sessions, surveyed, suggested, capsys, monkeypatch):
+    # The audit names the process's user, which no variable of the environment can change.
+    monkeypatch.setenv("USER", "someone-else")
+    monkeypatch.setenv("LOGNAME", "someone-else")
     assert await asyncio.to_thread(surveys_cli, "results", "--month", "2026-12", "--by", "window") == 0
     out = capsys.readouterr().out.splitlines()
     lines = out[out.index("suggestions (3)") + 1:]
@@ -245,8 +259,8 @@ async def test_results_command_lists_the_suggestions_after_the_table_and_in_json
     assert await asyncio.to_thread(surveys_cli, "results", "--week", WEEK, "--format", "scoring") == 0
     entries = await audit_rows(sessions)
     assert [(e.actor, e.action, e.detail) for e in entries] == [
-        (f"cli {getpass.getuser()}", "transcript.read", "survey results 2026-12"),
-        (f"cli {getpass.getuser()}", "transcript.read", f"survey results {WEEK}")]
+        (CLI_USER, "transcript.read", "survey results 2026-12"),
+        (CLI_USER, "transcript.read", f"survey results {WEEK}")]
 
 
 async def test_a_calls_text_is_its_newest_kept_recordings_else_its_newest_jobs_state(sessions, surveyed, suggested):
@@ -267,6 +281,14 @@ async def test_a_calls_text_is_its_newest_kept_recordings_else_its_newest_jobs_s
     assert {call: (found.text, found.state) for call, found in texts.items()} == {
         suggested[first.case]: (None, "failed"), suggested[second.case]: (None, "not queued"),
         suggested[fourth.case]: (None, "no recording")}
+    # The second transcribed after all, and vosk heard nothing: not an empty text, a state.
+    async with sessions() as session:
+        session.add(Transcript(recording_id=second_recording.id, model="m", text="", audio_seconds=3,
+                               processing_seconds=1, worker="w", created_at=MONDAY))
+        await session.flush()
+        texts = await TranscriptTexts().texts(session, [suggested[second.case]], Actor("test"), "test")
+        await session.commit()
+    assert (texts[suggested[second.case]].text, texts[suggested[second.case]].state) == (None, "no speech")
     assert await audit_rows(sessions) == []  # no text shown, nothing read
 
 
@@ -291,7 +313,7 @@ async def test_the_meeting_report_lists_the_months_suggestions_escaped_from_the_
                     f"{rows[survey.case]}</tr>") in section
         assert "<b>" not in section
     assert [(e.actor, e.detail) for e in await audit_rows(sessions)] == [
-        (f"cli {getpass.getuser()}", "meeting report 2026-12-01 to 2026-12-31"),
+        (CLI_USER, "meeting report 2026-12-01 to 2026-12-31"),
         ("supervisor-1", "meeting report 2026-12-01 to 2026-12-31")]
 
 

@@ -6,7 +6,7 @@
   const { t, fmt, el, label, api, errorText, register, go, today } = Console;
   const STATUSES = ["pending", "calling", "completed", "partial", "unreachable", "opted-out"];
   const OUTCOMES = ["answered", "busy", "no-answer", "congestion", "failure", "unknown", "in-progress"];
-  const STATES = ["transcribed", "pending", "failed", "not-queued", "no-recording"];
+  const STATES = ["transcribed", "no-speech", "pending", "failed", "not-queued", "no-recording"];
   const QUESTIONS = ["attitude", "efficiency", "compliance"];
   const NONE = "—";
   const DAY = 86400000;
@@ -109,13 +109,14 @@
     }
     const month = isoDay(monday + 3 * DAY).slice(0, 7);
     summary.append(el("p", { class: "muted", text: t("surveys.week-range", { week, from: isoDay(monday), to: isoDay(monday + 6 * DAY), month }) }));
-    let surveys, figures;
+    let surveys, figures, heard;
     try {
-      // The month's results hold the week's suggestions too (the week counts in that month):
-      // one read, so each transcript shown is audited once, not once per request.
-      [surveys, figures] = await Promise.all([
+      // The week's results bring its suggestions' transcripts (each read is audited); the
+      // month's figures come without any, so no transcript this page does not show is read.
+      [surveys, heard, figures] = await Promise.all([
         api("/api/v1/surveys?" + new URLSearchParams({ week })),
-        api("/api/v1/surveys/results?" + new URLSearchParams({ month, by: "window" }))]);
+        api("/api/v1/surveys/results?" + new URLSearchParams({ week })),
+        api("/api/v1/surveys/results?" + new URLSearchParams({ month, by: "window", suggestions: "false" }))]);
     } catch (error) {
       results.append(el("p", { class: "error", role: "alert", text: errorText(error) }));
       return;
@@ -130,7 +131,7 @@
       surveys.shortfall.count ? el("span", { id: "survey-shortfall", class: "bad", text: t("surveys.shortfall", { reason: reasonText(surveys.shortfall.reason) }) }) : null,
       surveys.seed ? " " : null,
       surveys.seed ? el("span", { class: "muted", text: t("surveys.seed", { seed: surveys.seed }) }) : null));
-    const said = new Map(figures.suggestions.filter((s) => s.week === week).map((s) => [s.case, s]));
+    const said = new Map(heard.suggestions.map((s) => [s.case, s]));
     results.append(surveys.surveys.length ?
       el("table", { class: "surveys" }, head(["cases.number", "surveys.window", "surveys.staff", "surveys.phone", "surveys.status",
         "surveys.calls", "survey-question.attitude", "survey-question.efficiency", "survey-question.compliance",
