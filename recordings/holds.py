@@ -16,17 +16,26 @@ from recordings.store import Recording
 BATCH = 500
 
 
+async def newest_recordings(session: AsyncSession, call_ids: Sequence[int]) -> dict[int, int]:
+    """Call id -> its newest recording that still has audio (calls without one are left out)."""
+    calls = list(dict.fromkeys(call_ids))
+    newest: dict[int, int] = {}
+    for start in range(0, len(calls), BATCH):
+        rows = await session.execute(
+            select(Recording.call_id, Recording.id)
+            .where(Recording.call_id.in_(calls[start:start + BATCH]), Recording.deleted_at.is_(None))
+            .order_by(Recording.id)
+        )
+        newest.update({call_id: recording_id for call_id, recording_id in rows})
+    return newest
+
+
 class RecordingHolds:
     """Hold and release the recordings of calls, in the caller's transaction."""
 
     async def recordings(self, session: AsyncSession, call_ids: Sequence[int]) -> dict[int, int]:
         """Call id -> its newest recording that still has audio."""
-        rows = await session.execute(
-            select(Recording.call_id, Recording.id)
-            .where(Recording.call_id.in_(call_ids), Recording.deleted_at.is_(None))
-            .order_by(Recording.id)
-        )
-        return {call_id: recording_id for call_id, recording_id in rows}
+        return await newest_recordings(session, call_ids)
 
     async def hold(self, session: AsyncSession, reasons: Mapping[int, str | None]) -> None:
         """Hold each call's kept recordings with its reason, or release them (None). A call whose

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.db.users import Actor
-from recordings.holds import BATCH
+from recordings.holds import BATCH, newest_recordings
 from recordings.jobs import ACTIVE, FAILED
-from recordings.store import Recording, Transcript, TranscriptionJob, audit
+from recordings.store import Transcript, TranscriptionJob, audit
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,7 @@ class TranscriptTexts:
         deletes its transcript too). `reader` is audited
         reading each text returned, for `purpose`."""
         calls = list(dict.fromkeys(call_ids))
-        newest: dict[int, int] = {}
-        for start in range(0, len(calls), BATCH):
-            rows = await session.execute(
-                select(Recording.call_id, Recording.id)
-                .where(Recording.call_id.in_(calls[start:start + BATCH]), Recording.deleted_at.is_(None))
-                .order_by(Recording.id))
-            newest.update({call_id: recording_id for call_id, recording_id in rows})
+        newest = await newest_recordings(session, calls)
         recordings = list(newest.values())
         texts: dict[int, str] = {}
         states: dict[int, str] = {}
