@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { t, fmt, el, table, row, label, select, api, errorText, onCall, register, go, state } = Console;
+  const { t, fmt, el, table, row, label, caseLink, select, api, errorText, onCall, register, go, state } = Console;
   const TYPES = ["complaint", "inquiry", "help", "suggestion", "report", "praise", "survey"];
   const STATUSES = ["received", "registered", "dispatched", "handling", "feedback", "resolved", "rejected", "closed"];
   const OPEN = ["received", "registered", "dispatched", "handling", "feedback"];
@@ -33,7 +33,6 @@
   function typeName(type) { return TYPES.includes(type) ? t("case-type." + type) : type; }
   function statusName(status) { return STATUSES.includes(status) ? t("case-status." + status) : status; }
   function stepName(action) { return STEPS.includes(action) ? t("case-action." + action) : action; }
-  function caseLink(number) { return el("a", { href: `#/cases/${number}`, text: number }); }
   function due(c) {
     return el("span", { class: c.overdue ? "bad" : "", text: fmt.dateTime(c.due_at) + (c.overdue ? " " + t("cases.overdue-mark") : "") });
   }

@@ -72,6 +72,8 @@ const Console = (() => {
       el("tbody", {}, ...rows));
   }
   function row(...cells) { return el("tr", {}, ...cells.map((c) => c instanceof Node ? el("td", {}, c) : el("td", { text: c ?? "" }))); }
+  // A case's page, linked from any page that names a case.
+  function caseLink(number) { return el("a", { href: `#/cases/${number}`, text: number }); }
   function label(key, control) { return el("label", {}, el("span", { text: t(key) }), control); }
   function select(name, options, value) {
     return el("select", { name }, ...options.map(([v, key]) => el("option", { value: v, selected: v === value, text: key === null ? v : t(key) })));
@@ -221,5 +223,5 @@ const Console = (() => {
     try { signedIn(await api("/api/v1/me")); } catch (error) { signedOut(); }
   }
 
-  return { t, fmt, dayRange, today, el, table, row, label, select, api, errorText, onCall, register, go, start, state };
+  return { t, fmt, dayRange, today, el, table, row, label, caseLink, select, api, errorText, onCall, register, go, start, state };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { t, fmt, el, label, api, errorText, register, go, today } = Console;
+  const { t, fmt, el, label, caseLink, api, errorText, register, go, today } = Console;
   const STATUSES = ["pending", "calling", "completed", "partial", "unreachable", "opted-out"];
   const OUTCOMES = ["answered", "busy", "no-answer", "congestion", "failure", "unknown", "in-progress"];
   const STATES = ["transcribed", "no-speech", "pending", "failed", "not-queued", "no-recording"];
@@ -54,7 +54,6 @@
     for (const [pattern, say] of REASONS) { const m = pattern.exec(reason); if (m) return say(m); }
     return reason;
   }
-  const caseLink = (number) => el("a", { href: `#/cases/${number}`, text: number });
   const cell = (content, attrs) => el("td", attrs || {}, content ?? "");
 
   // ---- one survey --------------------------------------------------------------------------
