@@ -8,7 +8,7 @@ from typing import Awaitable, Callable, Mapping, Sequence
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.db.tables import User
+from hotline.db.users import Actor
 from hotline.web.auth import require_role
 from hotline.web.context import SESSIONS
 from hotline.web.openapi import Text, read, specs
@@ -37,11 +37,10 @@ routes = web.RouteTableDef()
 # the composition root connects it (hotline/web/app.py); absent, scores show no surveys.
 SurveySatisfaction = Callable[[AsyncSession, date, date, str], Awaitable[Mapping[str, Satisfaction]]]
 SURVEYS = web.AppKey("score_surveys", SurveySatisfaction)
-# The surveyed citizens' suggestions between two days with their transcripts, as the user reading
-# them (None: whoever runs the command) from an address sees them; the composition root connects
-# it too, and the reads are audited in the session's transaction. Absent, the report has none.
-SurveySuggestions = Callable[[AsyncSession, date, date, User | None, str | None],
-                             Awaitable[Sequence[CitizenSuggestion]]]
+# The surveyed citizens' suggestions between two days with their transcripts, read by an actor
+# (the audit names them); the composition root connects it too, and the reads are audited in the
+# session's transaction. Absent, the report has none.
+SurveySuggestions = Callable[[AsyncSession, date, date, Actor], Awaitable[Sequence[CitizenSuggestion]]]
 SUGGESTIONS = web.AppKey("score_suggestions", SurveySuggestions)
 
 OPENAPI_PATHS = {
@@ -113,7 +112,7 @@ async def _scoreboard(request: web.Request, kind: str, report: bool = False) -> 
             if report:
                 departments = await surveys(session, period.start, period.end, "department")
         if report and suggested is not None:
-            suggestions = await suggested(session, period.start, period.end, user, request.remote)
+            suggestions = await suggested(session, period.start, period.end, Actor.of_user(user, request.remote))
             await session.commit()  # the transcripts' reads, audited before the report is sent
     return score_period(rubric, subjects, entries, period, satisfaction), satisfaction, departments, suggestions
 

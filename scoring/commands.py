@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from hotline.config import Config
+from hotline.db.users import Actor
 from hotline.errors import InvalidInput
 from scoring.attendance import (
     BadRow,
@@ -110,7 +111,8 @@ def _scoreboard(
             said = None
             if report:
                 # Whoever runs the command reads the transcripts: audited, committed before shown.
-                said = await args.survey_suggestions(config)(session, period.start, period.end, None, None)
+                said = await args.survey_suggestions(config)(session, period.start, period.end,
+                                                             Actor.at_command_line())
                 await session.commit()
             return (subjects, entries), satisfaction, groups, said
 

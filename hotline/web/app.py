@@ -19,7 +19,6 @@ import recordings.api
 import scoring.api
 from hotline.cases.desk import SurveyDesk
 from hotline.config import Config
-from hotline.db.tables import User
 from hotline.db.users import Actor
 from hotline.errors import HotlineError
 from hotline.logs import printable
@@ -112,17 +111,15 @@ def survey_satisfaction(config: Config) -> Callable[[AsyncSession, date, date, s
     return read
 
 
-def survey_suggestions(config: Config) -> Callable[[AsyncSession, date, date, User | None, str | None],
+def survey_suggestions(config: Config) -> Callable[[AsyncSession, date, date, Actor],
                                                     Awaitable[list[CitizenSuggestion]]]:
     """Scoring's view of the surveyed citizens' suggestions, for the meeting report: those of
     the weeks whose Thursday falls between two days, with their transcripts as recordings gives
-    them, the reads audited as the user's (from their address), or the command line's (None)."""
+    them, the reads audited as the `reader`'s."""
     desk = SurveyDesk(config.cases)
     transcripts = TranscriptTexts()
 
-    async def read(session: AsyncSession, first: date, last: date, user: User | None,
-                   remote: str | None) -> list[CitizenSuggestion]:
-        reader = Actor.of_user(user, remote) if user is not None else Actor.at_command_line()
+    async def read(session: AsyncSession, first: date, last: date, reader: Actor) -> list[CitizenSuggestion]:
         found = await period_suggestions(session, weeks_between(first, last), desk, transcripts, reader,
                                          f"meeting report {first} to {last}")
         return [CitizenSuggestion(s.case, s.window, s.staff, s.text, s.state) for s in found]
